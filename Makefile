@@ -1,0 +1,68 @@
+# Two commands set everything up on a fresh machine (python3 >= 3.10 and make):
+#   make book   render the book into _build/html
+#   make test   lint, unit/reference/property tests, the strict book build, and checks of the HTML
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+VENV7 := .venv-ipywidgets7
+STAMP7 := $(VENV7)/.installed
+# This machine's pip config names local indexes that may be absent; hide that noise only.
+PIP_FILTER := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+# make book/test set this: the kernel that runs the notebooks inherits it and adds each
+# widget's kernel-free static form. Jupyter and Colab never pay for it.
+BUILD_ENV := LESSONS_STATIC_WIDGETS=1 PYTHONHASHSEED=0
+JB := $(BUILD_ENV) $(BIN)/jupyter-book build . --keep-going
+
+.PHONY: help setup book test lint unit build-strict book-tests widgets-ipywidgets7 clean
+
+help:
+	@echo "make book   render the book into _build/html"
+	@echo "make test   run every check (lint, tests, strict build, HTML checks)"
+
+# (Re)create .venv when it is missing or requirements.txt / pyproject.toml changed.
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt $(PIP_FILTER)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . $(PIP_FILTER)
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 > /dev/null
+	@touch $@
+
+$(STAMP7): requirements-ipywidgets7.txt pyproject.toml
+	@test -x $(VENV7)/bin/python || $(PYTHON) -m venv $(VENV7)
+	$(VENV7)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-ipywidgets7.txt $(PIP_FILTER)
+	$(VENV7)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e . $(PIP_FILTER)
+	@touch $@
+
+setup: $(STAMP)
+
+book: $(STAMP)
+	$(JB)
+	@echo
+	@echo "The book is ready: open file://$(CURDIR)/_build/html/index.html"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -m "not book" -q
+
+build-strict: $(STAMP)
+	$(JB) -W -n
+
+book-tests: $(STAMP)
+	REQUIRE_BOOK=1 $(BIN)/python -m pytest -m book -q
+
+widgets-ipywidgets7: $(STAMP7)
+	$(VENV7)/bin/python -m pytest -m widgets -q -p no:cacheprovider
+
+test: lint unit widgets-ipywidgets7 build-strict book-tests
+	@echo "make test: every check passed"
+
+clean:
+	rm -rf _build

@@ -1,0 +1,64 @@
+"""Masks say which keys each query may attend to. True = may attend.
+
+This is torch's convention for boolean masks in
+``F.scaled_dot_product_attention``. Both masks broadcast against scores of
+shape ``(batch, L_q, L_k)``, so they combine with ``&``::
+
+    causal_mask(4) & padding_mask([4, 2], max_len=4)   # (2, 4, 4)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from lessons_lib._validate import require_positive_int
+
+
+def causal_mask(n: int) -> torch.Tensor:
+    """``(n, n)`` bool mask, True on and below the diagonal.
+
+    Query i may attend to keys 0..i, never to a later (future) key.
+
+    >>> causal_mask(3).int()
+    tensor([[1, 0, 0],
+            [1, 1, 0],
+            [1, 1, 1]], dtype=torch.int32)
+    """
+    n = require_positive_int("n", n)
+    return torch.ones(n, n, dtype=torch.bool).tril()
+
+
+def padding_mask(lengths: Sequence[int] | torch.Tensor, max_len: int) -> torch.Tensor:
+    """``(batch, 1, max_len)`` bool mask, True for real tokens, False for padding.
+
+    The middle axis of size 1 broadcasts over the query positions.
+
+    >>> padding_mask([2, 3], max_len=3).int()
+    tensor([[[1, 1, 0]],
+            [[1, 1, 1]]], dtype=torch.int32)
+    """
+    max_len = require_positive_int("max_len", max_len)
+    if isinstance(lengths, torch.Tensor):
+        if lengths.dtype not in (torch.int64, torch.int32) or lengths.dim() != 1:
+            raise TypeError(
+                "lengths must be a 1-D LongTensor or a list of ints, "
+                f"got a tensor of dtype {lengths.dtype} and shape {tuple(lengths.shape)}"
+            )
+        lengths_tensor = lengths.long()
+    else:
+        if not isinstance(lengths, Sequence) or not all(
+            isinstance(n, int) and not isinstance(n, bool) for n in lengths
+        ):
+            raise TypeError(f"lengths must be a list of ints or a LongTensor, got {lengths!r}")
+        lengths_tensor = torch.tensor(list(lengths), dtype=torch.long)
+    if lengths_tensor.numel() == 0:
+        raise ValueError("lengths must name at least one sequence, got an empty list")
+    if lengths_tensor.min() < 0 or lengths_tensor.max() > max_len:
+        raise ValueError(
+            f"every length must lie in 0..max_len={max_len}, got {lengths_tensor.tolist()}"
+        )
+    positions = torch.arange(max_len)  # (max_len,)
+    is_real = positions[None, :] < lengths_tensor[:, None]  # (batch, max_len)
+    return is_real[:, None, :]  # (batch, 1, max_len)

@@ -1,0 +1,56 @@
+"""Softmax: exponentiate (base e), then normalise.
+
+    softmax(x)_i = exp(x_i / T) / sum_j exp(x_j / T)
+
+``T`` is the temperature: ``T < 1`` sharpens the distribution, ``T > 1``
+flattens it. Subtracting the row maximum first changes nothing mathematically
+(the factor exp(-max) cancels) but keeps exp() from overflowing, so the result
+is finite for any finite input, logits of 1e4 included.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from lessons_lib._validate import require_float
+
+
+def naive_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """The textbook formula, exp(x) / sum(exp(x)), with no protection.
+
+    It overflows to ``inf / inf = nan`` once a logit passes about 89 (float32).
+    Shown in the softmax chapter; use :func:`softmax` everywhere else.
+
+    >>> naive_softmax(torch.tensor([1000.0, 0.0]))
+    tensor([nan, 0.])
+    """
+    exps = torch.exp(require_float("x", x))
+    return exps / exps.sum(dim=dim, keepdim=True)
+
+
+def softmax(x: torch.Tensor, dim: int = -1, temperature: float = 1.0) -> torch.Tensor:
+    """Numerically stable softmax along ``dim``, with a temperature.
+
+    softmax(x)_i = exp((x_i - max(x)) / T) / sum_j exp((x_j - max(x)) / T)
+
+    A slice whose entries are all ``-inf`` (nothing allowed, as in a fully
+    masked attention row) gives all zeros rather than NaN. Shape and dtype are
+    kept.
+
+    >>> softmax(torch.tensor([1e4, 0.0]))
+    tensor([1., 0.])
+    """
+    x = require_float("x", x)
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if not -x.dim() <= dim < max(x.dim(), 1):
+        raise ValueError(f"dim={dim} is out of range for a tensor of shape {tuple(x.shape)}")
+    scaled = x / temperature
+    # The shift is a constant per slice, so it needs no gradient.
+    shift = scaled.detach().amax(dim=dim, keepdim=True)
+    shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
+    exps = torch.exp(scaled - shift)
+    total = exps.sum(dim=dim, keepdim=True)
+    return exps / total.clamp_min(torch.finfo(x.dtype).tiny)

@@ -1,0 +1,80 @@
+"""Chapter "Queries, keys and values": one query's weights over the keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ipywidgets
+import torch
+
+from lessons_lib.attention import attention_scores
+from lessons_lib.plotting import bars, set_bar_heights
+from lessons_lib.softmax import softmax
+from lessons_lib.widgets.core import Explorer, new_figure
+
+
+def query_weights(
+    inputs: torch.Tensor,
+    w_q: torch.Tensor,
+    w_k: torch.Tensor,
+    query_index: int,
+    scaled: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores and weights of one query over all keys: the explorer's computation.
+
+    inputs ``(seq, d_model)``, weights ``(d_model, d_k)`` -> scores ``(seq,)``,
+    weights ``(seq,)``, with weights = softmax(scores).
+    """
+    if not 0 <= query_index < inputs.shape[0]:
+        raise ValueError(f"query_index must lie in 0..{inputs.shape[0] - 1}, got {query_index}")
+    queries = inputs @ w_q  # (seq, d_k)
+    keys = inputs @ w_k  # (seq, d_k)
+    scores = attention_scores(queries[query_index : query_index + 1], keys, scaled=scaled)[
+        0
+    ]  # (seq,)
+    return scores, softmax(scores)
+
+
+def qkv_explorer(
+    tokens: Sequence[str], inputs: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor
+) -> Explorer:
+    """Pick a query token and toggle the 1/sqrt(d_k) scaling; see its scores and weights."""
+    d_k = w_q.shape[1]
+    figure = new_figure(8, 2.8)
+    score_ax, weight_ax = figure.subplots(1, 2)
+    labels = [f"{i}:{token}" for i, token in enumerate(tokens)]
+    score_bars = bars(score_ax, torch.zeros(len(tokens)), labels, ylim=None, color="tab:gray")
+    weight_bars = bars(weight_ax, torch.zeros(len(tokens)), labels)
+    weight_ax.set_ylabel("weight")
+    score_ax.set_ylabel("score")
+    score_ax.axhline(0, color="black", linewidth=0.5)
+    controls = {
+        "query_index": ipywidgets.Dropdown(
+            options=[(label, i) for i, label in enumerate(labels)], description="query"
+        ),
+        "scaled": ipywidgets.Checkbox(value=True, description=f"divide by √d_k = √{d_k}"),
+    }
+    bound = max(float((inputs @ w_q).norm(dim=1).max() * (inputs @ w_k).norm(dim=1).max()), 1.0)
+
+    def update(query_index: int, scaled: bool) -> None:
+        scores, weights = query_weights(inputs, w_q, w_k, query_index, scaled)
+        set_bar_heights(score_bars, scores)
+        set_bar_heights(weight_bars, weights)
+        limit = bound / d_k**0.5 if scaled else bound
+        score_ax.set_ylim(-limit, limit)
+        for i, (score_bar, weight_bar) in enumerate(zip(score_bars, weight_bars)):
+            colour = "tab:orange" if i == query_index else "tab:blue"
+            weight_bar.set_color(colour)
+            score_bar.set_color("tab:orange" if i == query_index else "tab:gray")
+        how = "q·k / √d_k" if scaled else "q·k (unscaled)"
+        score_ax.set_title(f"scores of query '{tokens[query_index]}': {how}", fontsize=10)
+        weight_ax.set_title(
+            f"weights = softmax(scores); largest {float(weights.max()):.2f}", fontsize=10
+        )
+
+    caption = (
+        f"One query's scores (left) and softmax weights (right) over every key, with d_k = {d_k}. "
+        "Without the 1/√d_k scaling the scores spread much wider "
+        "and the weights collapse onto one key."
+    )
+    return Explorer(figure, controls, update, caption=caption)

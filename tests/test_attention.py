@@ -1,0 +1,182 @@
+"""Attention against torch's own implementations, its invariants, and bad input."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lessons_lib import (
+    MultiHeadAttention,
+    causal_mask,
+    padding_mask,
+    scaled_dot_product_attention,
+)
+from lessons_lib.attention import attention_per_token
+
+SHAPES = [  # (q shape, k shape, d_v)
+    ((5, 8), (7, 8), 3),
+    ((2, 5, 8), (2, 7, 8), 4),
+    ((3, 4, 6, 16), (3, 4, 6, 16), 16),
+    ((2, 1, 1, 32), (2, 1, 9, 32), 5),
+]
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize(("shape_q", "shape_k", "d_v"), SHAPES)
+@pytest.mark.parametrize("use_mask", [False, True])
+def test_sdpa_matches_torch(seed, shape_q, shape_k, d_v, use_mask):
+    torch.manual_seed(seed)
+    q, k = torch.randn(shape_q), torch.randn(shape_k)
+    v = torch.randn(*shape_k[:-1], d_v)
+    mask = None
+    if use_mask:
+        mask = torch.rand(shape_q[-2], shape_k[-2]) < 0.6
+        mask[:, 0] = True  # torch gives NaN for fully masked rows; compare where it is defined
+    ours, weights = scaled_dot_product_attention(q, k, v, mask=mask)
+    reference = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    assert ours.shape == reference.shape
+    assert torch.allclose(ours, reference, atol=1e-5)
+    assert torch.allclose(weights.sum(-1), torch.ones(weights.shape[:-1]), atol=1e-6)
+    if mask is not None:
+        assert (weights.masked_select(~mask.expand_as(weights)) == 0).all()
+
+
+def test_fully_masked_row_gives_zeros_not_nan():
+    q, k, v = (torch.randn(1, 3, 4, requires_grad=True) for _ in range(3))
+    mask = torch.tensor([[True, False, True], [False, False, False], [True, True, True]])
+    out, weights = scaled_dot_product_attention(q, k, v, mask=mask)
+    assert torch.equal(weights[0, 1], torch.zeros(3))
+    assert torch.equal(out[0, 1], torch.zeros(4))
+    out.sum().backward()
+    assert all(torch.isfinite(t.grad).all() for t in (q, k, v))
+
+
+def test_extreme_logits_stay_finite():
+    q = torch.full((1, 2, 4), 100.0)
+    k = torch.tensor([[[100.0] * 4, [-100.0] * 4]])
+    out, weights = scaled_dot_product_attention(q, k, torch.randn(1, 2, 3))
+    assert torch.isfinite(out).all() and torch.isfinite(weights).all()
+    assert torch.allclose(weights[0, :, 0], torch.ones(2))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_keeps_dtype(dtype):
+    q, k, v = (torch.randn(2, 3, 4, dtype=dtype) for _ in range(3))
+    out, weights = scaled_dot_product_attention(q, k, v)
+    assert out.dtype == dtype and weights.dtype == dtype
+
+
+@given(st.integers(2, 7), st.integers(0, 10_000))
+def test_attention_without_positions_is_permutation_equivariant(seq, seed):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(seq, 6, generator=generator, dtype=torch.float64)
+    w_q, w_k, w_v = (torch.randn(6, 4, generator=generator, dtype=torch.float64) for _ in range(3))
+    order = torch.randperm(seq, generator=generator)
+
+    def head(inputs):
+        return scaled_dot_product_attention(inputs @ w_q, inputs @ w_k, inputs @ w_v)[0]
+
+    assert torch.allclose(head(x[order]), head(x)[order], atol=1e-10)
+
+
+@given(st.integers(1, 8), st.integers(0, 10_000))
+def test_per_token_loop_equals_matrix_form(seq, seed):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(seq, 6, generator=generator, dtype=torch.float64)
+    w_q, w_k, w_v = (torch.randn(6, 4, generator=generator, dtype=torch.float64) for _ in range(3))
+    matrix_form, _ = scaled_dot_product_attention(x @ w_q, x @ w_k, x @ w_v)
+    assert torch.allclose(attention_per_token(x, w_q, w_k, w_v), matrix_form, atol=1e-10)
+
+
+def copy_into_torch(ours: MultiHeadAttention) -> torch.nn.MultiheadAttention:
+    """A torch MultiheadAttention with exactly our weights."""
+    theirs = torch.nn.MultiheadAttention(ours.d_model, ours.num_heads, batch_first=True)
+    with torch.no_grad():
+        theirs.in_proj_weight.copy_(torch.cat([ours.w_q.weight, ours.w_k.weight, ours.w_v.weight]))
+        theirs.in_proj_bias.copy_(torch.cat([ours.w_q.bias, ours.w_k.bias, ours.w_v.bias]))
+        theirs.out_proj.weight.copy_(ours.w_o.weight)
+        theirs.out_proj.bias.copy_(ours.w_o.bias)
+    return theirs.eval()
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize(
+    ("d_model", "num_heads", "l_q", "l_k"), [(16, 4, 5, 5), (24, 3, 4, 7), (8, 1, 6, 2)]
+)
+def test_mha_matches_torch_without_mask(seed, d_model, num_heads, l_q, l_k):
+    torch.manual_seed(seed)
+    ours = MultiHeadAttention(d_model, num_heads)
+    theirs = copy_into_torch(ours)
+    query, key = torch.randn(2, l_q, d_model), torch.randn(2, l_k, d_model)
+    value = torch.randn(2, l_k, d_model)
+    out, weights = ours(query, key, value)
+    ref_out, ref_weights = theirs(query, key, value, need_weights=True, average_attn_weights=False)
+    assert weights.shape == (2, num_heads, l_q, l_k)
+    assert torch.allclose(out, ref_out, atol=1e-5)
+    assert torch.allclose(weights, ref_weights, atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mha_matches_torch_with_causal_and_padding_masks(seed):
+    torch.manual_seed(seed)
+    ours = MultiHeadAttention(32, 4)
+    theirs = copy_into_torch(ours)
+    x = torch.randn(3, 6, 32)
+    lengths = [6, 4, 2]
+    mask = causal_mask(6) & padding_mask(lengths, max_len=6)  # (3, 6, 6), True = may attend
+    out, weights = ours(x, x, x, mask=mask)
+    ref_out, ref_weights = theirs(
+        x,
+        x,
+        x,
+        attn_mask=~causal_mask(6),  # torch: True = may NOT attend
+        key_padding_mask=~padding_mask(lengths, max_len=6)[:, 0],
+        need_weights=True,
+        average_attn_weights=False,
+    )
+    assert torch.allclose(out, ref_out, atol=1e-5)
+    assert torch.allclose(weights, ref_weights, atol=1e-5)
+    # Each mask form passes as it is and is shared by every head.
+    for each in (causal_mask(6), padding_mask(lengths, max_len=6)):
+        _, per_head = ours(x, x, x, mask=each)
+        assert (
+            per_head.masked_select(~MultiHeadAttention.mask_for_heads(each).expand_as(per_head))
+            == 0
+        ).all()
+
+
+def test_sdpa_bad_input():
+    q, k, v = torch.randn(2, 5, 8), torch.randn(2, 7, 8), torch.randn(2, 7, 4)
+    with pytest.raises(ValueError, match=r"q has d_k=8 but k has d_k=4"):
+        scaled_dot_product_attention(q, torch.randn(2, 7, 4), v)
+    with pytest.raises(ValueError, match=r"k has L_k=7 positions but v has 6"):
+        scaled_dot_product_attention(q, k, torch.randn(2, 6, 4))
+    with pytest.raises(ValueError, match=r"q must have at least 2 dimensions"):
+        scaled_dot_product_attention(torch.randn(8), k, v)
+    with pytest.raises(TypeError, match=r"mask must be a bool tensor.*torch.float32"):
+        scaled_dot_product_attention(q, k, v, mask=torch.ones(5, 7))
+    with pytest.raises(ValueError, match=r"mask of shape \(5, 6\) does not broadcast"):
+        scaled_dot_product_attention(q, k, v, mask=torch.ones(5, 6, dtype=torch.bool))
+    with pytest.raises(TypeError, match=r"one dtype"):
+        scaled_dot_product_attention(q.double(), k, v)
+    with pytest.raises(TypeError, match=r"floating-point tensor"):
+        scaled_dot_product_attention(q.long(), k, v)
+
+
+def test_mha_bad_input():
+    with pytest.raises(ValueError, match=r"d_model=10 must be divisible by num_heads=3"):
+        MultiHeadAttention(10, 3)
+    mha = MultiHeadAttention(8, 2)
+    with pytest.raises(ValueError, match=r"query must have 3 dimensions \(batch, seq, d_model\)"):
+        mha(torch.randn(5, 8), torch.randn(5, 8), torch.randn(5, 8))
+    with pytest.raises(
+        ValueError, match=r"last dimension 6 but this layer was built with d_model=8"
+    ):
+        x = torch.randn(1, 5, 6)
+        mha(x, x, x)
+    x = torch.randn(2, 5, 8)
+    with pytest.raises(ValueError, match=r"key \(2, 5, 8\) and value \(2, 4, 8\)"):
+        mha(x, x, torch.randn(2, 4, 8))
+    with pytest.raises(ValueError, match=r"mask must broadcast to \(batch, L_q, L_k\)"):
+        mha(x, x, x, mask=torch.ones(2, 2, 5, 5, dtype=torch.bool))

@@ -1,0 +1,76 @@
+"""The chapters as stored: no outputs, the standard setup cell, all in the table of contents."""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tools.setup_cell import first_code_cell, repository_url, setup_cell_source  # noqa: E402
+
+NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_there_are_chapters():
+    assert NOTEBOOKS, "book/ holds no notebooks"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_stored_without_outputs(path):
+    for cell in load(path)["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [], f"{path.name} has stored outputs: strip them"
+            assert cell["execution_count"] is None
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_code_cell_is_the_setup_cell(path):
+    cell = first_code_cell(load(path))
+    assert cell is not None
+    assert "".join(cell["source"]) == setup_cell_source(), (
+        f"{path.name}: the first code cell differs from the setup cell; "
+        "run `python tools/setup_cell.py`"
+    )
+
+
+def test_setup_cell_installs_from_the_configured_repository():
+    url = repository_url()
+    assert url.startswith("https://github.com/")
+    assert f"git+{url}" in setup_cell_source()
+    assert "torch.manual_seed(0)" in setup_cell_source()
+    assert "np.random.seed(0)" in setup_cell_source()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_code_cell_follows_a_sentence(path):
+    previous = None
+    for cell in load(path)["cells"]:
+        if cell["cell_type"] == "code" and "hide-cell" not in cell["metadata"].get("tags", []):
+            assert previous == "markdown", (
+                f"{path.name}: a code cell starting {''.join(cell['source'])[:60]!r} "
+                "has no sentence before it"
+            )
+        previous = cell["cell_type"]
+
+
+def test_every_notebook_is_in_the_table_of_contents():
+    toc = (ROOT / "_toc.yml").read_text(encoding="utf-8")
+    listed = set(re.findall(r"file:\s*(\S+)", toc))
+    for path in NOTEBOOKS:
+        assert f"book/{path.stem}" in listed, f"{path.name} is missing from _toc.yml"
+    for entry in listed:
+        assert any((ROOT / f"{entry}{suffix}").exists() for suffix in (".ipynb", ".md")), entry
+
+
+def test_nothing_is_downloaded_at_run_time():
+    pattern = re.compile(r"urlopen|requests\.get|urlretrieve|wget |curl |download=True")
+    for path in NOTEBOOKS:
+        for cell in load(path)["cells"]:
+            assert not pattern.search("".join(cell["source"])), f"{path.name} downloads data"
