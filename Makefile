@@ -17,12 +17,18 @@ PIP_FILTER := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory
 # widget's kernel-free static form. Jupyter and Colab never pay for it.
 BUILD_ENV := LESSONS_STATIC_WIDGETS=1 PYTHONHASHSEED=0
 JB := $(BUILD_ENV) $(BIN)/jupyter-book build . --keep-going
+# The book is rebuilt, with every notebook executed afresh (--all), whenever any of these
+# changed; with nothing changed, `make book` returns at once.
+BOOK_SOURCES := _config.yml _toc.yml pyproject.toml $(wildcard book/*) \
+	$(shell find lessons_lib tools -name '*.py' -not -path '*/__pycache__/*')
+BOOK_STAMP := _build/html/.built
 
-.PHONY: help setup book test lint unit build-strict book-tests widgets-ipywidgets7 clean
+.PHONY: help setup book test lint unit build-strict book-tests widgets-ipywidgets7 bench clean
 
 help:
 	@echo "make book   render the book into _build/html"
 	@echo "make test   run every check (lint, tests, strict build, HTML checks)"
+	@echo "make bench  measure build, notebook, widget and training speed (prints a table)"
 
 # (Re)create .venv when it is missing or requirements.txt / pyproject.toml changed.
 $(STAMP): requirements.txt pyproject.toml
@@ -40,8 +46,13 @@ $(STAMP7): requirements-ipywidgets7.txt pyproject.toml
 
 setup: $(STAMP)
 
-book: $(STAMP)
-	$(JB)
+# One strict build serves both `make book` and `make test`, so no notebook runs twice.
+$(BOOK_STAMP): $(STAMP) $(BOOK_SOURCES)
+	@rm -f $@
+	$(JB) --all -W -n
+	@touch $@
+
+book: $(BOOK_STAMP)
 	@echo
 	@echo "The book is ready: open file://$(CURDIR)/_build/html/index.html"
 
@@ -52,8 +63,7 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not book" -q
 
-build-strict: $(STAMP)
-	$(JB) -W -n
+build-strict: $(BOOK_STAMP)
 
 book-tests: $(STAMP)
 	REQUIRE_BOOK=1 $(BIN)/python -m pytest -m book -q
@@ -63,6 +73,10 @@ widgets-ipywidgets7: $(STAMP7)
 
 test: lint unit widgets-ipywidgets7 build-strict book-tests
 	@echo "make test: every check passed"
+
+# Speed is measured here, never asserted by tests: prints a table, writes _build/bench.json.
+bench: $(STAMP)
+	$(BUILD_ENV) $(BIN)/python bench/run.py
 
 clean:
 	rm -rf _build

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 TEMPLATE = """\
-# Setup (the same in every chapter): install lessons_lib where it is missing, e.g. on Colab.
+# Setup, the same in every chapter: installs lessons_lib if missing (Colab).
 try:
     import lessons_lib
 except ImportError:
@@ -24,7 +24,8 @@ except ImportError:
     import sys
 
     package = "git+{url}"
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", package])
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.check_call([*pip, package])
     import lessons_lib
 import numpy as np
 import torch

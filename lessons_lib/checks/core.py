@@ -21,8 +21,8 @@ class CheckResult:
     message: str
 
     def __str__(self) -> str:
-        mark = "✅" if self.passed else "❌"
-        return f"{mark} {self.message}"
+        verdict = "✅ Correct:" if self.passed else "❌ Not yet:"
+        return f"{verdict} {self.message}"
 
     def _repr_markdown_(self) -> str:
         return str(self)

@@ -25,13 +25,15 @@ import io
 import itertools
 import json
 import os
+import weakref
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import ipywidgets
 from IPython.display import display
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from PIL import Image
 
 STATIC_ENV = "LESSONS_STATIC_WIDGETS"
 WIDGET_VIEW_MIMETYPE = "application/vnd.jupyter.widget-view+json"
@@ -51,9 +53,18 @@ def new_figure(width: float, height: float) -> Figure:
 
 
 def figure_png(figure: Figure, dpi: int = 80) -> bytes:
-    """Render ``figure`` with the Agg backend and return the PNG bytes."""
+    """Render ``figure`` with the Agg backend and return the PNG bytes.
+
+    Drawing the canvas and encoding its pixels directly is about twice as fast
+    as ``savefig``, which matters on a widget's update path.
+    """
+    if figure.dpi != dpi:
+        figure.set_dpi(dpi)
+    canvas = figure.canvas
+    canvas.draw()
+    pixels = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba())
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    pixels.convert("RGB").save(buffer, format="png", compress_level=6)
     return buffer.getvalue()
 
 
@@ -86,6 +97,9 @@ class Explorer(ipywidgets.VBox):
     >>> explorer.controls["query"].value = 3   # the picture follows
     """
 
+    # Every explorer alive in this kernel, so `make bench` can time their updates.
+    instances: ClassVar[weakref.WeakSet[Explorer]] = weakref.WeakSet()
+
     def __init__(
         self,
         figure: Figure,
@@ -102,11 +116,17 @@ class Explorer(ipywidgets.VBox):
         for control in self.controls.values():
             control_options(control)  # refuse continuous controls early
         self.image = ipywidgets.Image(format="png", layout=ipywidgets.Layout(max_width="100%"))
+        # Lay the figure out once, then keep that layout: the axes stay put between frames,
+        # and each update skips the layout solver (about half of a redraw's time).
+        self.update(**self.values())
+        self.figure.canvas.draw()
+        self.figure.set_layout_engine("none")
         self.redraw()
         caption_label = ipywidgets.HTML(f"<em>{html.escape(caption)}</em>")
         super().__init__([ipywidgets.HBox(list(self.controls.values())), self.image, caption_label])
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
+        Explorer.instances.add(self)
 
     def values(self) -> dict[str, Any]:
         """The current value of every control, by name."""

@@ -54,14 +54,20 @@ def qkv_explorer(
         ),
         "scaled": ipywidgets.Checkbox(value=True, description=f"divide by √d_k = √{d_k}"),
     }
-    bound = max(float((inputs @ w_q).norm(dim=1).max() * (inputs @ w_k).norm(dim=1).max()), 1.0)
+    # Every (query, scaling) setting computed once, so an update only redraws.
+    table = {
+        (index, scaled): query_weights(inputs, w_q, w_k, index, scaled)
+        for index in range(len(tokens))
+        for scaled in (False, True)
+    }
+    # One fixed score axis for every setting: the scaling's effect shows as the bars' size.
+    bound = 1.1 * max(float(scores.abs().max()) for scores, _ in table.values())
+    score_ax.set_ylim(-bound, bound)
 
     def update(query_index: int, scaled: bool) -> None:
-        scores, weights = query_weights(inputs, w_q, w_k, query_index, scaled)
+        scores, weights = table[query_index, scaled]
         set_bar_heights(score_bars, scores)
         set_bar_heights(weight_bars, weights)
-        limit = bound / d_k**0.5 if scaled else bound
-        score_ax.set_ylim(-limit, limit)
         for i, (score_bar, weight_bar) in enumerate(zip(score_bars, weight_bars)):
             colour = "tab:orange" if i == query_index else "tab:blue"
             weight_bar.set_color(colour)

@@ -1,0 +1,91 @@
+"""Checks of the built HTML book in _build/html (run by `make test` after the strict build).
+
+Marked ``book``: they skip when the book has not been built, unless REQUIRE_BOOK=1
+(as `make test` sets), in which case a missing build is a failure.
+"""
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HTML = ROOT / "_build" / "html"
+sys.path.insert(0, str(ROOT))
+from tools.setup_cell import repository_url  # noqa: E402
+
+pytestmark = pytest.mark.book
+
+TOC_ENTRIES = re.findall(r"file:\s*(\S+)", (ROOT / "_toc.yml").read_text(encoding="utf-8"))
+CHAPTERS = sorted(path.stem for path in (ROOT / "book").glob("*.ipynb"))
+TOC_CHAPTERS = [entry.split("/")[-1] for entry in TOC_ENTRIES if entry.split("/")[-1] in CHAPTERS]
+MAX_PAGE_BYTES = 1_500_000
+
+
+@pytest.fixture(scope="module", autouse=True)
+def built_book():
+    if not (HTML / "index.html").exists():
+        if os.environ.get("REQUIRE_BOOK"):
+            pytest.fail("_build/html is missing: the book build failed or did not run")
+        pytest.skip("the book is not built; run `make book` first")
+
+
+def page(name: str) -> str:
+    return (HTML / "book" / f"{name}.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("entry", ["book/intro", *TOC_ENTRIES])
+def test_every_page_is_built(entry):
+    assert (HTML / f"{entry}.html").exists(), f"{entry}.html was not built"
+
+
+@pytest.mark.parametrize("name", TOC_CHAPTERS)
+def test_chapter_was_executed_without_errors(name):
+    html = page(name)
+    assert "cell_output" in html, f"{name} shows no executed output"
+    assert "Traceback" not in html, f"{name} shows a traceback"
+    error_output = re.search(r'class="[^"]*\boutput\b[^"]*\berror\b', html)
+    assert not error_output, f"{name} has an error output"
+
+
+@pytest.mark.parametrize("name", TOC_CHAPTERS)
+def test_chapter_figures_are_rendered_and_captioned(name):
+    html = page(name)
+    images = re.findall(r'<img[^>]+src="(\.\./_images/[^"]+\.png)"', html)
+    assert images, f"{name} has no executed figure"
+    for source in images:
+        assert (HTML / "book" / source).resolve().stat().st_size > 1000
+    for tag in re.findall(r"<img[^>]*>", html):
+        assert re.search(r'alt="[^"]+"', tag), f"{name}: an image has no alt text: {tag[:120]}"
+    assert "<figcaption" in html, f"{name} has no figure caption"
+
+
+@pytest.mark.parametrize("name", TOC_CHAPTERS)
+def test_chapter_has_a_static_explorer_that_fits_the_page_budget(name):
+    html = page(name)
+    assert 'class="lessons-explorer"' in html, f"{name} shows no static explorer"
+    frames = re.findall(r'class="lessons-explorer-data">(.*?)</script>', html, re.DOTALL)
+    assert frames and all('"images"' in data for data in frames)
+    assert len(html.encode("utf-8")) < MAX_PAGE_BYTES, f"{name} is over 1.5 MB"
+
+
+@pytest.mark.parametrize("name", TOC_CHAPTERS)
+def test_launch_buttons_point_to_the_chapter_notebook(name):
+    html = page(name)
+    owner_repo = repository_url().removeprefix("https://github.com/")
+    colab = f"https://colab.research.google.com/github/{owner_repo}/blob/main/book/{name}.ipynb"
+    binder = f"https://mybinder.org/v2/gh/{owner_repo}/main?urlpath=tree/book/{name}.ipynb"
+    assert colab in html
+    assert binder in html
+
+
+def test_every_chapter_is_in_the_toc():
+    assert sorted(TOC_CHAPTERS) == CHAPTERS
+
+
+def test_citations_resolve():
+    html = (HTML / "book" / "bibliography.html").read_text(encoding="utf-8")
+    for author in ("Vaswani", "Dosovitskiy", "Ba", "He"):
+        assert author in html
