@@ -26,7 +26,12 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-BUILD_ENV = {**os.environ, "LESSONS_STATIC_WIDGETS": "1", "PYTHONHASHSEED": "0"}
+BUILD_ENV = {
+    **os.environ,
+    "LESSONS_STATIC_WIDGETS": "1",
+    "PYTHONHASHSEED": "0",
+    "OMP_NUM_THREADS": "1",
+}
 
 # Runs inside a chapter's kernel after its last cell: drives every control of every explorer
 # through its values and times control change -> new PNG rendered with the Agg backend.
@@ -131,7 +136,7 @@ def main() -> None:
         report[what] = value
 
     if not args.skip_build:
-        jupyter_book = [str(BIN / "jupyter-book"), "build", ".", "--keep-going"]
+        jupyter_book = [sys.executable, "tools/build_book.py", ".", "--keep-going"]  # as make book
         clean = []
         for _ in range(args.repeat):
             shutil.rmtree(ROOT / "_build", ignore_errors=True)

@@ -26,12 +26,13 @@ first use, so ``import lessons_lib`` stays light.
 """
 
 from lessons_lib.attention import MultiHeadAttention, attention_scores, scaled_dot_product_attention
-from lessons_lib.masking import causal_mask, padding_mask
+from lessons_lib.masking import apply_mask, causal_mask, padding_mask
 from lessons_lib.positions import sinusoidal_positions
 from lessons_lib.softmax import softmax
 
 __all__ = [
     "MultiHeadAttention",
+    "apply_mask",
     "attention_scores",
     "causal_mask",
     "padding_mask",

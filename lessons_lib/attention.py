@@ -30,6 +30,8 @@ from lessons_lib._validate import (
     require_positive_int,
     require_rank,
 )
+from lessons_lib.masking import apply_mask
+from lessons_lib.positions import sinusoidal_positions
 from lessons_lib.softmax import softmax
 
 
@@ -64,7 +66,7 @@ def attend(
     """
     scores = attention_scores(queries, keys, scaled=scaled)  # (..., L_q, L_k)
     if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
+        scores = apply_mask(scores, mask)  # masked-out scores -> -inf
     weights = softmax(scores, dim=-1)  # each row sums to 1 over the keys
     return weights @ values, weights  # (..., L_q, d_v), (..., L_q, L_k)
 
@@ -240,3 +242,67 @@ class MultiHeadAttention(nn.Module):
                     f"got {mask.dim()} dimensions with shape {tuple(mask.shape)}"
                 )
             require_bool_mask("mask", mask, (query.shape[0], query.shape[1], key.shape[1]))
+
+
+class TinyCrossAttentionModel(nn.Module):
+    """The smallest model whose cross-attention must learn an alignment.
+
+    The encoder states are token embedding + sinusoidal position code of each
+    source token (no encoder layers). The decoder knows only *which output
+    position* t it is filling: its queries are the sinusoidal codes of t. One
+    :class:`MultiHeadAttention` layer lets each output position read the
+    source (Q from the decoder, K and V from the encoder), and a linear head
+    turns what it read into logits over the vocabulary:
+
+        states  = embed(source) + PE[0..L_k-1]           (batch, L_k, d_model)
+        read, w = MultiHeadAttention(PE[0..L_q-1], states, states)
+        logits  = Linear(read)                           (batch, L_q, vocab)
+
+    Everything the decoder knows about the tokens passes through the weights
+    ``w``, so on :class:`lessons_lib.data.ReversalTask` they must become the
+    anti-diagonal: output t reads source ``L - 1 - t``. (The full model in
+    ``transformer.py`` also feeds the decoder its previous outputs; this one
+    leaves them out so that the alignment is all there is to learn.)
+
+    >>> model = TinyCrossAttentionModel(vocab_size=11, length=8)
+    >>> logits, weights = model(torch.randint(0, 10, (4, 8)))  # (4, 8, 11), (4, 2, 8, 8)
+    """
+
+    def __init__(self, vocab_size: int, length: int, d_model: int = 32, num_heads: int = 2) -> None:
+        super().__init__()
+        require_positive_int("vocab_size", vocab_size)
+        self.length = require_positive_int("length", length)
+        self.embedding = nn.Embedding(vocab_size, d_model)
+        self.register_buffer("position_codes", sinusoidal_positions(length, d_model))
+        self.cross_attention = MultiHeadAttention(d_model, num_heads)
+        self.head = nn.Linear(d_model, vocab_size)
+
+    def encode(self, sources: torch.Tensor) -> torch.Tensor:
+        """``(batch, L_k)`` token ids -> encoder states ``(batch, L_k, d_model)``."""
+        if not isinstance(sources, torch.Tensor) or sources.dtype != torch.long:
+            raise TypeError(f"sources must be a LongTensor of token ids, got {sources!r:.60}")
+        require_rank("sources", sources, 2, "(batch, L_k)")
+        if sources.shape[1] > self.length:
+            raise ValueError(
+                f"sources have {sources.shape[1]} tokens but this model was built "
+                f"for length={self.length}"
+            )
+        return self.embedding(sources) + self.position_codes[: sources.shape[1]]
+
+    def forward(self, sources: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(batch, L, vocab)`` and cross-attention ``(batch, heads, L, L_k)``."""
+        states = self.encode(sources)  # (batch, L_k, d_model)
+        queries = self.position_codes.expand(sources.shape[0], -1, -1)  # (batch, L, d_model)
+        read, weights = self.cross_attention(queries, states, states)  # (batch, L, d_model)
+        return self.head(read), weights
+
+    def loss(self, sources: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy of the predicted tokens against ``targets`` ``(batch, L)``."""
+        logits, _ = self(sources)  # (batch, L, vocab)
+        return nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+    @torch.no_grad()
+    def accuracy(self, sources: torch.Tensor, targets: torch.Tensor) -> float:
+        """Fraction of output tokens predicted right (argmax of the logits)."""
+        logits, _ = self(sources)  # (batch, L, vocab)
+        return float((logits.argmax(-1) == targets).float().mean())

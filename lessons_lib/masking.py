@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import torch
 
-from lessons_lib._validate import require_positive_int
+from lessons_lib._validate import require_bool_mask, require_float, require_positive_int
 
 
 def causal_mask(n: int) -> torch.Tensor:
@@ -62,3 +62,26 @@ def padding_mask(lengths: Sequence[int] | torch.Tensor, max_len: int) -> torch.T
     positions = torch.arange(max_len)  # (max_len,)
     is_real = positions[None, :] < lengths_tensor[:, None]  # (batch, max_len)
     return is_real[:, None, :]  # (batch, 1, max_len)
+
+
+def apply_mask(
+    scores: torch.Tensor, mask: torch.Tensor, fill_value: float = float("-inf")
+) -> torch.Tensor:
+    """Set the scores where ``mask`` is False (may not attend) to ``fill_value``.
+
+    scores ``(..., L_q, L_k)``, mask bool broadcastable to it -> ``(..., L_q, L_k)``.
+    Applied *before* the softmax. With the default ``-inf`` a masked weight is
+    exactly 0 and a row with nothing allowed becomes all zeros in
+    :func:`lessons_lib.softmax.softmax`. A "huge negative number" such as
+    ``-1e9`` (the notes' wording, and many codebases') also gives 0 for a
+    masked key beside an allowed one, but a fully masked row then gets
+    *uniform* weights over the keys it must not see, and ``-1e9`` does not fit
+    in float16.
+
+    >>> apply_mask(torch.zeros(2, 2), causal_mask(2))
+    tensor([[0., -inf],
+            [0., 0.]])
+    """
+    scores = require_float("scores", scores)
+    require_bool_mask("mask", mask, tuple(scores.shape))
+    return scores.masked_fill(~mask, fill_value)

@@ -68,14 +68,14 @@ def fit(
         loss.backward()
         optimiser.step()
         history.steps.append(step)
-        history.losses.append(float(loss))
+        history.losses.append(float(loss.detach()))
         if evaluate is not None and (step % eval_every == 0 or step == steps):
             model.eval()
             with torch.no_grad():
                 score = float(evaluate(model))
             history.eval_steps.append(step)
             history.scores.append(score)
-            bar.set_postfix(loss=f"{float(loss):.3f}", score=f"{score:.3f}")
+            bar.set_postfix(loss=f"{history.losses[-1]:.3f}", score=f"{score:.3f}")
             if target is not None and score >= target:
                 history.seconds_to_target = time.perf_counter() - start
                 break

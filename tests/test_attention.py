@@ -180,3 +180,97 @@ def test_mha_bad_input():
         mha(x, x, torch.randn(2, 4, 8))
     with pytest.raises(ValueError, match=r"mask must broadcast to \(batch, L_q, L_k\)"):
         mha(x, x, x, mask=torch.ones(2, 2, 5, 5, dtype=torch.bool))
+
+
+# --- cross-attention and the tiny alignment model (chapter "Cross-attention") -------------
+
+from lessons_lib.attention import TinyCrossAttentionModel  # noqa: E402
+from lessons_lib.data import ReversalTask  # noqa: E402
+from lessons_lib.train import fit  # noqa: E402
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize(("l_q", "l_k"), [(3, 7), (6, 2)])
+def test_mha_cross_attention_with_padding_matches_torch(seed, l_q, l_k):
+    torch.manual_seed(seed)
+    ours = MultiHeadAttention(16, 4)
+    theirs = copy_into_torch(ours)
+    decoder, encoder = torch.randn(3, l_q, 16), torch.randn(3, l_k, 16)
+    lengths = [l_k, 1, max(l_k - 1, 1)]
+    mask = padding_mask(lengths, max_len=l_k)  # (3, 1, L_k): padded source tokens hidden
+    out, weights = ours(decoder, encoder, encoder, mask=mask)
+    ref_out, ref_weights = theirs(
+        decoder,
+        encoder,
+        encoder,
+        key_padding_mask=~mask[:, 0],
+        need_weights=True,
+        average_attn_weights=False,
+    )
+    assert out.shape == (3, l_q, 16) and weights.shape == (3, 4, l_q, l_k)
+    assert torch.allclose(out, ref_out, atol=1e-5)
+    assert torch.allclose(weights, ref_weights, atol=1e-5)
+
+
+def test_mha_split_and_merge_are_inverse_and_head_h_gets_block_h():
+    mha = MultiHeadAttention(12, 3)
+    x = torch.randn(2, 5, 12)
+    heads = mha.split_heads(x)  # (2, 3, 5, 4)
+    assert torch.equal(heads[:, 1], x[..., 4:8])
+    assert torch.equal(mha.merge_heads(heads), x)
+
+
+def test_mha_fully_masked_rows_give_finite_outputs_and_gradients():
+    mha = MultiHeadAttention(8, 2)
+    query = torch.randn(2, 3, 8, requires_grad=True)
+    memory = torch.randn(2, 4, 8)
+    mask = padding_mask([0, 4], max_len=4)  # the first source is all padding
+    out, weights = mha(query, memory, memory, mask=mask)
+    assert torch.isfinite(out).all() and torch.equal(weights[0], torch.zeros(2, 3, 4))
+    out.sum().backward()
+    assert torch.isfinite(query.grad).all()
+
+
+def train_tiny_model(steps: int, seed: int = 0):
+    torch.manual_seed(seed)
+    task = ReversalTask(length=8)
+    model = TinyCrossAttentionModel(task.vocab_size, task.length, d_model=32, num_heads=2)
+    generator = torch.Generator().manual_seed(seed)
+
+    def batches():
+        while True:
+            yield task.sample(64, generator)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: one thread is fastest, above all on a busy machine
+    try:
+        fit(model, lambda m, batch: m.loss(*batch), batches(), steps=steps, lr=1e-2, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    return task, model
+
+
+def test_tiny_model_learns_the_anti_diagonal_alignment():
+    task, model = train_tiny_model(steps=150)
+    sources, targets = task.sample(128, torch.Generator().manual_seed(99), held_out=True)
+    assert model.accuracy(sources, targets) > 0.9
+    _, weights = model(sources)  # (batch, heads, L, L)
+    read_most = weights.mean(dim=(0, 1)).argmax(-1)  # (L,) source read by each output
+    mirrored = torch.arange(task.length - 1, -1, -1)
+    assert (read_most == mirrored).sum() >= task.length - 1
+    # An untrained model reads no such pattern.
+    torch.manual_seed(0)
+    untrained = TinyCrossAttentionModel(task.vocab_size, task.length)
+    assert untrained.accuracy(sources, targets) < 0.3
+
+
+def test_tiny_model_shapes_and_bad_input():
+    model = TinyCrossAttentionModel(vocab_size=11, length=8, d_model=16, num_heads=4)
+    logits, weights = model(torch.randint(0, 10, (3, 8)))
+    assert logits.shape == (3, 8, 11) and weights.shape == (3, 4, 8, 8)
+    with pytest.raises(TypeError, match=r"sources must be a LongTensor"):
+        model(torch.zeros(3, 8))
+    with pytest.raises(ValueError, match=r"sources have 9 tokens but this model was built"):
+        model(torch.zeros(3, 9, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"sources must have 2 dimensions"):
+        model(torch.zeros(8, dtype=torch.long))

@@ -5,6 +5,18 @@ module builds its figure, its controls and its ``update`` function on it.
 """
 
 from lessons_lib.widgets.core import Explorer, static_forms_enabled
+from lessons_lib.widgets.cross_attention import cross_attention_explorer
+from lessons_lib.widgets.masking import masking_explorer
 from lessons_lib.widgets.qkv import qkv_explorer, query_weights
+from lessons_lib.widgets.softmax import scaling_explorer, softmax_explorer
 
-__all__ = ["Explorer", "qkv_explorer", "query_weights", "static_forms_enabled"]
+__all__ = [
+    "Explorer",
+    "cross_attention_explorer",
+    "masking_explorer",
+    "qkv_explorer",
+    "query_weights",
+    "scaling_explorer",
+    "softmax_explorer",
+    "static_forms_enabled",
+]

@@ -1,0 +1,144 @@
+"""Chapter "Softmax": edit logits and temperature; watch softmax saturate as d_k grows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ipywidgets
+import numpy as np
+import torch
+
+from lessons_lib._validate import require_float, require_positive_int, require_rank
+from lessons_lib.plotting import bars, set_bar_heights
+from lessons_lib.softmax import entropy, softmax
+from lessons_lib.widgets.core import Explorer, new_figure
+
+TEMPERATURES = (0.25, 0.5, 1.0, 2.0, 4.0)
+D_KS = (1, 4, 16, 64, 256, 1024)
+
+
+def softmax_steps(logits: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two steps of a stable softmax, for one row of logits ``(n,)``.
+
+    Returns ``exps = exp((x - max x) / T)`` (the largest is exactly 1) and
+    ``probabilities = exps / sum(exps)``, which equals ``softmax(x, temperature=T)``.
+    """
+    require_rank("logits", require_float("logits", logits), 1, "(n,)")
+    probabilities = softmax(logits, temperature=temperature)
+    exps = torch.exp((logits - logits.max()) / temperature)  # (n,), max entry 1
+    return exps, probabilities
+
+
+def softmax_explorer(
+    logits: Sequence[float],
+    labels: Sequence[str],
+    edit_index: int = 0,
+    edit_values: Sequence[int] = (-2, 2, 6, 10),
+) -> Explorer:
+    """Set one logit and the temperature; see exp((x - max)/T) and the probabilities."""
+    base = torch.tensor(list(logits), dtype=torch.float32)
+    if len(labels) != len(base):
+        raise ValueError(f"need one label per logit: got {len(labels)} labels, {len(base)} logits")
+    if not 0 <= edit_index < len(base):
+        raise ValueError(f"edit_index must lie in 0..{len(base) - 1}, got {edit_index}")
+    figure = new_figure(8.5, 2.4)
+    logit_ax, exp_ax, prob_ax = figure.subplots(1, 3)
+    zeros = torch.zeros(len(base))
+    low, high = min(min(edit_values), float(base.min())), max(max(edit_values), float(base.max()))
+    logit_bars = bars(logit_ax, zeros, labels, ylim=(low - 1, high + 1), color="tab:gray")
+    exp_bars = bars(exp_ax, zeros, labels, title="exp((x − max x) / T)")
+    prob_bars = bars(prob_ax, zeros, labels)
+    for bar_group in (logit_bars, exp_bars, prob_bars):
+        bar_group[edit_index].set_color("tab:orange")
+    logit_ax.axhline(0, color="black", linewidth=0.5)
+    start = min(edit_values, key=lambda value: abs(value - float(base[edit_index])))
+    controls = {
+        "value": ipywidgets.SelectionSlider(
+            options=[(str(value), value) for value in edit_values],
+            value=start,
+            description=f"logit '{labels[edit_index]}'",
+        ),
+        "temperature": ipywidgets.SelectionSlider(
+            options=[(str(t), t) for t in TEMPERATURES], value=1.0, description="T"
+        ),
+    }
+
+    def update(value: int, temperature: float) -> None:
+        edited = base.clone()
+        edited[edit_index] = float(value)
+        exps, probabilities = softmax_steps(edited, temperature)
+        set_bar_heights(logit_bars, edited)
+        set_bar_heights(exp_bars, exps)
+        set_bar_heights(prob_bars, probabilities)
+        logit_ax.set_title(f"logits x (T = {temperature})", fontsize=10)
+        prob_ax.set_title(f"normalised: entropy {float(entropy(probabilities)):.2f}", fontsize=10)
+
+    caption = (
+        "Softmax in two steps: the logits (left), each exponentiated after subtracting the "
+        "largest (middle), then divided by their sum (right). Raise the orange logit or lower "
+        "the temperature T and the probabilities concentrate on the largest logit."
+    )
+    return Explorer(figure, controls, update, caption=caption)
+
+
+def scaling_frame(
+    d_k: int, scaled: bool, n_keys: int = 8, n_samples: int = 2000, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random q·k scores at one ``d_k``, and one query's weights over ``n_keys`` keys.
+
+    Queries and keys have independent N(0, 1) entries, so a raw score has
+    variance d_k; ``scaled=True`` divides by sqrt(d_k). Returns ``samples``
+    ``(n_samples,)`` (scores of many random pairs, for a histogram) and
+    ``weights`` ``(n_keys,)`` = softmax of one query's scores. The same seed
+    gives the same vectors with or without the scaling.
+    """
+    require_positive_int("d_k", d_k)
+    require_positive_int("n_keys", n_keys)
+    require_positive_int("n_samples", n_samples)
+    generator = torch.Generator().manual_seed(seed)
+    queries = torch.randn(n_samples, d_k, generator=generator)  # (n_samples, d_k)
+    keys = torch.randn(n_samples, d_k, generator=generator)  # (n_samples, d_k)
+    divisor = d_k**0.5 if scaled else 1.0
+    samples = (queries * keys).sum(-1) / divisor  # (n_samples,): one score per pair
+    row_scores = queries[0] @ keys[:n_keys].T / divisor  # (n_keys,): query 0 against n keys
+    return samples, softmax(row_scores)
+
+
+def scaling_explorer(d_ks: Sequence[int] = D_KS, n_keys: int = 8) -> Explorer:
+    """Pick d_k and toggle 1/sqrt(d_k): the spread of the scores, and one row of weights."""
+    figure = new_figure(8.5, 2.4)
+    hist_ax, weight_ax = figure.subplots(1, 2)
+    edges = np.linspace(-60, 60, 61)
+    centres, width = (edges[:-1] + edges[1:]) / 2, edges[1] - edges[0]
+    histogram = hist_ax.bar(centres, np.zeros(len(centres)), width=width, color="tab:gray")
+    hist_ax.set_xlabel("score")
+    hist_ax.set_ylim(0, 0.5)
+    hist_ax.set_ylabel("fraction of pairs")
+    weight_bars = bars(weight_ax, torch.zeros(n_keys), [f"k{j}" for j in range(n_keys)])
+    controls = {
+        "d_k": ipywidgets.SelectionSlider(
+            options=[(str(d), d) for d in d_ks], value=d_ks[len(d_ks) // 2], description="d_k"
+        ),
+        "scaled": ipywidgets.Checkbox(value=False, description="divide by √d_k"),
+    }
+
+    def update(d_k: int, scaled: bool) -> None:
+        samples, weights = scaling_frame(d_k, scaled, n_keys=n_keys)
+        clipped = samples.clamp(edges[0], edges[-1] - 1e-6).numpy()
+        counts, _ = np.histogram(clipped, bins=edges)
+        set_bar_heights(histogram, counts / len(clipped))
+        set_bar_heights(weight_bars, weights)
+        how = "q·k / √d_k" if scaled else "q·k, unscaled"
+        hist_ax.set_title(f"{how}: std {float(samples.std()):.1f}", fontsize=10)
+        weight_ax.set_title(
+            f"one query's weights: largest {float(weights.max()):.2f}, "
+            f"entropy {float(entropy(weights)):.2f}",
+            fontsize=10,
+        )
+
+    caption = (
+        "Left: scores of 2000 random query-key pairs with N(0, 1) entries; right: one query's "
+        "softmax weights over 8 keys. Unscaled, the scores spread like √d_k and the weights "
+        "collapse onto one key; divided by √d_k they keep the same spread for every d_k."
+    )
+    return Explorer(figure, controls, update, caption=caption)
