@@ -221,6 +221,12 @@ class Explorer(ipywidgets.VBox):
             self._handle_displayed(**kwargs)
 
 
+# Each control on its own, with room before the next one's label.
+_LABEL_OPEN = (
+    '<label class="lessons-explorer-control" style="display:inline-block;margin-right:1.5em">'
+)
+
+
 def _static_control(
     control: ipywidgets.Widget, choices: list[tuple[str, Any]], position: int, start: int
 ) -> str:
@@ -229,13 +235,13 @@ def _static_control(
     if isinstance(control, (ipywidgets.Checkbox, ipywidgets.ToggleButton)):
         checked = " checked" if start == 1 else ""
         return (
-            f'<label class="lessons-explorer-control">'
+            f"{_LABEL_OPEN}"
             f'<input type="checkbox" data-position="{position}"{checked}> {label}</label>'
         )
     if isinstance(control, (ipywidgets.IntSlider, ipywidgets.SelectionSlider)):
         labels = html.escape(json.dumps([text for text, _ in choices]), quote=True)
         return (
-            f'<label class="lessons-explorer-control">{label} '
+            f"{_LABEL_OPEN}{label} "
             f'<input type="range" min="0" max="{len(choices) - 1}" step="1" value="{start}" '
             f'data-position="{position}" data-labels="{labels}" aria-label="{label}"> '
             f"<output>{html.escape(choices[start][0])}</output></label>"
@@ -244,10 +250,7 @@ def _static_control(
         f'<option value="{j}"{" selected" if j == start else ""}>{html.escape(text)}</option>'
         for j, (text, _) in enumerate(choices)
     )
-    return (
-        f'<label class="lessons-explorer-control">{label} '
-        f'<select data-position="{position}">{options}</select></label>'
-    )
+    return f'{_LABEL_OPEN}{label} <select data-position="{position}">{options}</select></label>'
 
 
 # Finds its own explorer through document.currentScript, so several explorers
