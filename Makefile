@@ -15,12 +15,18 @@ STAMP7 := $(VENV7)/.installed
 PIP_FILTER := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 # make book/test set this: the kernel that runs the notebooks inherits it and adds each
 # widget's kernel-free static form. Jupyter and Colab never pay for it.
-BUILD_ENV := LESSONS_STATIC_WIDGETS=1 PYTHONHASHSEED=0
-JB := $(BUILD_ENV) $(BIN)/jupyter-book build . --keep-going
+# The chapters execute in parallel, one per core (tools/build_book.py), so each kernel
+# keeps to one thread: two kernels with two threads each on two cores thrash.
+BUILD_ENV := LESSONS_STATIC_WIDGETS=1 PYTHONHASHSEED=0 OMP_NUM_THREADS=1
+JB := $(BUILD_ENV) $(BIN)/python tools/build_book.py . --keep-going
 # The book is rebuilt, with every notebook executed afresh (--all), whenever any of these
 # changed; with nothing changed, `make book` returns at once.
-BOOK_SOURCES := _config.yml _toc.yml pyproject.toml $(wildcard book/*) \
-	$(shell find lessons_lib tools -name '*.py' -not -path '*/__pycache__/*')
+BOOK_SOURCES := _config.yml _toc.yml pyproject.toml $(wildcard book/*) $(wildcard _ext/static/*) \
+	$(shell find lessons_lib tools _ext -name '*.py' -not -path '*/__pycache__/*' -not -path '*/node_modules/*')
+# Pinned third-party browser assets (MathJax) that the built site serves itself, so pages
+# need no CDN: npm installs them from tools/vendor/package-lock.json (never committed), and
+# _ext/lessons_book.py copies them into _build/html during the build.
+VENDOR_STAMP := tools/vendor/node_modules/.installed
 BOOK_STAMP := _build/html/.built
 
 .PHONY: help setup book test lint unit build-strict book-tests widgets-ipywidgets7 bench clean
@@ -44,10 +50,14 @@ $(STAMP7): requirements-ipywidgets7.txt pyproject.toml
 	$(VENV7)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e . $(PIP_FILTER)
 	@touch $@
 
-setup: $(STAMP)
+$(VENDOR_STAMP): tools/vendor/package.json tools/vendor/package-lock.json
+	npm ci --prefix tools/vendor --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(STAMP) $(VENDOR_STAMP)
 
 # One strict build serves both `make book` and `make test`, so no notebook runs twice.
-$(BOOK_STAMP): $(STAMP) $(BOOK_SOURCES)
+$(BOOK_STAMP): $(STAMP) $(VENDOR_STAMP) $(BOOK_SOURCES)
 	@rm -f $@
 	$(JB) --all -W -n
 	@touch $@
@@ -65,6 +75,9 @@ unit: $(STAMP)
 
 build-strict: $(BOOK_STAMP)
 
+# Static HTML checks, then every page in headless Chromium (tests/test_browser.py:
+# requests, errors, math, images, widgets, launch buttons, 375 px; screenshots go to
+# _build/screenshots/). .ci/run installs chromium; locally the browser tests skip without it.
 book-tests: $(STAMP)
 	REQUIRE_BOOK=1 $(BIN)/python -m pytest -m book -q
 
