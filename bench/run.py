@@ -106,11 +106,16 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def training_results() -> dict:
+def training_results(repeat: int) -> dict:
+    """Run each bench/bench_*.py (median over ``repeat`` seeds); merge their JSON lines."""
     results: dict = {}
     for script in sorted((ROOT / "bench").glob("bench_*.py")):
         completed = subprocess.run(
-            [sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, check=True
+            [sys.executable, str(script), "--runs", str(repeat)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         results.update(json.loads(completed.stdout.strip().splitlines()[-1]))
     return results
@@ -160,7 +165,7 @@ def main() -> None:
     if all_widget_times:
         row("every widget update, median", statistics.median(all_widget_times), "ms", 50)
 
-    training = training_results()
+    training = training_results(args.repeat)
     report["training"] = training
     row("toy Transformer: seconds to 99%", training.get("transformer_seconds_to_target"), "s", 20)
     row("toy Transformer: held-out accuracy", training.get("transformer_accuracy"), "", 0.99, True)

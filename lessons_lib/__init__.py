@@ -26,16 +26,28 @@ first use, so ``import lessons_lib`` stays light.
 """
 
 from lessons_lib.attention import MultiHeadAttention, attention_scores, scaled_dot_product_attention
+from lessons_lib.decoding import greedy_decode, sample_decode
 from lessons_lib.masking import apply_mask, causal_mask, padding_mask
 from lessons_lib.positions import sinusoidal_positions
+from lessons_lib.residual import AddNorm, FeedForward, LayerNorm, layer_norm
 from lessons_lib.softmax import softmax
+from lessons_lib.transformer import DecoderLayer, EncoderLayer, Transformer
 
 __all__ = [
+    "AddNorm",
+    "DecoderLayer",
+    "EncoderLayer",
+    "FeedForward",
+    "LayerNorm",
     "MultiHeadAttention",
+    "Transformer",
     "apply_mask",
     "attention_scores",
     "causal_mask",
+    "greedy_decode",
+    "layer_norm",
     "padding_mask",
+    "sample_decode",
     "scaled_dot_product_attention",
     "sinusoidal_positions",
     "softmax",

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from lessons_lib._env import building_book
 from lessons_lib._validate import require_positive_int
 
 
@@ -43,7 +44,7 @@ def fit(
     evaluate: Callable[[nn.Module], float] | None = None,
     eval_every: int = 50,
     target: float | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     description: str = "training",
 ) -> History:
     """Train ``model`` for up to ``steps`` steps of Adam; return the :class:`History`.
@@ -52,6 +53,9 @@ def fit(
     forever; ``evaluate(model)`` returns a score (e.g. held-out accuracy), run
     every ``eval_every`` steps with the model in eval mode. With ``target``
     set, training stops at the first evaluation whose score reaches it.
+    ``progress=None`` shows a bar except while the rendered book is built,
+    where a live bar cannot move, and prints a one-line :func:`summary`;
+    ``progress=False`` is silent.
 
     >>> history = fit(model, loss_fn, batches, steps=500, evaluate=accuracy, target=0.99)
     """
@@ -60,7 +64,8 @@ def fit(
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     history = History()
     start = time.perf_counter()
-    bar = tqdm(range(1, steps + 1), desc=description, disable=not progress, mininterval=0.5)
+    show_bar = not building_book() if progress is None else progress
+    bar = tqdm(range(1, steps + 1), desc=description, disable=not show_bar, mininterval=0.5)
     for step in bar:
         model.train()
         loss = loss_fn(model, next(batches))
@@ -82,4 +87,19 @@ def fit(
     bar.close()
     model.eval()
     history.seconds = time.perf_counter() - start
+    if progress is not False:
+        print(summary(history, description, target))
     return history
+
+
+def summary(history: History, description: str = "training", target: float | None = None) -> str:
+    """One line on what a training run did: the same on every seeded run (no wall time)."""
+    line = f"{description}: {history.steps[-1]} steps"
+    if history.losses:
+        line += f", final loss {history.losses[-1]:.4f}"
+    if history.final_score is not None:
+        line += f", score {history.final_score:.4f}"
+    if target is not None:
+        reached = history.seconds_to_target is not None
+        line += f" (target {target} {'reached' if reached else 'not reached'})"
+    return line

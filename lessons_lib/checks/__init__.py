@@ -4,20 +4,29 @@ Each checker runs the reader's function on random inputs and, when the answer
 is wrong, names the mistake (softmax over the wrong axis, no 1/sqrt(d_k), ...).
 """
 
+from lessons_lib.checks.add_norm import check_add_norm, check_layer_norm
 from lessons_lib.checks.core import CheckResult, Mistake
 from lessons_lib.checks.cross_attention import check_multi_head, check_split_heads
+from lessons_lib.checks.decoding import check_greedy_decode, check_next_token_probabilities
 from lessons_lib.checks.masking import check_causal_mask, check_masked_weights
 from lessons_lib.checks.qkv import check_attention_head, check_attention_weights
 from lessons_lib.checks.softmax import check_softmax, check_temperature_softmax
+from lessons_lib.checks.transformer import check_encoder_layer, check_parameter_count
 
 __all__ = [
     "CheckResult",
     "Mistake",
+    "check_add_norm",
     "check_attention_head",
     "check_attention_weights",
     "check_causal_mask",
+    "check_encoder_layer",
+    "check_greedy_decode",
+    "check_layer_norm",
     "check_masked_weights",
     "check_multi_head",
+    "check_next_token_probabilities",
+    "check_parameter_count",
     "check_softmax",
     "check_split_heads",
     "check_temperature_softmax",

@@ -4,15 +4,19 @@
 module builds its figure, its controls and its ``update`` function on it.
 """
 
+from lessons_lib.widgets.add_norm import add_norm_explorer
 from lessons_lib.widgets.core import Explorer, static_forms_enabled
 from lessons_lib.widgets.cross_attention import cross_attention_explorer
+from lessons_lib.widgets.decoding import decoding_explorer
 from lessons_lib.widgets.masking import masking_explorer
 from lessons_lib.widgets.qkv import qkv_explorer, query_weights
 from lessons_lib.widgets.softmax import scaling_explorer, softmax_explorer
 
 __all__ = [
     "Explorer",
+    "add_norm_explorer",
     "cross_attention_explorer",
+    "decoding_explorer",
     "masking_explorer",
     "qkv_explorer",
     "query_weights",

@@ -24,7 +24,6 @@ import html
 import io
 import itertools
 import json
-import os
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
@@ -35,14 +34,15 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-STATIC_ENV = "LESSONS_STATIC_WIDGETS"
+from lessons_lib._env import building_book
+
 WIDGET_VIEW_MIMETYPE = "application/vnd.jupyter.widget-view+json"
 MAX_STATIC_FRAMES = 160
 
 
 def static_forms_enabled() -> bool:
     """True while the book is being built (``LESSONS_STATIC_WIDGETS=1``)."""
-    return os.environ.get(STATIC_ENV, "") not in ("", "0")
+    return building_book()
 
 
 def new_figure(width: float, height: float) -> Figure:

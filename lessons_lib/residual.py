@@ -1,0 +1,170 @@
+"""Add & norm, and the feed-forward block: the parts around attention in every layer.
+
+A Transformer layer wraps each sublayer (attention, then the feed-forward
+block) the same way (Vaswani et al., 2017):
+
+    output = LayerNorm(x + Sublayer(x))
+
+The ``x +`` is the *residual connection* (He et al., 2016): the input is
+carried past the sublayer unchanged and the sublayer only adds a correction,
+so the gradient has a direct path back through every layer. *Layer norm*
+(Ba et al., 2016) then rescales each token's vector to mean 0 and standard
+deviation 1, followed by a learned gain and bias.
+
+Post-norm or pre-norm? The paper and the notes put the norm *after* the sum
+(post-norm, above); many current models (GPT-2 and later, the ViT paper) put
+it *before* the sublayer, ``x + Sublayer(LayerNorm(x))`` (pre-norm). Our
+:class:`AddNorm` is post-norm; ``EncoderLayer(norm_first=True)`` gives pre-norm.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lessons_lib._validate import require_float, require_min_rank, require_positive_int
+
+
+def layer_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Normalise each vector along the last dimension, with no gain or bias.
+
+        layer_norm(x) = (x - mean(x)) / sqrt(var(x) + eps)
+
+    The mean and the (biased, divide-by-n) variance are taken over the last
+    dimension only, so every token is normalised on its own, whatever the batch.
+    ``x`` ``(..., d_model)`` -> same shape.
+
+    >>> layer_norm(torch.tensor([[1.0, 2.0, 3.0]]))
+    tensor([[-1.2247,  0.0000,  1.2247]])
+    """
+    x = require_float("x", x)
+    require_min_rank("x", x, 1, "(..., d_model)")
+    if not eps >= 0:
+        raise ValueError(f"eps must be >= 0, got {eps}")
+    mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
+    variance = x.var(dim=-1, unbiased=False, keepdim=True)  # (..., 1)
+    return (x - mean) / torch.sqrt(variance + eps)
+
+
+class LayerNorm(nn.Module):
+    """Layer norm with a learned gain and bias: ``gain * layer_norm(x) + bias``.
+
+    ``weight`` (the gain, starts at 1) and ``bias`` (starts at 0) are
+    ``(d_model,)``, named as in ``nn.LayerNorm``, which this matches.
+
+    >>> LayerNorm(8)(torch.randn(2, 5, 8)).shape
+    torch.Size([2, 5, 8])
+    """
+
+    def __init__(self, d_model: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.d_model = require_positive_int("d_model", d_model)
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d_model))  # the gain
+        self.bias = nn.Parameter(torch.zeros(d_model))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = require_float("x", x)
+        if x.dim() == 0 or x.shape[-1] != self.d_model:
+            raise ValueError(f"x must end in d_model={self.d_model}, got shape {tuple(x.shape)}")
+        return self.weight * layer_norm(x, self.eps) + self.bias
+
+
+class AddNorm(nn.Module):
+    """The residual connection followed by layer norm (post-norm, as in the paper and notes).
+
+        AddNorm(x, sublayer_out) = LayerNorm(x + sublayer_out)
+
+    x and sublayer_out ``(batch, seq, d_model)`` -> ``(batch, seq, d_model)``.
+    ``norm`` is the :class:`LayerNorm`; pre-norm layers call it on its own.
+
+    >>> add_norm = AddNorm(16)
+    >>> x = torch.randn(2, 5, 16)
+    >>> add_norm(x, torch.relu(x)).shape
+    torch.Size([2, 5, 16])
+    """
+
+    def __init__(self, d_model: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.norm = LayerNorm(d_model, eps)
+
+    def forward(self, x: torch.Tensor, sublayer_out: torch.Tensor) -> torch.Tensor:
+        x = require_float("x", x)
+        sublayer_out = require_float("sublayer_out", sublayer_out)
+        if x.shape != sublayer_out.shape:
+            raise ValueError(
+                f"x {tuple(x.shape)} and sublayer_out {tuple(sublayer_out.shape)} must have "
+                "the same shape: the residual connection adds them element by element"
+            )
+        return self.norm(x + sublayer_out)
+
+
+class FeedForward(nn.Module):
+    """The position-wise feed-forward block: two fully connected layers with a ReLU between.
+
+        FFN(x) = ReLU(x W_1 + b_1) W_2 + b_2
+
+    ``linear1`` is ``nn.Linear(d_model, d_ff)`` and ``linear2`` is
+    ``nn.Linear(d_ff, d_model)`` (the paper uses d_ff = 4 * d_model). Applied
+    to every position separately, with the same weights.
+    x ``(batch, seq, d_model)`` -> ``(batch, seq, d_model)``.
+
+    >>> FeedForward(16, 64)(torch.randn(2, 5, 16)).shape
+    torch.Size([2, 5, 16])
+    """
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        require_positive_int("d_model", d_model)
+        require_positive_int("d_ff", d_ff)
+        self.d_model = d_model
+        self.linear1 = nn.Linear(d_model, d_ff)
+        self.linear2 = nn.Linear(d_ff, d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = require_float("x", x)
+        if x.dim() == 0 or x.shape[-1] != self.d_model:
+            raise ValueError(f"x must end in d_model={self.d_model}, got shape {tuple(x.shape)}")
+        hidden = torch.relu(self.linear1(x))  # (batch, seq, d_ff)
+        return self.linear2(self.dropout(hidden))  # (batch, seq, d_model)
+
+
+def gradient_norms_per_layer(
+    depth: int,
+    residual: bool = True,
+    norm: bool = False,
+    d_model: int = 32,
+    seed: int = 0,
+) -> torch.Tensor:
+    """Gradient norm of each block's first weight in a freshly initialised deep stack.
+
+    The stack repeats one block ``depth`` times:
+
+        no residual:  h = FFN(h)              residual:  h = h + FFN(h)
+        with ``norm``, each result goes through a layer norm (post-norm: LayerNorm(h + FFN(h)))
+
+    The loss is a fixed random read-out of the top, ``mean(h_top * r)``, so the
+    gradient entering the top is the same in every setting and only the path
+    down the stack differs. Returns ``(depth,)``: entry 0 is the bottom block.
+    Seeded by ``seed``; the global random state is left as it was.
+
+    >>> gradient_norms_per_layer(16, residual=False)[0] < 1e-6   # vanished
+    tensor(True)
+    """
+    depth = require_positive_int("depth", depth)
+    d_model = require_positive_int("d_model", d_model)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        blocks = [FeedForward(d_model, 2 * d_model) for _ in range(depth)]
+        add_norms = [AddNorm(d_model) for _ in range(depth)]
+        h = torch.randn(64, d_model)  # (batch, d_model)
+        readout = torch.randn(64, d_model)
+    for block, add_norm in zip(blocks, add_norms):
+        out = block(h)
+        if residual:
+            h = add_norm(h, out) if norm else h + out
+        else:
+            h = add_norm.norm(out) if norm else out
+    (h * readout).mean().backward()
+    return torch.stack([block.linear1.weight.grad.norm() for block in blocks])

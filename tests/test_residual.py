@@ -1,0 +1,121 @@
+"""Add & norm and the feed-forward block against torch, their invariants, and bad input."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
+from torch import nn
+
+from lessons_lib.residual import (
+    AddNorm,
+    FeedForward,
+    LayerNorm,
+    gradient_norms_per_layer,
+    layer_norm,
+)
+
+SHAPES = [(5, 8), (2, 7, 16), (3, 4, 6, 32), (1, 1, 3)]
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("shape", SHAPES)
+def test_layer_norm_matches_torch(seed, shape):
+    torch.manual_seed(seed)
+    x = torch.randn(shape) * 3 + 2
+    reference = F.layer_norm(x, shape[-1:])
+    assert torch.allclose(layer_norm(x), reference, atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("shape", SHAPES)
+def test_layer_norm_module_matches_torch_with_gain_and_bias(seed, shape):
+    torch.manual_seed(seed)
+    theirs = nn.LayerNorm(shape[-1])
+    with torch.no_grad():
+        theirs.weight.normal_()
+        theirs.bias.normal_()
+    ours = LayerNorm(shape[-1])
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(shape)
+    assert torch.allclose(ours(x), theirs(x), atol=1e-5)
+
+
+@given(st.integers(2, 40), st.integers(0, 10_000), st.floats(0.1, 100), st.floats(-50, 50))
+def test_layer_norm_gives_mean_zero_std_one_and_ignores_shift_and_scale(d, seed, scale, shift):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(3, d, generator=generator, dtype=torch.float64)
+    x[:, 0] += 1.0  # never a constant row
+    normed = layer_norm(x, eps=0.0)
+    assert torch.allclose(normed.mean(-1), torch.zeros(3, dtype=torch.float64), atol=1e-9)
+    assert torch.allclose(normed.std(-1, unbiased=False), torch.ones(3, dtype=torch.float64))
+    assert torch.allclose(layer_norm(x * scale + shift, eps=0.0), normed, atol=1e-8)
+
+
+def test_add_norm_is_layer_norm_of_the_sum():
+    torch.manual_seed(0)
+    add_norm = AddNorm(16)
+    with torch.no_grad():
+        add_norm.norm.weight.normal_()
+        add_norm.norm.bias.normal_()
+    x, sublayer_out = torch.randn(2, 5, 16), torch.randn(2, 5, 16)
+    expected = F.layer_norm(x + sublayer_out, (16,), add_norm.norm.weight, add_norm.norm.bias)
+    assert torch.allclose(add_norm(x, sublayer_out), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_feed_forward_is_two_linear_layers_with_relu(seed):
+    torch.manual_seed(seed)
+    ff = FeedForward(16, 48)
+    x = torch.randn(2, 5, 16)
+    hidden = torch.relu(x @ ff.linear1.weight.T + ff.linear1.bias)
+    assert torch.allclose(ff(x), hidden @ ff.linear2.weight.T + ff.linear2.bias, atol=1e-5)
+    assert sum(p.numel() for p in ff.parameters()) == 16 * 48 + 48 + 48 * 16 + 16
+
+
+@given(st.integers(1, 6), st.integers(0, 10_000))
+def test_feed_forward_treats_every_position_alike(seq, seed):
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    ff = FeedForward(8, 16).double()
+    x = torch.randn(1, seq, 8, generator=generator, dtype=torch.float64)
+    order = torch.randperm(seq, generator=generator)
+    assert torch.allclose(ff(x[:, order]), ff(x)[:, order])
+
+
+def test_bad_inputs_give_clear_errors():
+    with pytest.raises(TypeError, match="floating-point"):
+        layer_norm(torch.arange(4))
+    with pytest.raises(ValueError, match="eps must be >= 0"):
+        layer_norm(torch.randn(4), eps=-1.0)
+    with pytest.raises(ValueError, match=r"must end in d_model=8, got shape \(2, 3, 4\)"):
+        LayerNorm(8)(torch.randn(2, 3, 4))
+    with pytest.raises(ValueError, match="must have the same shape"):
+        AddNorm(8)(torch.randn(2, 3, 8), torch.randn(2, 4, 8))
+    with pytest.raises(ValueError, match=r"must end in d_model=8"):
+        FeedForward(8, 16)(torch.randn(2, 3, 7))
+    with pytest.raises(ValueError, match="d_ff must be > 0"):
+        FeedForward(8, 0)
+    with pytest.raises(TypeError, match="d_model must be an int"):
+        LayerNorm(8.0)
+
+
+def test_gradient_vanishes_without_residuals_and_not_with_them():
+    without = gradient_norms_per_layer(16, residual=False)
+    with_residuals = gradient_norms_per_layer(16, residual=True)
+    assert without.shape == with_residuals.shape == (16,)
+    assert without[0] < 1e-6 * without[-1]  # shrinks on the way down
+    assert with_residuals[0] > 0.5 * with_residuals[-1]  # arrives about as strong
+    assert (without[:8] < with_residuals[:8]).all()
+
+
+def test_gradient_norms_are_seeded_and_leave_the_global_random_state_alone():
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    first = gradient_norms_per_layer(4, seed=7)
+    assert torch.equal(torch.rand(1), before)
+    assert torch.equal(first, gradient_norms_per_layer(4, seed=7))
+    assert not torch.equal(first, gradient_norms_per_layer(4, seed=8))
+    with pytest.raises(ValueError, match="depth must be > 0"):
+        gradient_norms_per_layer(0)

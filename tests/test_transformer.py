@@ -1,0 +1,153 @@
+"""Encoder and decoder layers against torch's own, the whole model's shapes, causality, errors."""
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torch import nn
+
+from lessons_lib.attention import MultiHeadAttention
+from lessons_lib.masking import causal_mask, padding_mask
+from lessons_lib.transformer import DecoderLayer, EncoderLayer, Transformer, copy_torch_weights
+
+LAYER_SHAPES = [  # (batch, seq, d_model, heads, d_ff)
+    (2, 5, 16, 4, 32),
+    (1, 9, 32, 8, 64),
+    (3, 1, 8, 1, 8),
+    (2, 7, 24, 3, 96),
+]
+
+
+def torch_layer(kind, d_model, heads, d_ff, norm_first):
+    cls = nn.TransformerEncoderLayer if kind == "encoder" else nn.TransformerDecoderLayer
+    layer = cls(d_model, heads, d_ff, dropout=0.0, batch_first=True, norm_first=norm_first)
+    with torch.no_grad():  # norms start at gain 1, bias 0: make them matter
+        for name, parameter in layer.named_parameters():
+            if name.startswith("norm"):
+                parameter.normal_()
+    return layer.eval()
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize(("batch", "seq", "d_model", "heads", "d_ff"), LAYER_SHAPES)
+def test_encoder_layer_matches_torch(seed, norm_first, batch, seq, d_model, heads, d_ff):
+    torch.manual_seed(seed)
+    theirs = torch_layer("encoder", d_model, heads, d_ff, norm_first)
+    ours = EncoderLayer(d_model, heads, d_ff, norm_first=norm_first).eval()
+    copy_torch_weights(ours, theirs)
+    x = torch.randn(batch, seq, d_model)
+    mask = torch.rand(seq, seq) < 0.7
+    mask[:, 0] = True
+    for our_mask in (None, mask):
+        their_mask = None if our_mask is None else ~our_mask  # torch: True = blocked
+        expected = theirs(x, src_mask=their_mask)
+        assert torch.allclose(ours(x, our_mask), expected, atol=1e-5)
+    assert ours.attention_weights.shape == (batch, heads, seq, seq)
+    assert not ours.attention_weights.requires_grad
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize(("batch", "seq", "d_model", "heads", "d_ff"), LAYER_SHAPES)
+def test_decoder_layer_matches_torch(seed, norm_first, batch, seq, d_model, heads, d_ff):
+    torch.manual_seed(seed)
+    theirs = torch_layer("decoder", d_model, heads, d_ff, norm_first)
+    ours = DecoderLayer(d_model, heads, d_ff, norm_first=norm_first).eval()
+    copy_torch_weights(ours, theirs)
+    source_len = seq + 2
+    y, memory = torch.randn(batch, seq, d_model), torch.randn(batch, source_len, d_model)
+    lengths = torch.randint(1, source_len + 1, (batch,))
+    memory_mask = padding_mask(lengths, source_len)  # (batch, 1, L_src)
+    expected = theirs(
+        y,
+        memory,
+        tgt_mask=~causal_mask(seq),
+        memory_key_padding_mask=~memory_mask[:, 0],
+    )
+    assert torch.allclose(ours(y, memory, causal_mask(seq), memory_mask), expected, atol=1e-5)
+    assert ours.self_attention_weights.shape == (batch, heads, seq, seq)
+    assert ours.cross_attention_weights.shape == (batch, heads, seq, source_len)
+
+
+def test_layers_have_the_promised_parts():
+    layer = EncoderLayer(16, 4, 32)
+    assert isinstance(layer.self_attention, MultiHeadAttention)
+    assert layer.attention_weights is None
+    layer(torch.randn(1, 3, 16))
+    assert layer.attention_weights.shape == (1, 4, 3, 3)
+
+
+def test_post_norm_and_pre_norm_differ():
+    torch.manual_seed(0)
+    post = EncoderLayer(16, 4, 32)
+    pre = EncoderLayer(16, 4, 32, norm_first=True)
+    pre.load_state_dict(post.state_dict())
+    x = torch.randn(2, 5, 16) * 3
+    out_post, out_pre = post(x), pre(x)
+    # post-norm ends with a layer norm: every token has mean 0; pre-norm does not
+    assert torch.allclose(out_post.mean(-1), torch.zeros(2, 5), atol=1e-5)
+    assert not torch.allclose(out_pre.mean(-1), torch.zeros(2, 5), atol=1e-2)
+
+
+def small_model(norm_first=False, seed=0):
+    torch.manual_seed(seed)
+    return Transformer(11, d_model=32, num_heads=4, num_layers=2, d_ff=64, norm_first=norm_first)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_transformer_shapes(norm_first):
+    model = small_model(norm_first)
+    source, target_in = torch.randint(0, 11, (3, 8)), torch.randint(0, 11, (3, 5))
+    assert model.encode(source).shape == (3, 8, 32)
+    assert model(source, target_in).shape == (3, 5, 11)
+    cross = model.decoder_layers[-1].cross_attention_weights
+    assert cross.shape == (3, 4, 5, 8)
+    assert torch.allclose(cross.sum(-1), torch.ones(3, 4, 5), atol=1e-5)
+
+
+@given(st.integers(1, 7), st.integers(0, 10_000), st.booleans())
+def test_decoder_is_causal_changing_a_later_target_never_changes_earlier_logits(t, seed, pre):
+    model = small_model(pre).eval()
+    generator = torch.Generator().manual_seed(seed)
+    source = torch.randint(0, 11, (2, 8), generator=generator)
+    target_in = torch.randint(0, 11, (2, 8), generator=generator)
+    changed = target_in.clone()
+    changed[:, t:] = torch.randint(0, 11, (2, 8 - t), generator=generator)
+    with torch.no_grad():
+        before, after = model(source, target_in), model(source, changed)
+    assert torch.allclose(before[:, :t], after[:, :t], atol=1e-6)
+
+
+def test_source_padding_is_ignored():
+    model = small_model().eval()
+    source = torch.randint(0, 11, (1, 8))
+    padded = source.clone()
+    padded[:, 5:] = torch.randint(0, 11, (1, 3))
+    mask = padding_mask([5], 8)
+    target_in = torch.randint(0, 11, (1, 4))
+    with torch.no_grad():
+        assert torch.allclose(model(source, target_in, mask), model(padded, target_in, mask))
+
+
+def test_bad_inputs_give_clear_errors():
+    model = small_model()
+    source = torch.randint(0, 11, (2, 8))
+    with pytest.raises(TypeError, match=r"token ids \(torch.long\), got dtype torch.float32"):
+        model(source.float(), source)
+    with pytest.raises(ValueError, match=r"outside 0..vocab_size-1 = 0..10"):
+        model(source + 5, source)
+    with pytest.raises(ValueError, match=r"source must have 2 dimensions \(batch, seq\)"):
+        model(source[0], source)
+    with pytest.raises(ValueError, match="past max_len=128"):
+        model(torch.zeros(1, 200, dtype=torch.long), source[:1])
+    with pytest.raises(ValueError, match=r"x must end in d_model=16, got shape \(2, 3, 8\)"):
+        EncoderLayer(16, 4, 32)(torch.randn(2, 3, 8))
+    with pytest.raises(ValueError, match=r"x must have 3 dimensions"):
+        EncoderLayer(16, 4, 32)(torch.randn(3, 16))
+    with pytest.raises(ValueError, match="y has batch 2 but memory has batch 3"):
+        DecoderLayer(16, 4, 32)(torch.randn(2, 3, 16), torch.randn(3, 5, 16))
+    with pytest.raises(ValueError, match="divisible by num_heads=3"):
+        EncoderLayer(16, 3, 32)
+    with pytest.raises(ValueError, match="num_layers must be > 0"):
+        Transformer(11, num_layers=0)
