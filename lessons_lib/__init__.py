@@ -28,10 +28,12 @@ first use, so ``import lessons_lib`` stays light.
 from lessons_lib.attention import MultiHeadAttention, attention_scores, scaled_dot_product_attention
 from lessons_lib.decoding import greedy_decode, sample_decode
 from lessons_lib.masking import apply_mask, causal_mask, padding_mask
-from lessons_lib.positions import sinusoidal_positions
+from lessons_lib.patching import PatchEmbedding, patchify, unpatchify
+from lessons_lib.positions import PositionCodes1D, PositionCodes2D, sinusoidal_positions
 from lessons_lib.residual import AddNorm, FeedForward, LayerNorm, layer_norm
 from lessons_lib.softmax import softmax
 from lessons_lib.transformer import DecoderLayer, EncoderLayer, Transformer
+from lessons_lib.vit import ViT
 
 __all__ = [
     "AddNorm",
@@ -40,15 +42,21 @@ __all__ = [
     "FeedForward",
     "LayerNorm",
     "MultiHeadAttention",
+    "PatchEmbedding",
+    "PositionCodes1D",
+    "PositionCodes2D",
     "Transformer",
+    "ViT",
     "apply_mask",
     "attention_scores",
     "causal_mask",
     "greedy_decode",
     "layer_norm",
     "padding_mask",
+    "patchify",
     "sample_decode",
     "scaled_dot_product_attention",
     "sinusoidal_positions",
     "softmax",
+    "unpatchify",
 ]

@@ -6,6 +6,7 @@ ViT chapters) second.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -80,3 +81,116 @@ def shift_right(targets: torch.Tensor, bos: int) -> torch.Tensor:
 
 
 # --- image sets -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Images with one label each: ``images (n, channels, H, W)`` in [0, 1], ``labels (n,)``."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    class_names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if self.images.dim() != 4 or self.labels.shape != (self.images.shape[0],):
+            raise ValueError(
+                "an ImageSet needs images (n, channels, H, W) and labels (n,), got "
+                f"{tuple(self.images.shape)} and {tuple(self.labels.shape)}"
+            )
+
+    def __len__(self) -> int:
+        return self.labels.shape[0]
+
+    def batches(
+        self, batch_size: int, generator: torch.Generator
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Random ``(images, labels)`` batches forever, drawn with ``generator`` (seeded)."""
+        require_positive_int("batch_size", batch_size)
+        while True:
+            chosen = torch.randint(0, len(self), (batch_size,), generator=generator)
+            yield self.images[chosen], self.labels[chosen]  # (batch, C, H, W), (batch,)
+
+
+def load_digits_split(test_fraction: float = 0.2, seed: int = 0) -> tuple[ImageSet, ImageSet]:
+    """scikit-learn's 8x8 handwritten digits, split into ``(train, test)``.
+
+    1,797 grey images of 8x8 pixels, labels 0..9. The file ships inside
+    scikit-learn, so nothing is downloaded. Pixels (0..16) are scaled to [0, 1];
+    the split is a seeded shuffle.
+
+    >>> train, test = load_digits_split()
+    >>> train.images.shape, len(test)
+    (torch.Size([1438, 1, 8, 8]), 359)
+    """
+    from sklearn.datasets import load_digits  # bundled data; imported on first use
+
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}")
+    digits = load_digits()
+    images = torch.tensor(digits.images, dtype=torch.float32)[:, None] / 16.0  # (1797, 1, 8, 8)
+    labels = torch.tensor(digits.target, dtype=torch.long)  # (1797,)
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+    n_test = round(len(labels) * test_fraction)
+    test, train = order[:n_test], order[n_test:]
+    names = tuple(str(digit) for digit in range(10))
+    return ImageSet(images[train], labels[train], names), ImageSet(
+        images[test], labels[test], names
+    )
+
+
+@dataclass(frozen=True)
+class MarkPositionTask:
+    """Where is the mark? A task that only position codes can solve.
+
+    Every image is faint noise with one bright ``p x p`` mark (a ring) placed
+    exactly on one patch of the grid; the label is the quadrant that holds
+    the mark: top-left, top-right, bottom-left, bottom-right. Because the mark
+    sits exactly on a patch, every image is made of the same kinds of patches
+    (one mark, the rest noise): only *where* the mark patch is tells the
+    quadrant. A ViT without position codes treats its patches as an unordered
+    set, so it cannot do better than chance (1/4).
+    """
+
+    image_size: int = 8
+    patch_size: int = 2
+    noise: float = 0.1
+
+    def __post_init__(self) -> None:
+        require_positive_int("image_size", self.image_size)
+        require_positive_int("patch_size", self.patch_size)
+        grid = self.image_size // self.patch_size
+        if self.image_size % self.patch_size != 0 or grid % 2 != 0:
+            raise ValueError(
+                f"image_size ({self.image_size}) must split into an even number of patches "
+                f"of patch_size ({self.patch_size}) across, so that the quadrants are whole"
+            )
+        if not 0.0 <= self.noise < 1.0:
+            raise ValueError(f"noise must lie in [0, 1), got {self.noise}")
+
+    class_names = ("top-left", "top-right", "bottom-left", "bottom-right")
+
+    @property
+    def grid(self) -> int:
+        """Patches per side."""
+        return self.image_size // self.patch_size
+
+    def mark(self) -> torch.Tensor:
+        """The ``(p, p)`` mark: a bright ring (a single bright pixel when p = 1)."""
+        mark = torch.ones(self.patch_size, self.patch_size)
+        if self.patch_size > 2:
+            mark[1:-1, 1:-1] = 0.0
+        return mark
+
+    def sample(self, n: int, generator: torch.Generator) -> ImageSet:
+        """``n`` images ``(n, 1, image_size, image_size)`` with their quadrant labels."""
+        require_positive_int("n", n)
+        size, p, grid = self.image_size, self.patch_size, self.grid
+        images = torch.rand(n, 1, size, size, generator=generator) * self.noise
+        rows = torch.randint(0, grid, (n,), generator=generator)
+        cols = torch.randint(0, grid, (n,), generator=generator)
+        mark = self.mark()
+        for index, (row, col) in enumerate(zip(rows.tolist(), cols.tolist())):
+            images[index, 0, row * p : (row + 1) * p, col * p : (col + 1) * p] = mark
+        half = grid // 2
+        labels = 2 * (rows >= half).long() + (cols >= half).long()  # (n,) quadrant 0..3
+        return ImageSet(images, labels, self.class_names)

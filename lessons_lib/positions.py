@@ -6,7 +6,10 @@ its position:
 
     input = token_embedding + position_code
 
-This module holds the fixed sinusoidal codes of Vaswani et al. (2017).
+This module holds the fixed sinusoidal codes of Vaswani et al. (2017) and
+the two learnable kinds the ViT paper compares (Dosovitskiy et al., 2021):
+1-D codes, one vector per position, and 2-D codes, a row vector and a column
+vector of half the size, concatenated.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
 
 from lessons_lib._validate import require_positive_int
+
+INIT_STD = 0.02  # learnable codes start as N(0, 0.02^2), as in the ViT reference code
 
 
 def sinusoidal_positions(n: int, d: int) -> torch.Tensor:
@@ -41,3 +47,70 @@ def sinusoidal_positions(n: int, d: int) -> torch.Tensor:
     codes[:, 0::2] = torch.sin(angles)
     codes[:, 1::2] = torch.cos(angles[:, : d // 2])
     return codes.to(torch.get_default_dtype())
+
+
+class PositionCodes1D(nn.Module):
+    """One learnable vector per position: ``n_positions * d`` parameters.
+
+        code(i) = table[i],   table: (n_positions, d)
+
+    For a ViT the positions are the patches in row-major order (plus the
+    class token), so the model must *learn* which patches are neighbours.
+    The notes' example: a 3x3 grid with d = 1024 gives 9 x 1024 = 9,216
+    parameters. ``forward()`` returns the codes, ``(n_positions, d)``.
+
+    >>> PositionCodes1D(9, 1024)().shape
+    torch.Size([9, 1024])
+    """
+
+    def __init__(self, n_positions: int, d: int, init_std: float = INIT_STD) -> None:
+        super().__init__()
+        self.n_positions = require_positive_int("n_positions", n_positions)
+        self.d = require_positive_int("d", d)
+        self.codes = nn.Parameter(torch.randn(n_positions, d) * init_std)  # (n_positions, d)
+
+    def forward(self) -> torch.Tensor:
+        return self.codes  # (n_positions, d)
+
+
+class PositionCodes2D(nn.Module):
+    """A learnable row table and column table of half width, concatenated.
+
+        code(r, c) = concat(row_codes[r], col_codes[c])
+        row_codes: (grid_h, d/2),  col_codes: (grid_w, d/2)
+
+    Patches in the same row share the first half of their code, patches in
+    the same column the second half. Parameters: ``(grid_h + grid_w) * d/2``;
+    the notes' 3x3 grid with d = 1024 needs 3 x 512 + 3 x 512 = 3,072.
+    ``forward()`` returns ``(grid_h * grid_w, d)`` in row-major patch order
+    (left to right, then top to bottom), like :func:`lessons_lib.patching.patchify`.
+
+    Our choice of order, row half first, follows the notes and the book's
+    contract. The ViT paper (Appendix D.4) says it concatenates an X- and a
+    Y-embedding; implementations differ, and the order changes nothing that
+    the model can learn. An odd ``d`` cannot be split in halves: ValueError.
+
+    >>> PositionCodes2D(3, 3, 1024)().shape
+    torch.Size([9, 1024])
+    """
+
+    def __init__(self, grid_h: int, grid_w: int, d: int, init_std: float = INIT_STD) -> None:
+        super().__init__()
+        self.grid_h = require_positive_int("grid_h", grid_h)
+        self.grid_w = require_positive_int("grid_w", grid_w)
+        self.d = require_positive_int("d", d)
+        if d % 2 != 0:
+            raise ValueError(
+                f"2-D position codes split d into a row half and a column half, "
+                f"so d must be even, got d={d}"
+            )
+        half = d // 2
+        self.row_codes = nn.Parameter(torch.randn(grid_h, half) * init_std)  # (grid_h, d/2)
+        self.col_codes = nn.Parameter(torch.randn(grid_w, half) * init_std)  # (grid_w, d/2)
+
+    def forward(self) -> torch.Tensor:
+        half = self.d // 2
+        rows = self.row_codes[:, None, :].expand(self.grid_h, self.grid_w, half)  # (gh, gw, d/2)
+        cols = self.col_codes[None, :, :].expand(self.grid_h, self.grid_w, half)  # (gh, gw, d/2)
+        codes = torch.cat([rows, cols], dim=-1)  # (gh, gw, d)
+        return codes.reshape(self.grid_h * self.grid_w, self.d)  # (gh*gw, d), row-major

@@ -82,15 +82,13 @@ def explorer_slice(notebook: dict[str, Any]) -> tuple[list[str], int]:
 # --- kernel-side helpers, sent once per kernel --------------------------------------------
 
 HELPERS = """
-import gc as _gc, json as _json, warnings as _warnings
+import json as _json
 import ipywidgets as _ipywidgets
 from lessons_lib.widgets.core import Explorer as _Explorer, control_options as _options
 
 def _lessons_explorers():
-    with _warnings.catch_warnings():  # isinstance on some torch objects warns
-        _warnings.simplefilter("ignore")
-        found = [o for o in _gc.get_objects() if isinstance(o, _Explorer)]
-    return [e for e in found if getattr(e, "comm", None) is not None]
+    # Every explorer registers itself; keep those still open (with a comm).
+    return [e for e in list(_Explorer.instances) if getattr(e, "comm", None) is not None]
 
 def _lessons_describe():
     global _lessons_live

@@ -9,6 +9,8 @@ from lessons_lib.widgets.core import Explorer, static_forms_enabled
 from lessons_lib.widgets.cross_attention import cross_attention_explorer
 from lessons_lib.widgets.decoding import decoding_explorer
 from lessons_lib.widgets.masking import masking_explorer
+from lessons_lib.widgets.patching import patching_explorer
+from lessons_lib.widgets.positions import position_explorer
 from lessons_lib.widgets.qkv import qkv_explorer, query_weights
 from lessons_lib.widgets.softmax import scaling_explorer, softmax_explorer
 
@@ -18,6 +20,8 @@ __all__ = [
     "cross_attention_explorer",
     "decoding_explorer",
     "masking_explorer",
+    "patching_explorer",
+    "position_explorer",
     "qkv_explorer",
     "query_weights",
     "scaling_explorer",

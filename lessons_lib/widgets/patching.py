@@ -1,0 +1,134 @@
+"""Chapter "ViT patching": an image cut into patches, and the sequence they become."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ipywidgets
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+from matplotlib.ticker import MaxNLocator
+
+from lessons_lib.patching import patch_grid, patchify
+from lessons_lib.widgets.core import Explorer, new_figure
+
+GRID_COLOUR = "tab:orange"
+
+
+def patch_sequence(image: torch.Tensor, patch_size: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """One image's patches and grid: the explorer's computation.
+
+    image ``(channels, H, W)`` -> patches ``(n_patches, channels * p * p)`` in
+    row-major order, and ``(grid_h, grid_w)``.
+    """
+    if image.dim() != 3:
+        raise ValueError(f"image must be (channels, H, W), got shape {tuple(image.shape)}")
+    grid = patch_grid(image.shape[1], image.shape[2], patch_size)
+    return patchify(image[None], patch_size)[0], grid  # (N, C*p*p)
+
+
+def _grey(image: torch.Tensor) -> np.ndarray:
+    return image.detach().mean(dim=0).cpu().numpy()  # (H, W): channels averaged for display
+
+
+class PatchGrid:
+    """An image with its patch grid and patch numbers drawn on ``ax``, redrawable in place.
+
+    ``show(patch_size)`` moves the lines and numbers; at most ``max_lines``
+    lines per direction and ``max_labels`` numbers are kept ready.
+    """
+
+    def __init__(self, ax: Axes, image: torch.Tensor, max_lines: int = 16, max_labels: int = 64):
+        self.ax = ax
+        self.height, self.width = image.shape[1], image.shape[2]
+        self.picture = ax.imshow(_grey(image), cmap="gray_r", vmin=0, vmax=1)
+        style = dict(color=GRID_COLOUR, linewidth=1.5)
+        self.row_lines = [ax.axhline(0, **style) for _ in range(max_lines)]
+        self.col_lines = [ax.axvline(0, **style) for _ in range(max_lines)]
+        label_style = dict(
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="tab:red",
+            bbox=dict(boxstyle="round,pad=0.15", facecolor="white", alpha=0.8, linewidth=0),
+        )
+        self.labels = [ax.text(0, 0, "", **label_style) for _ in range(max_labels)]
+        ax.set_xticks([])
+        ax.set_yticks([])
+
+    def set_image(self, image: torch.Tensor) -> None:
+        self.picture.set_data(_grey(image))
+
+    def show(self, patch_size: int, numbers: bool = True) -> None:
+        grid_h, grid_w = patch_grid(self.height, self.width, patch_size)
+        for lines, count in ((self.row_lines, grid_h), (self.col_lines, grid_w)):
+            for index, line in enumerate(lines):
+                line.set_visible(1 <= index < count)
+                edge = index * patch_size - 0.5
+                (line.set_ydata if lines is self.row_lines else line.set_xdata)([edge, edge])
+        for index, label in enumerate(self.labels):
+            visible = numbers and index < grid_h * grid_w
+            label.set_visible(visible)
+            if visible:
+                row, col = divmod(index, grid_w)
+                middle = (patch_size - 1) / 2
+                label.set_position((col * patch_size + middle, row * patch_size + middle))
+                label.set_text(str(index))
+
+
+def draw_patch_sequence(ax: Axes, patches: torch.Tensor) -> AxesImage:
+    """The flattened patches as rows of a matrix: row i is patch i, ``C*p*p`` columns."""
+    image = ax.imshow(patches.detach().cpu().numpy(), cmap="gray_r", vmin=0, vmax=1, aspect="auto")
+    ax.set_ylabel("patch (sequence position)")
+    ax.set_xlabel("value inside the patch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    return image
+
+
+def patching_explorer(
+    images: torch.Tensor, names: Sequence[str], patch_sizes: Sequence[int] = (1, 2, 4, 8)
+) -> Explorer:
+    """Pick an image and a patch size; see the grid, the sequence and its length."""
+    if images.dim() != 4 or len(names) != images.shape[0]:
+        raise ValueError(
+            f"images must be (k, channels, H, W) with one name each, got shape "
+            f"{tuple(images.shape)} and {len(names)} names"
+        )
+    for size in patch_sizes:
+        patch_grid(images.shape[2], images.shape[3], size)  # refuse sizes that do not divide
+    figure: Figure = new_figure(8, 3.4)
+    grid_ax, sequence_ax = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
+    grid = PatchGrid(grid_ax, images[0])
+    sequence = draw_patch_sequence(sequence_ax, patch_sequence(images[0], patch_sizes[0])[0])
+    controls = {
+        "image_index": ipywidgets.Dropdown(
+            options=[(name, i) for i, name in enumerate(names)], description="image"
+        ),
+        "patch_size": ipywidgets.ToggleButtons(
+            options=[(f"p = {size}", size) for size in patch_sizes], description="patch size"
+        ),
+    }
+    channels = images.shape[1]
+
+    def update(image_index: int, patch_size: int) -> None:
+        patches, (grid_h, grid_w) = patch_sequence(images[image_index], patch_size)
+        grid.set_image(images[image_index])
+        grid.show(patch_size, numbers=grid_h * grid_w <= 16)
+        sequence.set_data(patches.numpy())
+        n_patches, length = patches.shape
+        sequence.set_extent((-0.5, length - 0.5, n_patches - 0.5, -0.5))
+        grid_ax.set_title(f"{grid_h} x {grid_w} grid of {patch_size}x{patch_size} patches")
+        values = f"{channels}·{patch_size}·{patch_size} = {length}"
+        patches_word = "patch" if n_patches == 1 else "patches"
+        sequence_ax.set_title(f"sequence: {n_patches} {patches_word} x ({values}) values")
+
+    caption = (
+        "Left: the image cut into p x p patches, numbered in reading order. Right: the "
+        "sequence the Transformer reads, one flattened patch per row. Smaller patches give a "
+        "longer sequence of shorter vectors; the number of values stays H·W·C."
+    )
+    return Explorer(figure, controls, update, caption=caption)
