@@ -38,8 +38,9 @@ BUILD_ENV = {
 WIDGET_PROBE = """
 import json as _json, time as _time
 from lessons_lib.widgets.core import Explorer as _Explorer, control_options as _options
-_times = []
-for _explorer in list(_Explorer.instances):
+_times = {}
+for _number, _explorer in enumerate(sorted(_Explorer.instances, key=lambda e: e.caption)):
+    _mine = _times.setdefault(f"{_number + 1}: {_explorer.caption[:40]}", [])
     for _name, _control in _explorer.controls.items():
         _start_value = _control.value
         for _label, _value in _options(_control) * 2:
@@ -47,7 +48,7 @@ for _explorer in list(_Explorer.instances):
                 continue
             _t = _time.perf_counter()
             _control.value = _value  # observers redraw the figure synchronously
-            _times.append(_time.perf_counter() - _t)
+            _mine.append(_time.perf_counter() - _t)
         _control.value = _start_value
 print("WIDGET_TIMES" + _json.dumps({"n_explorers": len(_Explorer.instances), "times": _times}))
 """
@@ -77,7 +78,7 @@ def chapters() -> list[Path]:
 def chapter_timings(path: Path, repeat: int) -> dict:
     """Median execution time of a chapter, and its widgets' update times (live path)."""
     seconds: list[float] = []
-    widget_times: list[float] = []
+    widget_times: dict[str, list[float]] = {}
     for _ in range(repeat):
         notebook = nbformat.read(path, as_version=4)
         notebook.cells.append(nbformat.v4.new_code_cell(WIDGET_PROBE))
@@ -97,7 +98,9 @@ def chapter_timings(path: Path, repeat: int) -> dict:
         for output in notebook.cells[-1].outputs:
             text = output.get("text", "")
             if "WIDGET_TIMES" in text:
-                widget_times += json.loads(text.split("WIDGET_TIMES", 1)[1])["times"]
+                found = json.loads(text.split("WIDGET_TIMES", 1)[1])["times"]
+                for explorer, times in found.items():
+                    widget_times.setdefault(explorer, []).extend(times)
     return {"seconds": statistics.median(seconds), "widget_times": widget_times}
 
 
@@ -129,7 +132,13 @@ def main() -> None:
     rows: list[tuple[str, str, str, str]] = []  # (what, measured, target, verdict)
     report: dict = {"machine": machine(), "repeat": args.repeat}
 
-    def row(what: str, value: float | None, unit: str, target: float, higher_is_better=False):
+    def row(
+        what: str, value: float | None, unit: str, target: float | None, higher_is_better=False
+    ):
+        if target is None:  # shown for information, with no target
+            rows.append((what, f"{value:.3g} {unit}", "-", ""))
+            report[what] = value
+            return
         if value is None:
             rows.append((what, "n/a", f"{target:g} {unit}", "n/a"))
             return
@@ -157,13 +166,14 @@ def main() -> None:
     for path in chapters():
         result = chapter_timings(path, args.repeat)
         row(f"notebook {path.stem}", result["seconds"], "s", 20)
-        if result["widget_times"]:
-            times_ms = [t * 1000 for t in result["widget_times"]]
+        for explorer, times in result["widget_times"].items():
+            times_ms = [t * 1000 for t in times]
             all_widget_times += times_ms
-            row(f"  widget update {path.stem}, median", statistics.median(times_ms), "ms", 50)
-            row(f"  widget update {path.stem}, p95", percentile(times_ms, 0.95), "ms", 50 * 3)
+            row(f"  explorer {explorer}: median", statistics.median(times_ms), "ms", 50)
+            row(f"  explorer {explorer}: p95", percentile(times_ms, 0.95), "ms", None)
     if all_widget_times:
-        row("every widget update, median", statistics.median(all_widget_times), "ms", 50)
+        row("all widget updates together, median", statistics.median(all_widget_times), "ms", 50)
+        row("all widget updates together, p95", percentile(all_widget_times, 0.95), "ms", None)
 
     training = training_results(args.repeat)
     report["training"] = training

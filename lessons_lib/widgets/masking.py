@@ -65,6 +65,7 @@ def masking_explorer(
     weight_cmap = matplotlib.colormaps["viridis"].with_extremes(bad="white")
     weight_image = heatmap(weight_ax, blank, labels, labels, cmap=weight_cmap, vmin=0, vmax=1)
     weight_ax.set_title("weights = softmax(row)", fontsize=10)
+    weight_ax.set_yticklabels([])  # the same rows as the scores beside it
     frames = [Rectangle((-0.5, -0.5), max_len, 1, fill=False, lw=2, ec="tab:orange")]
     frames.append(Rectangle((-0.5, -0.5), max_len, 1, fill=False, lw=2, ec="tab:orange"))
     score_ax.add_patch(frames[0])
