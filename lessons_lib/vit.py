@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from lessons_lib._env import building_book
 from lessons_lib._validate import require_positive_int
 from lessons_lib.data import ImageSet
 from lessons_lib.patching import PatchEmbedding, patch_grid
@@ -219,7 +220,7 @@ def train_vit(
     seed: int = 0,
     eval_every: int = 50,
     target: float | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     description: str = "ViT",
 ) -> History:
     """Train ``model`` with cross-entropy on ``train``, scoring test accuracy; seeded batches.
@@ -262,19 +263,21 @@ def compare_position_codes(
     steps: int = 150,
     lr: float = 3e-3,
     batch_size: int = 64,
-    progress: bool = True,
+    progress: bool | None = None,
     **options: object,
 ) -> tuple[dict[str, list[float]], dict[str, ViT]]:
     """Train one small ViT per (kind, seed); return test accuracies and the seed-0 models.
 
     Each run uses the same seeds for its weights and its batches, so the
     kinds differ only by their position codes. ``options`` go to :class:`ViT`.
-    One progress bar counts the runs.
+    One progress bar counts the runs (``progress=None``: except while the book
+    is built, where a live bar cannot move).
     """
+    show_bar = not building_book() if progress is None else progress
     scores: dict[str, list[float]] = {kind: [] for kind in kinds}
     models: dict[str, ViT] = {}
     runs = [(kind, seed) for kind in kinds for seed in seeds]
-    for kind, seed in tqdm(runs, desc="runs", disable=not progress, mininterval=0.5):
+    for kind, seed in tqdm(runs, desc="runs", disable=not show_bar, mininterval=0.5):
         model = seeded_vit(seed, positions=kind, **options)
         history = train_vit(
             model,
