@@ -89,7 +89,8 @@ def chapter_timings(path: Path, repeat: int) -> dict:
             resources={"metadata": {"path": str(path.parent)}},
         )
         live_env = {k: v for k, v in os.environ.items() if k != "LESSONS_STATIC_WIDGETS"}
-        with client.setup_kernel(env=live_env):  # the live path, as in Jupyter and Colab
+        # The live path, as in Jupyter and Colab; the kernel's own log lines are not wanted here.
+        with client.setup_kernel(env=live_env, stderr=subprocess.DEVNULL):
             start = time.perf_counter()
             for index, cell in enumerate(notebook.cells[:-1]):
                 client.execute_cell(cell, index)

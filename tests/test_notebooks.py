@@ -74,3 +74,19 @@ def test_nothing_is_downloaded_at_run_time():
     for path in NOTEBOOKS:
         for cell in load(path)["cells"]:
             assert not pattern.search("".join(cell["source"])), f"{path.name} downloads data"
+
+
+def test_glossary_gives_each_term_in_chinese_with_its_chapter():
+    text = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
+    body = text.split("```{glossary}")[1].split("```")[0]
+    entries = re.split(r"\n(?=\S)", body.strip())
+    chapters = {path.stem for path in NOTEBOOKS}
+    for entry in entries:
+        term = entry.splitlines()[0]
+        assert re.search(r"[\u4e00-\u9fff]", term), f"glossary term without Chinese: {term}"
+        linked = re.findall(r"\{doc\}`([^`]+)`", " ".join(entry.split()))
+        assert linked and set(linked) <= chapters, f"{term}: no link to a chapter ({linked})"
+    for required in ("自回归", "位置嵌入", "掩码注意力", "交叉注意力", "残差连接", "层归一化"):
+        assert required in body
+    for required in ("前馈网络", "独热编码", "图像块"):
+        assert required in body

@@ -34,6 +34,10 @@ def add_norm_explorer() -> Explorer:
     ax = figure.subplots()
     ax.set_yscale("log")
     ax.set_ylim(*Y_RANGE)
+    # One layer axis for every depth: a deeper stack reaches further right, and moving the
+    # depth only redraws the lines (the axes stay as they are).
+    ax.set_xlim(0.5, max(DEPTHS) + 0.5)
+    ax.set_xticks([1, *range(4, max(DEPTHS) + 1, 4)])
     ax.set_xlabel("layer (1 = bottom, next to the input)")
     ax.set_ylabel("gradient norm")
     ax.grid(True, which="major", alpha=0.3)
@@ -51,8 +55,6 @@ def add_norm_explorer() -> Explorer:
         layers = np.arange(1, depth + 1)
         chosen_line.set_data(layers, np.clip(chosen, *Y_RANGE))
         other_line.set_data(layers, np.clip(other, *Y_RANGE))
-        ax.set_xlim(0.5, depth + 0.5)
-        ax.set_xticks(layers if depth <= 16 else layers[::4])
         names = ("with residuals", "without residuals")
         texts = legend.get_texts()
         texts[0].set_text(names[0] if residual else names[1])
