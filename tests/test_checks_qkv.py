@@ -45,3 +45,15 @@ def test_unknown_mistakes_and_crashes_get_useful_messages():
     assert not result.passed and "ZeroDivisionError" in result.message
     result = checks.check_attention_head(lambda x, *w: torch.zeros(2, 2))
     assert not result.passed and "expected shape (5, 5), got (2, 2)" in result.message
+
+
+def test_a_function_that_changes_its_inputs_cannot_change_the_checker():
+    mistake = HEAD_MISTAKES[0]
+
+    def changes_its_inputs(inputs, w_q, w_k, w_v):
+        answer = mistake.compute(inputs, w_q, w_k, w_v)
+        inputs.zero_()  # in place: must not reach the checker's own tensors
+        return answer
+
+    result = checks.check_attention_head(changes_its_inputs)
+    assert not result.passed and mistake.name in result.message

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from lessons_lib.checks.core import CheckResult, Mistake, call_reader, diagnose
+from lessons_lib.checks.core import CheckResult, Mistake, check_against
 from lessons_lib.residual import layer_norm
 
 EPS = 1e-5
@@ -57,11 +57,8 @@ LAYER_NORM_MISTAKES = [
 def check_layer_norm(function: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
     """Check ``function(x (tokens, d_model)) -> (x - mean) / sqrt(var + 1e-5)`` per row."""
     x = _inputs(3)
-    answer = call_reader(function, x.clone())
-    if isinstance(answer, CheckResult):
-        return answer
-    return diagnose(
-        answer, layer_norm(x, EPS), LAYER_NORM_MISTAKES, (x,), "your layer norm matches.", 1e-4
+    return check_against(
+        function, (x,), layer_norm(x, EPS), LAYER_NORM_MISTAKES, "your layer norm matches.", 1e-4
     )
 
 
@@ -95,8 +92,7 @@ def check_add_norm(function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor
     x = torch.randn(2, 5, 16, generator=generator) * 2 + 1
     sublayer_out = torch.randn(2, 5, 16, generator=generator)
     args = (x, sublayer_out)
-    answer = call_reader(function, *(arg.clone() for arg in args))
-    if isinstance(answer, CheckResult):
-        return answer
     expected = layer_norm(x + sublayer_out)
-    return diagnose(answer, expected, ADD_NORM_MISTAKES, args, "your add & norm matches.", 1e-4)
+    return check_against(
+        function, args, expected, ADD_NORM_MISTAKES, "your add & norm matches.", 1e-4
+    )

@@ -40,10 +40,15 @@ class Mistake:
     compute: Callable[..., torch.Tensor]
 
 
-def call_reader(function: Callable[..., object], *args: torch.Tensor) -> torch.Tensor | CheckResult:
-    """Call the reader's function; turn a crash or a non-tensor into a CheckResult."""
+def call_reader(function: Callable[..., object], *args: object) -> torch.Tensor | CheckResult:
+    """Call the reader's function; turn a crash or a non-tensor into a CheckResult.
+
+    Tensors are passed as copies, so a function that changes its inputs in
+    place cannot change the checker's own.
+    """
+    copies = [arg.clone() if isinstance(arg, torch.Tensor) else arg for arg in args]
     try:
-        answer = function(*args)
+        answer = function(*copies)
     except Exception as error:  # the reader's code may raise anything
         return CheckResult(False, f"your function raised {type(error).__name__}: {error}")
     if answer is None:
@@ -80,3 +85,18 @@ def diagnose(
     return CheckResult(
         False, f"the values differ from the reference by up to {error:.3g}; compare step by step"
     )
+
+
+def check_against(
+    function: Callable[..., object],
+    args: tuple[object, ...],
+    expected: torch.Tensor,
+    mistakes: Sequence[Mistake],
+    success: str,
+    atol: float = 1e-5,
+) -> CheckResult:
+    """Call the reader's function on ``args``; compare with ``expected``, naming known mistakes."""
+    answer = call_reader(function, *args)
+    if isinstance(answer, CheckResult):
+        return answer
+    return diagnose(answer, expected, mistakes, args, success, atol)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 
 from lessons_lib.attention import attend
-from lessons_lib.checks.core import CheckResult, Mistake, call_reader, diagnose
+from lessons_lib.checks.core import CheckResult, Mistake, check_against
 
 
 def _split(x: torch.Tensor, num_heads: int) -> torch.Tensor:
@@ -58,12 +58,8 @@ def check_split_heads(function: Callable[[torch.Tensor, int], torch.Tensor]) -> 
     generator = torch.Generator().manual_seed(6)
     x = torch.randn(2, 5, 12, generator=generator)  # (batch 2, seq 5, d_model 12)
     num_heads = 3
-    answer = call_reader(function, x.clone(), num_heads)
-    if isinstance(answer, CheckResult):
-        return answer
-    return diagnose(
-        answer, _split(x, num_heads), SPLIT_MISTAKES, (x, num_heads), "each head gets its block."
-    )
+    args = (x, num_heads)
+    return check_against(function, args, _split(*args), SPLIT_MISTAKES, "each head gets its block.")
 
 
 def _multi_head(
@@ -153,13 +149,10 @@ def check_multi_head(
     encoder = torch.randn(2, 6, 12, generator=generator)  # (batch, L_k = 6, d_model)
     weights = [torch.randn(12, 12, generator=generator) / 12**0.5 for _ in range(4)]
     args = (decoder, encoder, *weights, 3)
-    answer = call_reader(function, *(a.clone() if isinstance(a, torch.Tensor) else a for a in args))
-    if isinstance(answer, CheckResult):
-        return answer
-    return diagnose(
-        answer,
+    return check_against(
+        function,
+        args,
         _multi_head(*args),
         MULTI_HEAD_MISTAKES,
-        args,
         "split, attend per head, concatenate, W_O: all in order.",
     )

@@ -71,7 +71,7 @@ def check_greedy_decode(
     """Check ``function(model, source (batch, L), bos, steps) -> tokens (batch, steps)``."""
     model, source = _model_and_source()
     steps = 7
-    answer = call_reader(function, model, source.clone(), BOS, steps)
+    answer = call_reader(function, model, source, BOS, steps)
     if isinstance(answer, CheckResult):
         return answer
     expected = greedy_decode(model, source, BOS, steps)
@@ -132,7 +132,7 @@ def check_next_token_probabilities(
 ) -> CheckResult:
     """Check ``function(logits (batch, vocab), temperature, top_k) -> probabilities``."""
     logits = torch.randn(4, 10, generator=torch.Generator().manual_seed(5)) * 2
-    answer = call_reader(function, logits.clone(), TEMPERATURE, TOP_K)
+    answer = call_reader(function, logits, TEMPERATURE, TOP_K)
     if isinstance(answer, CheckResult):
         return answer
     expected = next_token_probabilities(logits, TEMPERATURE, TOP_K)

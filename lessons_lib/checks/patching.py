@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from lessons_lib.checks.core import CheckResult, Mistake, call_reader, diagnose
+from lessons_lib.checks.core import CheckResult, Mistake, check_against
 from lessons_lib.patching import linear_weight_from_conv, patchify
 
 
@@ -45,11 +45,8 @@ def check_patchify(function: Callable[[torch.Tensor, int], torch.Tensor]) -> Che
     generator = torch.Generator().manual_seed(3)
     images = torch.rand(2, 3, 8, 12, generator=generator)  # H != W: orders cannot coincide
     p = 4
-    answer = call_reader(function, images.clone(), p)
-    if isinstance(answer, CheckResult):
-        return answer
-    return diagnose(
-        answer, patchify(images, p), PATCHIFY_MISTAKES, (images, p), "your patches match."
+    return check_against(
+        function, (images, p), patchify(images, p), PATCHIFY_MISTAKES, "your patches match."
     )
 
 
@@ -93,10 +90,6 @@ def check_conv_embedding(
     weight = torch.randn(6, 3, 4, 4, generator=generator)
     bias = torch.randn(6, generator=generator)
     args = (images, weight, bias)
-    answer = call_reader(function, *(arg.clone() for arg in args))
-    if isinstance(answer, CheckResult):
-        return answer
     expected = patchify(images, 4) @ linear_weight_from_conv(weight).T + bias
-    return diagnose(
-        answer, expected, CONV_MISTAKES, args, "your convolution embeds the patches.", atol=1e-4
-    )
+    success = "your convolution embeds the patches."
+    return check_against(function, args, expected, CONV_MISTAKES, success, atol=1e-4)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from lessons_lib.checks.core import CheckResult, Mistake, call_reader, diagnose
+from lessons_lib.checks.core import CheckResult, Mistake, check_against
 
 
 def _codes_2d(
@@ -46,10 +46,8 @@ def check_codes_2d(function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor
     row_codes = torch.randn(3, 4, generator=generator)  # 3 rows; 4 columns, so gh != gw
     col_codes = torch.randn(4, 4, generator=generator)
     args = (row_codes, col_codes)
-    answer = call_reader(function, *(arg.clone() for arg in args))
-    if isinstance(answer, CheckResult):
-        return answer
-    return diagnose(answer, _codes_2d(*args), CODES_2D_MISTAKES, args, "your 2-D codes are right.")
+    expected = _codes_2d(*args)
+    return check_against(function, args, expected, CODES_2D_MISTAKES, "your 2-D codes are right.")
 
 
 def _unit(codes: torch.Tensor, dim: int) -> torch.Tensor:
@@ -78,8 +76,6 @@ SIMILARITY_MISTAKES = [
 def check_cosine_similarity(function: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
     """Check ``function(codes (n, d)) -> (n, n)`` cosine similarities."""
     codes = torch.randn(6, 5, generator=torch.Generator().manual_seed(6)) * 3
-    answer = call_reader(function, codes.clone())
-    if isinstance(answer, CheckResult):
-        return answer
     expected = _unit(codes, -1) @ _unit(codes, -1).T
-    return diagnose(answer, expected, SIMILARITY_MISTAKES, (codes,), "your similarities match.")
+    success = "your similarities match."
+    return check_against(function, (codes,), expected, SIMILARITY_MISTAKES, success)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-from lessons_lib.checks.core import CheckResult, Mistake, call_reader, diagnose
+from lessons_lib.checks.core import CheckResult, Mistake, call_reader, check_against, diagnose
 from lessons_lib.softmax import softmax
 
 
@@ -46,7 +46,7 @@ def check_attention_weights(
     generator = torch.Generator().manual_seed(1)
     queries = torch.randn(4, 16, generator=generator) * 2  # L_q = 4 differs from L_k = 6
     keys = torch.randn(6, 16, generator=generator) * 2
-    answer = call_reader(function, queries.clone(), keys.clone())
+    answer = call_reader(function, queries, keys)
     if isinstance(answer, CheckResult):
         return answer
     expected = _weights(queries, keys)
@@ -102,7 +102,5 @@ def check_attention_head(
     inputs = torch.randn(5, 12, generator=generator)
     w_q, w_k, w_v = (torch.randn(12, 5, generator=generator) for _ in range(3))
     args = (inputs, w_q, w_k, w_v)
-    answer = call_reader(function, *(arg.clone() for arg in args))
-    if isinstance(answer, CheckResult):
-        return answer
-    return diagnose(answer, _head(*args), HEAD_MISTAKES, args, "your head matches the reference.")
+    success = "your head matches the reference."
+    return check_against(function, args, _head(*args), HEAD_MISTAKES, success)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from lessons_lib.checks.core import CheckResult, Mistake, call_reader, diagnose
+from lessons_lib.checks.core import CheckResult, Mistake, check_against, diagnose
 from lessons_lib.transformer import EncoderLayer
 
 
@@ -70,10 +70,8 @@ def check_encoder_layer(
     """Check ``function(layer, x (batch, seq, d_model))`` against ``layer(x)`` (post-norm)."""
     layer, x = _layer_and_input()
     with torch.no_grad():
-        answer = call_reader(function, layer, x.clone())
-        if isinstance(answer, CheckResult):
-            return answer
-        return diagnose(answer, layer(x), ENCODER_MISTAKES, (layer, x), "your layer matches.")
+        args = (layer, x)
+        return check_against(function, args, layer(x), ENCODER_MISTAKES, "your layer matches.")
 
 
 def encoder_layer_parameters(d_model: int, d_ff: int) -> int:

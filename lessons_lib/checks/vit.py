@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from lessons_lib.checks.core import CheckResult, Mistake, call_reader, diagnose
+from lessons_lib.checks.core import CheckResult, Mistake, check_against
 from lessons_lib.residual import layer_norm
 
 
@@ -43,11 +43,9 @@ def check_input_sequence(
     class_token = torch.randn(6, generator=generator)
     codes = torch.randn(5, 6, generator=generator)
     args = (patches, class_token, codes)
-    answer = call_reader(function, *(arg.clone() for arg in args))
-    if isinstance(answer, CheckResult):
-        return answer
     expected = _with_class(patches, class_token) + codes
-    return diagnose(answer, expected, SEQUENCE_MISTAKES, args, "your input sequence is z_0.")
+    success = "your input sequence is z_0."
+    return check_against(function, args, expected, SEQUENCE_MISTAKES, success)
 
 
 READ_OUT_MISTAKES = [
@@ -78,8 +76,6 @@ def check_read_out(
     weight = torch.randn(4, 6, generator=generator)
     bias = torch.randn(4, generator=generator)
     args = (encoded, weight, bias)
-    answer = call_reader(function, *(arg.clone() for arg in args))
-    if isinstance(answer, CheckResult):
-        return answer
     expected = layer_norm(encoded[:, 0]) @ weight.T + bias
-    return diagnose(answer, expected, READ_OUT_MISTAKES, args, "your read-out matches the ViT's.")
+    success = "your read-out matches the ViT's."
+    return check_against(function, args, expected, READ_OUT_MISTAKES, success)
