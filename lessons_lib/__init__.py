@@ -2,27 +2,42 @@
 
 One module per concept, mirroring the chapters:
 
-============================  ===========================================
+============================  ===============================================
 chapter                       module
-============================  ===========================================
+============================  ===============================================
 01 Queries, keys and values   ``attention`` (+ ``positions`` for the input)
 02 Softmax                    ``softmax``
 03 Masking                    ``masking``
 04 Cross-attention, heads     ``attention.MultiHeadAttention``
 05 Add & norm                 ``residual``
-06 Autoregressive decoding    ``decoding``, ``train``
+06 Autoregressive decoding    ``decoding`` (+ ``attention.KVCache``)
 07 The whole Transformer      ``transformer``
 08 ViT patching               ``patching``
 09 1-D vs 2-D position codes  ``positions``
-10 The whole ViT              ``vit``, ``data``
-============================  ===========================================
+10 The whole ViT              ``vit``
+============================  ===============================================
 
-Shared by all chapters: ``plotting`` (figures), ``widgets`` (explorers that
-work live in Jupyter/Colab and without a kernel in the rendered book) and
-``checks`` (exercise checkers that name the mistake).
+The modules form layers; each imports only from the layers below it
+(``make lint`` checks this with import-linter, see ``.importlinter``):
 
-The math modules import torch only; plotting and widgets are imported on
-first use, so ``import lessons_lib`` stays light.
+==============  ==========================================================
+layer           modules
+==============  ==========================================================
+presentation    ``plotting``, ``widgets``, ``checks`` (matplotlib, ipywidgets)
+experiments     ``experiments``: each chapter's runs (tqdm)
+training        ``training``: the loop and the recipes (tqdm)
+metrics         ``metrics``: accuracies, ``parameter_count``
+data            ``data``: toy tasks and image sets (scikit-learn's digits)
+decoding        ``decoding``: greedy and sampled decoding
+models          ``transformer``, ``vit``
+modules         ``attention``, ``residual``, ``positions``, ``patching``
+ops             ``softmax``, ``masking``
+==============  ==========================================================
+
+The models and everything below them import torch and ``lessons_lib`` only,
+so a reader can copy a model module into their own project. Plotting,
+widgets and checks are imported on first use, so ``import lessons_lib``
+stays light.
 """
 
 from lessons_lib.attention import MultiHeadAttention, attention_scores, scaled_dot_product_attention

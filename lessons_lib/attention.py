@@ -13,12 +13,16 @@ the output is the weighted sum of the values:
     Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V
 
 Read top to bottom: the scores, one head's attention, the same thing as a
-per-token loop, then several heads side by side (``MultiHeadAttention``).
+per-token loop, then several heads side by side (``MultiHeadAttention``),
+with the key/value cache that decoding passes it (``KVCache``).
+
+Layer: modules (imports the ops ``softmax`` and ``masking`` only).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -31,7 +35,6 @@ from lessons_lib._validate import (
     require_rank,
 )
 from lessons_lib.masking import apply_mask
-from lessons_lib.positions import sinusoidal_positions
 from lessons_lib.softmax import softmax
 
 
@@ -139,6 +142,34 @@ def attention_per_token(
     return torch.stack(outputs)  # (seq, d_v)
 
 
+@dataclass
+class KVCache:
+    """One attention layer's keys and values from earlier decoding steps.
+
+    ``keys`` and ``values`` are ``(batch, heads, seen, d_head)``, or None
+    before the first step. A growing cache (``fixed=False``, self-attention)
+    gains one position per step; a fixed cache (``fixed=True``,
+    cross-attention) holds the encoder memory's keys and values, projected
+    once. :meth:`MultiHeadAttention.keys_and_values` fills and reads it.
+
+    >>> cache = KVCache()
+    >>> mha = MultiHeadAttention(8, 2)
+    >>> x = torch.randn(1, 1, 8)
+    >>> _ = mha(x, x, x, cache=cache); _ = mha(x, x, x, cache=cache)
+    >>> tuple(cache.keys.shape)
+    (1, 2, 2, 4)
+    """
+
+    keys: torch.Tensor | None = None
+    values: torch.Tensor | None = None
+    fixed: bool = False
+
+    @property
+    def length(self) -> int:
+        """How many positions the cache holds."""
+        return 0 if self.keys is None else self.keys.shape[2]
+
+
 class MultiHeadAttention(nn.Module):
     """Several attention heads side by side, then one output projection.
 
@@ -156,6 +187,8 @@ class MultiHeadAttention(nn.Module):
     ``(batch, L_q, L_k)``, True = may attend, shared by every head) ->
     out ``(batch, L_q, d_model)``, weights ``(batch, num_heads, L_q, L_k)``.
     Matches ``nn.MultiheadAttention(batch_first=True)`` given the same weights.
+    While decoding, ``cache=KVCache()`` keeps the keys and values of earlier
+    steps (see :meth:`keys_and_values`); the mask then spans every cached key.
 
     >>> mha = MultiHeadAttention(d_model=16, num_heads=4)
     >>> out, weights = mha(torch.randn(2, 5, 16), torch.randn(2, 7, 16), torch.randn(2, 7, 16))
@@ -197,30 +230,54 @@ class MultiHeadAttention(nn.Module):
         key: torch.Tensor,
         value: torch.Tensor,
         mask: torch.Tensor | None = None,
+        *,
+        cache: KVCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        self._check_inputs(query, key, value, mask)
+        self._check_inputs(query, key, value)
         queries = self.split_heads(self.w_q(query))  # (batch, heads, L_q, d_head)
-        keys = self.split_heads(self.w_k(key))  # (batch, heads, L_k, d_head)
-        values = self.split_heads(self.w_v(value))  # (batch, heads, L_k, d_head)
+        keys, values = self.keys_and_values(key, value, cache)  # (batch, heads, L_k, d_head)
         if mask is not None:
+            require_bool_mask("mask", mask, (query.shape[0], query.shape[1], keys.shape[2]))
             mask = self.mask_for_heads(mask)  # (batch or 1, 1, L_q or 1, L_k)
         heads, weights = attend(queries, keys, values, mask=mask)  # (batch, heads, L_q, d_head)
         return self.w_o(self.merge_heads(heads)), weights
 
+    def keys_and_values(
+        self, key: torch.Tensor, value: torch.Tensor, cache: KVCache | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Project ``key`` and ``value`` into heads, reusing and filling ``cache`` if given.
+
+        Without a cache: ``split_heads(key W_K)``, ``split_heads(value W_V)``.
+        With a growing cache (self-attention while decoding), the new keys and
+        values are appended to the ones of earlier steps, which never change.
+        With a fixed cache (cross-attention), the encoder's keys and values are
+        projected on the first call and reused at every later step.
+        """
+        if cache is not None and cache.fixed and cache.keys is not None:
+            return cache.keys, cache.values  # the memory's, projected on the first step
+        keys = self.split_heads(self.w_k(key))  # (batch, heads, new, d_head)
+        values = self.split_heads(self.w_v(value))  # (batch, heads, new, d_head)
+        if cache is None:
+            return keys, values
+        if cache.keys is not None:
+            keys = torch.cat([cache.keys, keys], dim=2)  # (batch, heads, seen + new, d_head)
+            values = torch.cat([cache.values, values], dim=2)
+        cache.keys, cache.values = keys, values
+        return keys, values
+
     @staticmethod
     def mask_for_heads(mask: torch.Tensor) -> torch.Tensor:
         """Give a ``(batch, L_q, L_k)``-broadcastable mask a head axis of size 1."""
+        if mask.dim() > 3:
+            raise ValueError(
+                "mask must broadcast to (batch, L_q, L_k) and is shared by all heads, "
+                f"got {mask.dim()} dimensions with shape {tuple(mask.shape)}"
+            )
         while mask.dim() < 3:
             mask = mask.unsqueeze(0)  # (1, ..., L_k)
         return mask.unsqueeze(1)  # (batch, 1, L_q, L_k)
 
-    def _check_inputs(
-        self,
-        query: torch.Tensor,
-        key: torch.Tensor,
-        value: torch.Tensor,
-        mask: torch.Tensor | None,
-    ) -> None:
+    def _check_inputs(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> None:
         for name, tensor in (("query", query), ("key", key), ("value", value)):
             require_rank(name, require_float(name, tensor), 3, "(batch, seq, d_model)")
             if tensor.shape[-1] != self.d_model:
@@ -235,74 +292,43 @@ class MultiHeadAttention(nn.Module):
             )
         if query.shape[0] != key.shape[0]:
             raise ValueError(f"query has batch {query.shape[0]} but key has batch {key.shape[0]}")
-        if mask is not None:
-            if mask.dim() > 3:
-                raise ValueError(
-                    "mask must broadcast to (batch, L_q, L_k) and is shared by all heads, "
-                    f"got {mask.dim()} dimensions with shape {tuple(mask.shape)}"
-                )
-            require_bool_mask("mask", mask, (query.shape[0], query.shape[1], key.shape[1]))
 
 
-class TinyCrossAttentionModel(nn.Module):
-    """The smallest model whose cross-attention must learn an alignment.
+def copy_into_torch(ours: MultiHeadAttention) -> nn.MultiheadAttention:
+    """A ``torch.nn.MultiheadAttention(batch_first=True)`` holding exactly our weights.
 
-    The encoder states are token embedding + sinusoidal position code of each
-    source token (no encoder layers). The decoder knows only *which output
-    position* t it is filling: its queries are the sinusoidal codes of t. One
-    :class:`MultiHeadAttention` layer lets each output position read the
-    source (Q from the decoder, K and V from the encoder), and a linear head
-    turns what it read into logits over the vocabulary:
+    torch stacks W_Q, W_K, W_V into one ``in_proj_weight`` ``(3 d_model,
+    d_model)``; we keep three ``nn.Linear``. Used by chapter 04 and the
+    reference tests.
 
-        states  = embed(source) + PE[0..L_k-1]           (batch, L_k, d_model)
-        read, w = MultiHeadAttention(PE[0..L_q-1], states, states)
-        logits  = Linear(read)                           (batch, L_q, vocab)
-
-    Everything the decoder knows about the tokens passes through the weights
-    ``w``, so on :class:`lessons_lib.data.ReversalTask` they must become the
-    anti-diagonal: output t reads source ``L - 1 - t``. (The full model in
-    ``transformer.py`` also feeds the decoder its previous outputs; this one
-    leaves them out so that the alignment is all there is to learn.)
-
-    >>> model = TinyCrossAttentionModel(vocab_size=11, length=8)
-    >>> logits, weights = model(torch.randint(0, 10, (4, 8)))  # (4, 8, 11), (4, 2, 8, 8)
+    >>> ours = MultiHeadAttention(8, 2)
+    >>> theirs = copy_into_torch(ours)
+    >>> theirs.in_proj_weight.shape
+    torch.Size([24, 8])
     """
+    if not isinstance(ours, MultiHeadAttention):
+        raise TypeError(f"ours must be a MultiHeadAttention, got {type(ours).__name__}")
+    theirs = nn.MultiheadAttention(
+        ours.d_model, ours.num_heads, bias=ours.w_q.bias is not None, batch_first=True
+    )
+    theirs.to(ours.w_q.weight.dtype)
+    copy_from_torch(ours, theirs)
+    return theirs.eval()
 
-    def __init__(self, vocab_size: int, length: int, d_model: int = 32, num_heads: int = 2) -> None:
-        super().__init__()
-        require_positive_int("vocab_size", vocab_size)
-        self.length = require_positive_int("length", length)
-        self.embedding = nn.Embedding(vocab_size, d_model)
-        self.register_buffer("position_codes", sinusoidal_positions(length, d_model))
-        self.cross_attention = MultiHeadAttention(d_model, num_heads)
-        self.head = nn.Linear(d_model, vocab_size)
 
-    def encode(self, sources: torch.Tensor) -> torch.Tensor:
-        """``(batch, L_k)`` token ids -> encoder states ``(batch, L_k, d_model)``."""
-        if not isinstance(sources, torch.Tensor) or sources.dtype != torch.long:
-            raise TypeError(f"sources must be a LongTensor of token ids, got {sources!r:.60}")
-        require_rank("sources", sources, 2, "(batch, L_k)")
-        if sources.shape[1] > self.length:
-            raise ValueError(
-                f"sources have {sources.shape[1]} tokens but this model was built "
-                f"for length={self.length}"
-            )
-        return self.embedding(sources) + self.position_codes[: sources.shape[1]]
+def copy_from_torch(ours: MultiHeadAttention, theirs: nn.MultiheadAttention) -> None:
+    """Load a ``torch.nn.MultiheadAttention``'s weights into ours (the reverse direction).
 
-    def forward(self, sources: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits ``(batch, L, vocab)`` and cross-attention ``(batch, heads, L, L_k)``."""
-        states = self.encode(sources)  # (batch, L_k, d_model)
-        queries = self.position_codes.expand(sources.shape[0], -1, -1)  # (batch, L, d_model)
-        read, weights = self.cross_attention(queries, states, states)  # (batch, L, d_model)
-        return self.head(read), weights
-
-    def loss(self, sources: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Mean cross-entropy of the predicted tokens against ``targets`` ``(batch, L)``."""
-        logits, _ = self(sources)  # (batch, L, vocab)
-        return nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten())
-
-    @torch.no_grad()
-    def accuracy(self, sources: torch.Tensor, targets: torch.Tensor) -> float:
-        """Fraction of output tokens predicted right (argmax of the logits)."""
-        logits, _ = self(sources)  # (batch, L, vocab)
-        return float((logits.argmax(-1) == targets).float().mean())
+    Copies in place and also works when ``theirs`` was made by
+    :func:`copy_into_torch`, as a round trip.
+    """
+    projections = (ours.w_q, ours.w_k, ours.w_v)
+    with torch.no_grad():
+        for linear, weight in zip(projections, theirs.in_proj_weight.chunk(3)):
+            linear.weight.copy_(weight)  # (d_model, d_model) each
+        if theirs.in_proj_bias is not None:
+            for linear, bias in zip(projections, theirs.in_proj_bias.chunk(3)):
+                linear.bias.copy_(bias)
+        ours.w_o.weight.copy_(theirs.out_proj.weight)
+        if theirs.out_proj.bias is not None:
+            ours.w_o.bias.copy_(theirs.out_proj.bias)

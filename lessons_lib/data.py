@@ -1,19 +1,26 @@
 """Toy data for the book: generated here or shipped inside a package, never downloaded.
 
 Sequence tasks (for the Transformer chapters) come first, image sets (for the
-ViT chapters) second.
+ViT chapters) second. Every set that a chapter trains on comes with a
+validation split, which training watches to stop and to choose, and a test
+split, which is scored once at the end.
+
+Layer: data (imports torch, and scikit-learn's bundled digits on first use).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
 from lessons_lib._validate import require_positive_int
 
 # --- sequence tasks -------------------------------------------------------------------
+
+MAX_DRAWS = 100  # rejection sampling gives up, with a clear error, after this many rounds
 
 
 @dataclass(frozen=True)
@@ -57,14 +64,28 @@ class ReversalTask:
         require_positive_int("batch_size", batch_size)
         chosen: list[torch.Tensor] = []
         found = 0
-        while found < batch_size:
+        for _ in range(MAX_DRAWS):
             shape = (4 * batch_size, self.length)
             candidates = torch.randint(0, self.n_digits, shape, generator=generator)
             keep = candidates[self.is_held_out(candidates) == held_out]
             chosen.append(keep)
             found += len(keep)
-        sources = torch.cat(chosen)[:batch_size]  # (batch, length)
-        return sources, sources.flip(dims=[1])
+            if found >= batch_size:
+                sources = torch.cat(chosen)[:batch_size]  # (batch, length)
+                return sources, sources.flip(dims=[1])
+        split = "held-out" if held_out else "training"
+        raise ValueError(
+            f"found only {found} {split} sequences in {MAX_DRAWS} draws of "
+            f"{4 * batch_size}: with length={self.length} and n_digits={self.n_digits} "
+            "almost no digit sums fall in that split; use more digits or another length"
+        )
+
+    def batches(
+        self, batch_size: int, generator: torch.Generator
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Training batches ``(sources, targets)`` forever, drawn with ``generator``."""
+        while True:
+            yield self.sample(batch_size, generator)
 
 
 def shift_right(targets: torch.Tensor, bos: int) -> torch.Tensor:
@@ -111,31 +132,50 @@ class ImageSet:
             yield self.images[chosen], self.labels[chosen]  # (batch, C, H, W), (batch,)
 
 
-def load_digits_split(test_fraction: float = 0.2, seed: int = 0) -> tuple[ImageSet, ImageSet]:
-    """scikit-learn's 8x8 handwritten digits, split into ``(train, test)``.
+class Splits(NamedTuple):
+    """A data set cut three ways: fit on ``train``, stop and choose on ``validation``,
+    score ``test`` once at the end."""
+
+    train: ImageSet
+    validation: ImageSet
+    test: ImageSet
+
+
+def load_digits_split(
+    test_fraction: float = 0.2, validation_fraction: float = 0.1, seed: int = 0
+) -> Splits:
+    """scikit-learn's 8x8 handwritten digits, split into ``(train, validation, test)``.
 
     1,797 grey images of 8x8 pixels, labels 0..9. The file ships inside
     scikit-learn, so nothing is downloaded. Pixels (0..16) are scaled to [0, 1];
     the split is a seeded shuffle.
 
-    >>> train, test = load_digits_split()
-    >>> train.images.shape, len(test)
-    (torch.Size([1438, 1, 8, 8]), 359)
+    >>> train, validation, test = load_digits_split()
+    >>> train.images.shape, len(validation), len(test)
+    (torch.Size([1258, 1, 8, 8]), 180, 359)
     """
     from sklearn.datasets import load_digits  # bundled data; imported on first use
 
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}")
+    for name, fraction in (
+        ("test_fraction", test_fraction),
+        ("validation_fraction", validation_fraction),
+    ):
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"{name} must lie strictly between 0 and 1, got {fraction}")
+    if test_fraction + validation_fraction >= 1.0:
+        raise ValueError(
+            f"test_fraction + validation_fraction must be below 1 to leave training images, "
+            f"got {test_fraction} + {validation_fraction}"
+        )
     digits = load_digits()
     images = torch.tensor(digits.images, dtype=torch.float32)[:, None] / 16.0  # (1797, 1, 8, 8)
     labels = torch.tensor(digits.target, dtype=torch.long)  # (1797,)
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
     n_test = round(len(labels) * test_fraction)
-    test, train = order[:n_test], order[n_test:]
+    n_validation = round(len(labels) * validation_fraction)
     names = tuple(str(digit) for digit in range(10))
-    return ImageSet(images[train], labels[train], names), ImageSet(
-        images[test], labels[test], names
-    )
+    parts = order[n_test + n_validation :], order[n_test : n_test + n_validation], order[:n_test]
+    return Splits(*(ImageSet(images[part], labels[part], names) for part in parts))
 
 
 @dataclass(frozen=True)

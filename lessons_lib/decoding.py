@@ -13,26 +13,24 @@ by a temperature and optionally cut to the ``top_k`` most probable tokens.
 
 Rerunning the decoder over the whole prefix at every step repeats work: the
 keys and values of earlier positions never change (the causal mask keeps them
-from seeing later tokens). :class:`CachedDecoder` keeps them, so one step
-costs one token's work; :class:`PrefixDecoder` is the plain version it is
-checked against.
+from seeing later tokens). With ``use_cache=True`` the loop passes
+``model.new_cache()`` to ``model.decode``, and every attention layer keeps its
+keys and values there (:class:`lessons_lib.attention.KVCache`), so a step
+feeds the decoder the newest token alone.
+
+Layer: decoding (imports the models and the ops below them only).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import torch
 
 from lessons_lib._validate import require_float, require_positive_int, require_tensor
-from lessons_lib.attention import attend
 from lessons_lib.softmax import softmax
-
-if TYPE_CHECKING:
-    from lessons_lib.attention import MultiHeadAttention
-    from lessons_lib.transformer import Transformer
+from lessons_lib.transformer import Transformer
 
 Chooser = Callable[[torch.Tensor], torch.Tensor]
 
@@ -96,112 +94,6 @@ def sampling_choice(
     return choose
 
 
-# --- one decoder step: over the whole prefix, or over a key/value cache ---------------
-
-
-class PrefixDecoder:
-    """Plain decoding: every step reruns the decoder over the whole prefix so far.
-
-    The encoder runs once. ``step(tokens)`` appends ``tokens`` ``(batch,)`` to
-    the prefix and returns the logits ``(batch, vocab)`` of the next token.
-    Step t costs t tokens' work.
-    """
-
-    def __init__(
-        self, model: Transformer, source: torch.Tensor, source_mask: torch.Tensor | None = None
-    ) -> None:
-        self.model = model
-        self.source_mask = source_mask
-        self.memory = model.encode(source, source_mask)  # (batch, L_src, d_model)
-        self.prefix = source.new_zeros(source.shape[0], 0)  # (batch, 0)
-
-    def step(self, tokens: torch.Tensor) -> torch.Tensor:
-        self.prefix = torch.cat([self.prefix, tokens[:, None]], dim=1)  # (batch, t + 1)
-        logits = self.model.decode(self.prefix, self.memory, self.source_mask)  # (batch, t+1, V)
-        return logits[:, -1]  # (batch, vocab): only the newest position is new
-
-
-@dataclass
-class LayerCache:
-    """One decoder layer's keys and values, each ``(batch, heads, positions, d_head)``."""
-
-    self_keys: torch.Tensor
-    self_values: torch.Tensor
-    cross_keys: torch.Tensor  # from the encoder's memory, computed once
-    cross_values: torch.Tensor
-
-
-class CachedDecoder:
-    """Decoding with a key/value cache: each step processes only the newest token.
-
-    The cross-attention keys and values come from the encoder's memory and are
-    computed once. The self-attention keys and values of earlier positions never
-    change, so each step computes the newest token's query, key and value,
-    appends the key and value to the cache, and attends over the cache. No mask
-    is needed: the cache holds only the past. Gives the logits of
-    :class:`PrefixDecoder`, with one token's work per step instead of t.
-    """
-
-    def __init__(
-        self, model: Transformer, source: torch.Tensor, source_mask: torch.Tensor | None = None
-    ) -> None:
-        self.model = model
-        memory = model.encode(source, source_mask)  # (batch, L_src, d_model)
-        self.memory_mask = None
-        if source_mask is not None:
-            self.memory_mask = model.decoder_layers[0].cross_attention.mask_for_heads(source_mask)
-        self.position = 0
-        self.caches: list[LayerCache] = []
-        for layer in model.decoder_layers:
-            attention = layer.cross_attention
-            self_attention = layer.self_attention
-            empty = memory.new_zeros(
-                memory.shape[0], self_attention.num_heads, 0, self_attention.d_head
-            )  # (batch, heads, 0, d_head)
-            self.caches.append(
-                LayerCache(
-                    self_keys=empty,
-                    self_values=empty,
-                    cross_keys=attention.split_heads(attention.w_k(memory)),
-                    cross_values=attention.split_heads(attention.w_v(memory)),
-                )
-            )
-
-    def step(self, tokens: torch.Tensor) -> torch.Tensor:
-        model = self.model
-        y = model.embed(model.target_embedding, tokens[:, None], start=self.position)  # (b, 1, d)
-        for layer, cache in zip(model.decoder_layers, self.caches):
-            y = layer.run_sublayers(
-                y,
-                lambda h, layer=layer, cache=cache: self._self_attend(layer, cache, h),
-                lambda h, layer=layer, cache=cache: self._cross_attend(layer, cache, h),
-            )
-        self.position += 1
-        return model.output(model.decoder_norm(y))[:, 0]  # (batch, vocab)
-
-    @staticmethod
-    def _project(attention: MultiHeadAttention, linear: torch.nn.Linear, h: torch.Tensor):
-        return attention.split_heads(linear(h))  # (batch, heads, 1, d_head)
-
-    def _self_attend(self, layer, cache: LayerCache, h: torch.Tensor) -> torch.Tensor:
-        attention = layer.self_attention
-        query = self._project(attention, attention.w_q, h)  # (batch, heads, 1, d_head)
-        new_key = self._project(attention, attention.w_k, h)
-        new_value = self._project(attention, attention.w_v, h)
-        cache.self_keys = torch.cat([cache.self_keys, new_key], dim=2)  # (b, heads, t+1, d_head)
-        cache.self_values = torch.cat([cache.self_values, new_value], dim=2)
-        heads, weights = attend(query, cache.self_keys, cache.self_values)  # (b, heads, 1, d_head)
-        layer.self_attention_weights = weights.detach()  # (batch, heads, 1, t + 1)
-        return attention.w_o(attention.merge_heads(heads))  # (batch, 1, d_model)
-
-    def _cross_attend(self, layer, cache: LayerCache, h: torch.Tensor) -> torch.Tensor:
-        attention = layer.cross_attention
-        query = self._project(attention, attention.w_q, h)  # (batch, heads, 1, d_head)
-        heads, weights = attend(query, cache.cross_keys, cache.cross_values, self.memory_mask)
-        layer.cross_attention_weights = weights.detach()  # (batch, heads, 1, L_src)
-        return attention.w_o(attention.merge_heads(heads))  # (batch, 1, d_model)
-
-
 # --- the decoding loop ---------------------------------------------------------------
 
 
@@ -252,27 +144,32 @@ def generate(
         token_{t+1} = choose(logits_t)
 
     source ``(batch, L_src)`` -> a :class:`Trace` whose ``tokens`` are
-    ``(batch, steps)`` (without ``bos``). ``use_cache`` picks
-    :class:`CachedDecoder` or :class:`PrefixDecoder`; both give the same
-    tokens. ``temperature`` only sets the recorded probabilities.
+    ``(batch, steps)`` (without ``bos``). The encoder runs once. With
+    ``use_cache`` each step feeds the decoder only the newest token, and the
+    key/value cache supplies the rest; without it, each step reruns the
+    decoder over the whole prefix. Both give the same tokens.
+    ``temperature`` only sets the recorded probabilities.
 
-    >>> trace = generate(model, source, bos=task.bos)            # greedy
-    >>> trace.tokens.shape
-    torch.Size([batch, length])
+    >>> model = Transformer(vocab_size=11, d_model=16, num_heads=2, num_layers=1, d_ff=32)
+    >>> generate(model, torch.randint(0, 10, (3, 8)), bos=10).tokens.shape
+    torch.Size([3, 8])
     """
     steps = _check_source(model, source, bos, steps)
     was_training = model.training
     model.eval()
-    decoder = (CachedDecoder if use_cache else PrefixDecoder)(model, source, source_mask)
-    tokens = torch.full_like(source[:, 0], bos)  # (batch,)
+    memory = model.encode(source, source_mask)  # (batch, L_src, d_model)
+    cache = model.new_cache() if use_cache else None
+    prefix = torch.full_like(source[:, :1], bos)  # (batch, 1): the decoder's input so far
     chosen, all_logits, cross = [], [], []
     for _ in range(steps):
-        logits = decoder.step(tokens)  # (batch, vocab)
-        tokens = choose(logits)  # (batch,): the output becomes the next input
+        new_tokens = prefix[:, -1:] if use_cache else prefix  # the cache holds the others
+        logits, weights = model.decode(new_tokens, memory, source_mask, True, cache)
+        logits = logits[:, -1]  # (batch, vocab): the newest position scores the next token
+        tokens = choose(logits)  # (batch,)
+        prefix = torch.cat([prefix, tokens[:, None]], dim=1)  # the output becomes the input
         chosen.append(tokens)
         all_logits.append(logits)
-        weights = model.decoder_layers[-1].cross_attention_weights  # (batch, heads, L, L_src)
-        cross.append(weights[:, :, -1].mean(dim=1))  # (batch, L_src)
+        cross.append(weights[-1]["cross"][:, :, -1].mean(dim=1))  # (batch, L_src), mean of heads
     model.train(was_training)
     logits = torch.stack(all_logits, dim=1)  # (batch, steps, vocab)
     return Trace(
@@ -296,8 +193,9 @@ def greedy_decode(
 
     source ``(batch, L_src)`` -> tokens ``(batch, steps)``.
 
-    >>> greedy_decode(model, torch.tensor([[3, 1, 4, 1, 5, 9, 2, 6]]), bos=10)
-    tensor([[6, 2, 9, 5, 1, 4, 1, 3]])
+    >>> model = Transformer(vocab_size=11, d_model=16, num_heads=2, num_layers=1, d_ff=32)
+    >>> greedy_decode(model, torch.tensor([[3, 1, 4, 1, 5, 9, 2, 6]]), bos=10).shape
+    torch.Size([1, 8])
     """
     return generate(model, source, bos, greedy_choice, steps, use_cache, source_mask).tokens
 
@@ -318,24 +216,12 @@ def sample_decode(
     ``top_k=1`` is greedy decoding. Pass a seeded ``generator`` to get the
     same draws every time. source ``(batch, L_src)`` -> tokens ``(batch, steps)``.
 
-    >>> sample_decode(model, source, bos=10, temperature=2.0,
-    ...               generator=torch.Generator().manual_seed(0))
+    >>> model = Transformer(vocab_size=11, d_model=16, num_heads=2, num_layers=1, d_ff=32)
+    >>> source = torch.randint(0, 10, (2, 5))
+    >>> draws = [sample_decode(model, source, bos=10, temperature=2.0,
+    ...                        generator=torch.Generator().manual_seed(0)) for _ in range(2)]
+    >>> torch.equal(*draws)  # the same seed draws the same tokens
+    True
     """
     choose = sampling_choice(temperature, top_k, generator)
     return generate(model, source, bos, choose, steps, use_cache, source_mask, temperature).tokens
-
-
-def exact_match_accuracy(
-    model: Transformer, sources: torch.Tensor, targets: torch.Tensor, bos: int
-) -> float:
-    """Fraction of sequences whose greedy decode equals the target at *every* position.
-
-    sources and targets ``(batch, length)``.
-    """
-    require_tensor("targets", targets)
-    if sources.shape != targets.shape:
-        raise ValueError(
-            f"sources {tuple(sources.shape)} and targets {tuple(targets.shape)} must match"
-        )
-    decoded = greedy_decode(model, sources, bos, steps=targets.shape[1])
-    return float((decoded == targets).all(dim=1).float().mean())

@@ -5,6 +5,8 @@ This is torch's convention for boolean masks in
 shape ``(batch, L_q, L_k)``, so they combine with ``&``::
 
     causal_mask(4) & padding_mask([4, 2], max_len=4)   # (2, 4, 4)
+
+Layer: ops (imports torch only).
 """
 
 from __future__ import annotations
@@ -35,9 +37,8 @@ def padding_mask(lengths: Sequence[int] | torch.Tensor, max_len: int) -> torch.T
 
     The middle axis of size 1 broadcasts over the query positions.
 
-    >>> padding_mask([2, 3], max_len=3).int()
-    tensor([[[1, 1, 0]],
-            [[1, 1, 1]]], dtype=torch.int32)
+    >>> padding_mask([2, 3], max_len=3).int().tolist()
+    [[[1, 1, 0]], [[1, 1, 1]]]
     """
     max_len = require_positive_int("max_len", max_len)
     if isinstance(lengths, torch.Tensor):

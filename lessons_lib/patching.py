@@ -15,6 +15,8 @@ stride is one patch, so the windows never overlap:
 
 Read top to bottom: the size check, ``patchify`` and its inverse, then the
 two embeddings in one module.
+
+Layer: modules (imports torch only).
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 Every helper draws on an ``Axes`` it is given and returns the artist, so a
 widget can later change the artist's data instead of drawing a new figure.
+
+Layer: presentation (matplotlib).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
+from matplotlib.patches import Rectangle
 
 
 def _as_array(values: torch.Tensor | np.ndarray | Sequence[float]) -> np.ndarray:
@@ -39,7 +42,8 @@ def heatmap(
 
     ``annotate=True`` writes each value in its cell (for small matrices).
 
-    >>> fig, ax = plt.subplots(); heatmap(ax, torch.eye(3), title="identity")
+    >>> fig, ax = plt.subplots()
+    >>> image = heatmap(ax, torch.eye(3), title="identity")
     """
     values = _as_array(matrix)
     if values.ndim != 2:
@@ -101,10 +105,16 @@ def bars(
     return container
 
 
-def set_bar_heights(container: BarContainer, values: torch.Tensor | np.ndarray) -> None:
-    """Change the heights of existing bars (a widget's fast update path)."""
+def set_bar_heights(container: BarContainer, values: torch.Tensor | np.ndarray) -> list[Rectangle]:
+    """Change the heights of existing bars (a widget's fast update path); return the bars.
+
+    >>> fig, ax = plt.subplots(); group = bars(ax, [0.5, 0.5], ["a", "b"])
+    >>> len(set_bar_heights(group, [0.2, 0.8]))
+    2
+    """
     for bar, height in zip(container, _as_array(values)):
         bar.set_height(float(height))
+    return list(container)
 
 
 def plot_head_computation(

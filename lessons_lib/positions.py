@@ -10,6 +10,8 @@ This module holds the fixed sinusoidal codes of Vaswani et al. (2017) and
 the two learnable kinds the ViT paper compares (Dosovitskiy et al., 2021):
 1-D codes, one vector per position, and 2-D codes, a row vector and a column
 vector of half the size, concatenated.
+
+Layer: modules (imports torch only).
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ Post-norm or pre-norm? The paper and the notes put the norm *after* the sum
 (post-norm, above); many current models (GPT-2 and later, the ViT paper) put
 it *before* the sublayer, ``x + Sublayer(LayerNorm(x))`` (pre-norm). Our
 :class:`AddNorm` is post-norm; ``EncoderLayer(norm_first=True)`` gives pre-norm.
+
+Layer: modules (imports torch only).
 """
 
 from __future__ import annotations
@@ -128,43 +130,3 @@ class FeedForward(nn.Module):
             raise ValueError(f"x must end in d_model={self.d_model}, got shape {tuple(x.shape)}")
         hidden = torch.relu(self.linear1(x))  # (batch, seq, d_ff)
         return self.linear2(self.dropout(hidden))  # (batch, seq, d_model)
-
-
-def gradient_norms_per_layer(
-    depth: int,
-    residual: bool = True,
-    norm: bool = False,
-    d_model: int = 32,
-    seed: int = 0,
-) -> torch.Tensor:
-    """Gradient norm of each block's first weight in a freshly initialised deep stack.
-
-    The stack repeats one block ``depth`` times:
-
-        no residual:  h = FFN(h)              residual:  h = h + FFN(h)
-        with ``norm``, each result goes through a layer norm (post-norm: LayerNorm(h + FFN(h)))
-
-    The loss is a fixed random read-out of the top, ``mean(h_top * r)``, so the
-    gradient entering the top is the same in every setting and only the path
-    down the stack differs. Returns ``(depth,)``: entry 0 is the bottom block.
-    Seeded by ``seed``; the global random state is left as it was.
-
-    >>> gradient_norms_per_layer(16, residual=False)[0] < 1e-6   # vanished
-    tensor(True)
-    """
-    depth = require_positive_int("depth", depth)
-    d_model = require_positive_int("d_model", d_model)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        blocks = [FeedForward(d_model, 2 * d_model) for _ in range(depth)]
-        add_norms = [AddNorm(d_model) for _ in range(depth)]
-        h = torch.randn(64, d_model)  # (batch, d_model)
-        readout = torch.randn(64, d_model)
-    for block, add_norm in zip(blocks, add_norms):
-        out = block(h)
-        if residual:
-            h = add_norm(h, out) if norm else h + out
-        else:
-            h = add_norm.norm(out) if norm else out
-    (h * readout).mean().backward()
-    return torch.stack([block.linear1.weight.grad.norm() for block in blocks])

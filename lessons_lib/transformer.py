@@ -10,25 +10,26 @@
 keys and values. Post-norm (the norm after each sum) follows the paper and the
 notes; ``norm_first=True`` gives pre-norm, ``x + Sublayer(LayerNorm(x))``, as
 GPT-2 and the ViT paper use. Read top to bottom: one residual step, the two
-layers, then the whole model with its embeddings and final ``Linear``.
+layers, the whole model with its embeddings and final ``Linear`` (its
+``decode`` takes the key/value cache of chapter 06), and the one-layer model
+of chapter 04 whose only job is a cross-attention alignment.
+
+Layer: models (imports torch and the modules below it only).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lessons_lib._validate import require_positive_int, require_rank, require_tensor
-from lessons_lib.attention import MultiHeadAttention
-from lessons_lib.data import ReversalTask, shift_right
+from lessons_lib.attention import KVCache, MultiHeadAttention, copy_from_torch
 from lessons_lib.masking import causal_mask
 from lessons_lib.positions import sinusoidal_positions
 from lessons_lib.residual import AddNorm, FeedForward, LayerNorm
-from lessons_lib.train import History, fit
 
 Sublayer = Callable[[torch.Tensor], torch.Tensor]
 
@@ -84,9 +85,9 @@ class EncoderLayer(_LayerParts):
     Post-norm by default, as in the paper and the notes; ``norm_first=True``
     gives pre-norm (as the ViT paper uses). x ``(batch, seq, d_model)``, mask
     bool broadcastable to ``(batch, seq, seq)``, True = may attend ->
-    ``(batch, seq, d_model)``. ``attention_weights`` keeps the detached
-    weights ``(batch, heads, seq, seq)`` of the latest forward, for plots.
-    Matches ``nn.TransformerEncoderLayer(batch_first=True)`` with ReLU (see
+    ``(batch, seq, d_model)``; with ``need_weights=True``, also the attention
+    weights ``(batch, heads, seq, seq)``. Matches
+    ``nn.TransformerEncoderLayer(batch_first=True)`` with ReLU (see
     :func:`copy_torch_weights`).
 
     >>> layer = EncoderLayer(d_model=32, num_heads=4, d_ff=64)
@@ -94,19 +95,27 @@ class EncoderLayer(_LayerParts):
     torch.Size([2, 7, 32])
     """
 
-    attention_weights: torch.Tensor | None = None  # set by every forward
-
-    def _attend(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        out, weights = self.self_attention(x, x, x, mask)
-        self.attention_weights = weights.detach()  # (batch, heads, seq, seq)
-        return out
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, need_weights: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         x = _check_states("x", x, self.d_model)
-        x = residual_step(
-            x, lambda h: self._attend(h, mask), self.norm1, self.dropout, self.norm_first
-        )
-        return residual_step(x, self.feed_forward, self.norm2, self.dropout, self.norm_first)
+        seen: dict[str, torch.Tensor] = {}
+
+        def self_attend(h: torch.Tensor) -> torch.Tensor:
+            out, seen["self"] = self.self_attention(h, h, h, mask)  # weights (b, heads, L, L)
+            return out
+
+        x = residual_step(x, self_attend, self.norm1, self.dropout, self.norm_first)
+        x = residual_step(x, self.feed_forward, self.norm2, self.dropout, self.norm_first)
+        return (x, seen["self"]) if need_weights else x
+
+
+@dataclass
+class LayerCache:
+    """A decoder layer's key/value caches: one grows (self-attention), one is fixed (cross)."""
+
+    self_attention: KVCache = field(default_factory=KVCache)
+    cross_attention: KVCache = field(default_factory=lambda: KVCache(fixed=True))
 
 
 class DecoderLayer(_LayerParts):
@@ -120,10 +129,13 @@ class DecoderLayer(_LayerParts):
     L_src, d_model)``. ``target_mask`` (usually ``causal_mask(L_tgt)``, which
     :class:`Transformer` passes) broadcasts to ``(batch, L_tgt, L_tgt)``;
     ``memory_mask`` to ``(batch, L_tgt, L_src)``; True = may attend.
-    ``self_attention_weights`` and ``cross_attention_weights`` keep the latest
-    detached weights ``(batch, heads, L_tgt, L_tgt | L_src)``. Matches
+    With ``need_weights=True`` it also returns ``{"self": ..., "cross": ...}``,
+    the weights ``(batch, heads, L_tgt, L_tgt | L_src)``. With a
+    :class:`LayerCache`, ``y`` holds only the new positions: the cache supplies
+    the keys and values of the earlier ones (and of the memory). Matches
     ``nn.TransformerDecoderLayer(batch_first=True)`` with ReLU.
 
+    >>> from lessons_lib.masking import causal_mask
     >>> layer = DecoderLayer(d_model=32, num_heads=4, d_ff=64)
     >>> layer(torch.randn(2, 5, 32), torch.randn(2, 7, 32), causal_mask(5)).shape
     torch.Size([2, 5, 32])
@@ -140,33 +152,6 @@ class DecoderLayer(_LayerParts):
         super().__init__(d_model, num_heads, d_ff, dropout, norm_first)
         self.cross_attention = MultiHeadAttention(d_model, num_heads)
         self.norm3 = AddNorm(d_model)
-        self.self_attention_weights: torch.Tensor | None = None
-        self.cross_attention_weights: torch.Tensor | None = None
-
-    def run_sublayers(
-        self, y: torch.Tensor, self_attend: Sublayer, cross_attend: Sublayer
-    ) -> torch.Tensor:
-        """The three residual steps, given the two attention sublayers as functions.
-
-        ``forward`` passes ordinary attention; key/value-cached decoding
-        (:mod:`lessons_lib.decoding`) passes attention over its cache, so both
-        share this one arrangement of norms and residuals.
-        """
-        y = residual_step(y, self_attend, self.norm1, self.dropout, self.norm_first)
-        y = residual_step(y, cross_attend, self.norm2, self.dropout, self.norm_first)
-        return residual_step(y, self.feed_forward, self.norm3, self.dropout, self.norm_first)
-
-    def _self_attend(self, y: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        out, weights = self.self_attention(y, y, y, mask)
-        self.self_attention_weights = weights.detach()  # (batch, heads, L_tgt, L_tgt)
-        return out
-
-    def _cross_attend(
-        self, y: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor | None
-    ) -> torch.Tensor:
-        out, weights = self.cross_attention(y, memory, memory, mask)
-        self.cross_attention_weights = weights.detach()  # (batch, heads, L_tgt, L_src)
-        return out
 
     def forward(
         self,
@@ -174,16 +159,33 @@ class DecoderLayer(_LayerParts):
         memory: torch.Tensor,
         target_mask: torch.Tensor | None = None,
         memory_mask: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+        need_weights: bool = False,
+        cache: LayerCache | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
         y = _check_states("y", y, self.d_model)
         memory = _check_states("memory", memory, self.d_model)
         if memory.shape[0] != y.shape[0]:
             raise ValueError(f"y has batch {y.shape[0]} but memory has batch {memory.shape[0]}")
-        return self.run_sublayers(
-            y,
-            lambda h: self._self_attend(h, target_mask),
-            lambda h: self._cross_attend(h, memory, memory_mask),
-        )
+        if cache is not None and not isinstance(cache, LayerCache):
+            raise TypeError(f"cache must be a LayerCache, got {type(cache).__name__}")
+        self_cache = None if cache is None else cache.self_attention  # grows by L_tgt
+        cross_cache = None if cache is None else cache.cross_attention  # memory's, fixed
+        seen: dict[str, torch.Tensor] = {}
+
+        def self_attend(h: torch.Tensor) -> torch.Tensor:
+            out, seen["self"] = self.self_attention(h, h, h, target_mask, cache=self_cache)
+            return out
+
+        def cross_attend(h: torch.Tensor) -> torch.Tensor:
+            out, seen["cross"] = self.cross_attention(
+                h, memory, memory, memory_mask, cache=cross_cache
+            )
+            return out
+
+        y = residual_step(y, self_attend, self.norm1, self.dropout, self.norm_first)
+        y = residual_step(y, cross_attend, self.norm2, self.dropout, self.norm_first)
+        y = residual_step(y, self.feed_forward, self.norm3, self.dropout, self.norm_first)
+        return (y, seen) if need_weights else y
 
 
 class Transformer(nn.Module):
@@ -264,30 +266,58 @@ class Transformer(nn.Module):
         codes = self.positions[start : start + seq]  # (seq, d_model)
         return self.dropout(embedding(tokens) + codes)  # (batch, seq, d_model)
 
-    def encode(self, source: torch.Tensor, source_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """source ``(batch, L_src)`` -> memory ``(batch, L_src, d_model)``."""
+    def encode(
+        self,
+        source: torch.Tensor,
+        source_mask: torch.Tensor | None = None,
+        need_weights: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        """source ``(batch, L_src)`` -> memory ``(batch, L_src, d_model)``.
+
+        ``need_weights=True`` also returns each layer's self-attention weights
+        ``(batch, heads, L_src, L_src)``.
+        """
         source = self._check_tokens("source", source)
         x = self.embed(self.source_embedding, source)  # (batch, L_src, d_model)
+        weights = []
         for layer in self.encoder_layers:
-            x = layer(x, source_mask)
-        return self.encoder_norm(x)
+            x, layer_weights = layer(x, source_mask, need_weights=True)
+            weights.append(layer_weights)
+        memory = self.encoder_norm(x)
+        return (memory, weights) if need_weights else memory
+
+    def new_cache(self) -> list[LayerCache]:
+        """Empty key/value caches, one per decoder layer, for :meth:`decode` (chapter 06)."""
+        return [LayerCache() for _ in self.decoder_layers]
 
     def decode(
         self,
         target_in: torch.Tensor,
         memory: torch.Tensor,
         source_mask: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+        need_weights: bool = False,
+        cache: list[LayerCache] | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
         """target_in ``(batch, L_tgt)``, memory -> logits ``(batch, L_tgt, vocab_size)``.
 
-        The causal mask keeps position t from seeing target_in[:, t+1:].
+        The causal mask keeps position t from seeing target_in[:, t+1:]. With
+        ``cache`` (from :meth:`new_cache`), ``target_in`` holds only the new
+        tokens: the cache supplies the keys and values of the earlier ones, and
+        their positions continue where the cache ends. ``need_weights=True``
+        also returns each layer's ``{"self": ..., "cross": ...}`` weights.
         """
         target_in = self._check_tokens("target_in", target_in)
-        y = self.embed(self.target_embedding, target_in)  # (batch, L_tgt, d_model)
-        mask = causal_mask(target_in.shape[1]).to(y.device)  # (L_tgt, L_tgt)
-        for layer in self.decoder_layers:
-            y = layer(y, memory, mask, source_mask)
-        return self.output(self.decoder_norm(y))  # (batch, L_tgt, vocab_size)
+        start = 0 if cache is None else cache[0].self_attention.length  # tokens already seen
+        y = self.embed(self.target_embedding, target_in, start)  # (batch, L_new, d_model)
+        seen = start + target_in.shape[1]
+        mask = causal_mask(seen)[start:].to(y.device)  # (L_new, seen): no peeking ahead
+        layer_caches = cache if cache is not None else [None] * len(self.decoder_layers)
+        weights = []
+        for layer, layer_cache in zip(self.decoder_layers, layer_caches):
+            y, layer_weights = layer(y, memory, mask, source_mask, True, layer_cache)
+            weights.append(layer_weights)
+        logits = self.output(self.decoder_norm(y))  # (batch, L_new, vocab_size)
+        return (logits, weights) if need_weights else logits
 
     def forward(
         self,
@@ -309,105 +339,63 @@ def copy_torch_weights(ours: EncoderLayer | DecoderLayer, theirs: nn.Module) -> 
     if isinstance(ours, DecoderLayer):
         pairs.append((ours.cross_attention, theirs.multihead_attn))
     norms = [ours.norm1, ours.norm2] + ([ours.norm3] if isinstance(ours, DecoderLayer) else [])
+    for attention, torch_attention in pairs:
+        copy_from_torch(attention, torch_attention)
     with torch.no_grad():
-        for attention, torch_attention in pairs:
-            weights = torch_attention.in_proj_weight.chunk(3)  # 3 x (d_model, d_model)
-            biases = torch_attention.in_proj_bias.chunk(3)
-            for linear, weight, bias in zip(
-                (attention.w_q, attention.w_k, attention.w_v), weights, biases
-            ):
-                linear.weight.copy_(weight)
-                linear.bias.copy_(bias)
-            attention.w_o.weight.copy_(torch_attention.out_proj.weight)
-            attention.w_o.bias.copy_(torch_attention.out_proj.bias)
         ours.feed_forward.linear1.load_state_dict(theirs.linear1.state_dict())
         ours.feed_forward.linear2.load_state_dict(theirs.linear2.state_dict())
         for index, add_norm in enumerate(norms, start=1):
             add_norm.norm.load_state_dict(getattr(theirs, f"norm{index}").state_dict())
 
 
-# --- the toy model of the book: reverse a sequence of digits ---------------------------
+class TinyCrossAttentionModel(nn.Module):
+    """The smallest model whose cross-attention must learn an alignment (chapter 04).
 
+    The encoder states are token embedding + sinusoidal position code of each
+    source token (no encoder layers). The decoder knows only *which output
+    position* t it is filling: its queries are the sinusoidal codes of t. One
+    :class:`MultiHeadAttention` layer lets each output position read the
+    source (Q from the decoder, K and V from the encoder), and a linear head
+    turns what it read into logits over the vocabulary:
 
-@dataclass(frozen=True)
-class ToyRecipe:
-    """Size and training settings of the book's toy Transformer (digit reversal).
+        states  = embed(source) + PE[0..L_k-1]           (batch, L_k, d_model)
+        read, w = MultiHeadAttention(PE[0..L_q-1], states, states)
+        logits  = Linear(read)                           (batch, L_q, vocab)
 
-    One layer on each side is enough for reversal: output position t only has
-    to copy source position ``length - 1 - t``, one cross-attention lookup.
+    Everything the decoder knows about the tokens passes through the weights
+    ``w``, so on digit reversal they must become the anti-diagonal: output t
+    reads source ``L - 1 - t``. (:class:`Transformer` also feeds the decoder
+    its previous outputs; this one leaves them out so that the alignment is
+    all there is to learn.)
+
+    >>> model = TinyCrossAttentionModel(vocab_size=11, length=8)
+    >>> logits, weights = model(torch.randint(0, 10, (4, 8)))  # (4, 8, 11), (4, 2, 8, 8)
     """
 
-    d_model: int = 64
-    num_heads: int = 4
-    num_layers: int = 1
-    d_ff: int = 128
-    batch_size: int = 128
-    lr: float = 3e-3
-    max_steps: int = 1500
-    eval_every: int = 10
-    eval_size: int = 500
-    target: float = 0.99
-    seed: int = 0
+    def __init__(self, vocab_size: int, length: int, d_model: int = 32, num_heads: int = 2) -> None:
+        super().__init__()
+        self.vocab_size = require_positive_int("vocab_size", vocab_size)
+        self.length = require_positive_int("length", length)
+        self.embedding = nn.Embedding(vocab_size, d_model)
+        self.register_buffer("position_codes", sinusoidal_positions(length, d_model))
+        self.cross_attention = MultiHeadAttention(d_model, num_heads)
+        self.head = nn.Linear(d_model, vocab_size)
 
+    def encode(self, sources: torch.Tensor) -> torch.Tensor:
+        """``(batch, L_k)`` token ids -> encoder states ``(batch, L_k, d_model)``."""
+        if not isinstance(sources, torch.Tensor) or sources.dtype != torch.long:
+            raise TypeError(f"sources must be a LongTensor of token ids, got {sources!r:.60}")
+        require_rank("sources", sources, 2, "(batch, L_k)")
+        if sources.shape[1] > self.length:
+            raise ValueError(
+                f"sources have {sources.shape[1]} tokens but this model was built "
+                f"for length={self.length}"
+            )
+        return self.embedding(sources) + self.position_codes[: sources.shape[1]]
 
-def teacher_forcing_loss(model: Transformer, batch: tuple[torch.Tensor, torch.Tensor], bos: int):
-    """Cross-entropy of every target token given the true previous ones (teacher forcing).
-
-    The decoder reads ``shift_right(targets)`` and must predict ``targets``,
-    all positions at once; the causal mask keeps it from peeking.
-    """
-    sources, targets = batch  # (batch, length) each
-    logits = model(sources, shift_right(targets, bos))  # (batch, length, vocab)
-    return F.cross_entropy(logits.reshape(-1, model.vocab_size), targets.reshape(-1))
-
-
-def train_reversal_model(
-    task: ReversalTask | None = None,
-    recipe: ToyRecipe | None = None,
-    progress: bool | None = None,
-) -> tuple[Transformer, History, tuple[torch.Tensor, torch.Tensor]]:
-    """Build and train the toy Transformer until held-out exact-sequence accuracy reaches target.
-
-    Seeded by ``recipe.seed``: the same call gives the same model and history.
-    Returns the model (in eval mode), the :class:`~lessons_lib.train.History`,
-    and the held-out ``(sources, targets)`` it was scored on.
-
-    >>> model, history, (sources, targets) = train_reversal_model()
-    >>> history.final_score >= 0.99
-    True
-    """
-    from lessons_lib.decoding import exact_match_accuracy  # decoding uses this module's model
-
-    task = task or ReversalTask()
-    recipe = recipe or ToyRecipe()
-    torch.manual_seed(recipe.seed)
-    model = Transformer(
-        task.vocab_size,
-        d_model=recipe.d_model,
-        num_heads=recipe.num_heads,
-        num_layers=recipe.num_layers,
-        d_ff=recipe.d_ff,
-        max_len=max(task.length, 16),
-    )
-    train_generator = torch.Generator().manual_seed(recipe.seed + 1)
-    held_out = task.sample(
-        recipe.eval_size, torch.Generator().manual_seed(recipe.seed + 2), held_out=True
-    )
-
-    def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        while True:
-            yield task.sample(recipe.batch_size, train_generator)
-
-    history = fit(
-        model,
-        lambda model, batch: teacher_forcing_loss(model, batch, task.bos),
-        batches(),
-        steps=recipe.max_steps,
-        lr=recipe.lr,
-        evaluate=lambda model: exact_match_accuracy(model, *held_out, task.bos),
-        eval_every=recipe.eval_every,
-        target=recipe.target,
-        progress=progress,
-        description="training the toy Transformer",
-    )
-    return model, history, held_out
+    def forward(self, sources: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(batch, L, vocab)`` and cross-attention ``(batch, heads, L, L_k)``."""
+        states = self.encode(sources)  # (batch, L_k, d_model)
+        queries = self.position_codes.expand(sources.shape[0], -1, -1)  # (batch, L, d_model)
+        read, weights = self.cross_attention(queries, states, states)  # (batch, L, d_model)
+        return self.head(read), weights

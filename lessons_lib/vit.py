@@ -11,23 +11,18 @@ the encoder its output, which has attended to every patch, is the image's
 summary. ``positions`` picks the position codes ``E_pos``: ``"none"``,
 ``"1d"``, ``"2d"`` or ``"sinusoidal"``.
 
-Read top to bottom: the model, then accuracy, one training run and the
-position-code comparison of chapter 9.
+Training, accuracy and the position-code comparison of chapter 09 live in
+``training``, ``metrics`` and ``experiments``.
+
+Layer: models (imports torch and the modules below it only).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import torch
-import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
-from lessons_lib._env import building_book
 from lessons_lib._validate import require_positive_int
-from lessons_lib.data import ImageSet
 from lessons_lib.patching import PatchEmbedding, patch_grid
 from lessons_lib.positions import (
     INIT_STD,
@@ -36,7 +31,6 @@ from lessons_lib.positions import (
     sinusoidal_positions,
 )
 from lessons_lib.residual import LayerNorm
-from lessons_lib.train import History, fit
 from lessons_lib.transformer import EncoderLayer
 
 POSITION_KINDS = ("none", "1d", "2d", "sinusoidal")
@@ -149,147 +143,19 @@ class ViT(nn.Module):
         codes = self.codes()
         return tokens if codes is None else tokens + codes  # broadcast over the batch
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, images: torch.Tensor, need_weights: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """images ``(batch, C, H, W)`` -> logits ``(batch, num_classes)``.
+
+        ``need_weights=True`` also returns every layer's attention,
+        ``(depth, batch, heads, 1 + N, 1 + N)``; token 0 is the class token.
+        """
         tokens = self.embed(images)  # (batch, 1 + N, d)
+        maps = []
         for layer in self.layers:
-            tokens = layer(tokens)  # (batch, 1 + N, d)
+            tokens, weights = layer(tokens, need_weights=True)  # (batch, 1 + N, d)
+            maps.append(weights)  # (batch, heads, 1 + N, 1 + N)
         summary = self.norm(tokens[:, 0])  # (batch, d): the class token's output
-        return self.head(summary)  # (batch, num_classes)
-
-    def attention_maps(self) -> torch.Tensor:
-        """The last forward's attention, ``(depth, batch, heads, 1 + N, 1 + N)``; 0 = class."""
-        return torch.stack([layer.attention_weights for layer in self.layers])
-
-    def trace_shapes(self, images: torch.Tensor) -> list[tuple[str, tuple[int, ...]]]:
-        """``(step, shape)`` for every step of the forward pass, for chapter 10's table."""
-        with torch.no_grad():
-            steps = [("images", tuple(images.shape))]
-            patches = self.patch_embedding(images)
-            steps.append(("patch embeddings", tuple(patches.shape)))
-            tokens = self.embed(images)
-            steps.append(("+ class token, + position codes", tuple(tokens.shape)))
-            for number, layer in enumerate(self.layers, start=1):
-                tokens = layer(tokens)
-                steps.append((f"encoder layer {number}", tuple(tokens.shape)))
-            summary = self.norm(tokens[:, 0])
-            steps.append(("class token output, LayerNorm", tuple(summary.shape)))
-            steps.append(("head: logits", tuple(self.head(summary).shape)))
-        return steps
-
-
-def parameter_count(module: nn.Module) -> int:
-    """How many learnable numbers ``module`` holds (fixed buffers do not count)."""
-    return sum(parameter.numel() for parameter in module.parameters() if parameter.requires_grad)
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch on one thread, then restore the old setting.
-
-    A tiny ViT's matrices are too small to split between threads: on a busy
-    machine, waiting for the second thread costs more than it saves.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-@torch.no_grad()
-def accuracy(model: nn.Module, data: ImageSet, batch_size: int = 1024) -> float:
-    """The fraction of ``data`` that ``model`` labels correctly (in eval mode)."""
-    was_training = model.training
-    model.eval()
-    correct = 0
-    for start in range(0, len(data), batch_size):
-        logits = model(data.images[start : start + batch_size])  # (batch, classes)
-        correct += int((logits.argmax(-1) == data.labels[start : start + batch_size]).sum())
-    model.train(was_training)
-    return correct / len(data)
-
-
-def train_vit(
-    model: nn.Module,
-    train: ImageSet,
-    test: ImageSet,
-    steps: int,
-    lr: float = 3e-3,
-    batch_size: int = 64,
-    seed: int = 0,
-    eval_every: int = 50,
-    target: float | None = None,
-    progress: bool | None = None,
-    description: str = "ViT",
-) -> History:
-    """Train ``model`` with cross-entropy on ``train``, scoring test accuracy; seeded batches.
-
-    A thin wrapper around :func:`lessons_lib.train.fit`; returns its History
-    (losses, test accuracies, seconds, seconds to ``target``).
-    """
-
-    def loss_fn(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        images, labels = batch
-        return F.cross_entropy(model(images), labels)
-
-    with one_thread():
-        return fit(
-            model,
-            loss_fn,
-            train.batches(batch_size, torch.Generator().manual_seed(seed)),
-            steps=steps,
-            lr=lr,
-            evaluate=lambda model: accuracy(model, test),
-            eval_every=eval_every,
-            target=target,
-            progress=progress,
-            description=description,
-        )
-
-
-def seeded_vit(seed: int, **options: object) -> ViT:
-    """A :class:`ViT` whose initial weights depend only on ``seed`` (global RNG untouched)."""
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        return ViT(**options)
-
-
-def compare_position_codes(
-    train: ImageSet,
-    test: ImageSet,
-    kinds: tuple[str, ...] = POSITION_KINDS,
-    seeds: tuple[int, ...] = (0, 1, 2),
-    steps: int = 150,
-    lr: float = 3e-3,
-    batch_size: int = 64,
-    progress: bool | None = None,
-    **options: object,
-) -> tuple[dict[str, list[float]], dict[str, ViT]]:
-    """Train one small ViT per (kind, seed); return test accuracies and the seed-0 models.
-
-    Each run uses the same seeds for its weights and its batches, so the
-    kinds differ only by their position codes. ``options`` go to :class:`ViT`.
-    One progress bar counts the runs (``progress=None``: except while the book
-    is built, where a live bar cannot move).
-    """
-    show_bar = not building_book() if progress is None else progress
-    scores: dict[str, list[float]] = {kind: [] for kind in kinds}
-    models: dict[str, ViT] = {}
-    runs = [(kind, seed) for kind in kinds for seed in seeds]
-    for kind, seed in tqdm(runs, desc="runs", disable=not show_bar, mininterval=0.5):
-        model = seeded_vit(seed, positions=kind, **options)
-        history = train_vit(
-            model,
-            train,
-            test,
-            steps=steps,
-            lr=lr,
-            batch_size=batch_size,
-            seed=seed,
-            eval_every=steps,
-            progress=False,
-        )
-        scores[kind].append(history.final_score)
-        models.setdefault(kind, model)
-    return scores, models
+        logits = self.head(summary)  # (batch, num_classes)
+        return (logits, torch.stack(maps)) if need_weights else logits

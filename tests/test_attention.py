@@ -12,7 +12,7 @@ from lessons_lib import (
     padding_mask,
     scaled_dot_product_attention,
 )
-from lessons_lib.attention import attention_per_token
+from lessons_lib.attention import KVCache, attention_per_token, copy_from_torch, copy_into_torch
 
 SHAPES = [  # (q shape, k shape, d_v)
     ((5, 8), (7, 8), 3),
@@ -87,17 +87,6 @@ def test_per_token_loop_equals_matrix_form(seq, seed):
     w_q, w_k, w_v = (torch.randn(6, 4, generator=generator, dtype=torch.float64) for _ in range(3))
     matrix_form, _ = scaled_dot_product_attention(x @ w_q, x @ w_k, x @ w_v)
     assert torch.allclose(attention_per_token(x, w_q, w_k, w_v), matrix_form, atol=1e-10)
-
-
-def copy_into_torch(ours: MultiHeadAttention) -> torch.nn.MultiheadAttention:
-    """A torch MultiheadAttention with exactly our weights."""
-    theirs = torch.nn.MultiheadAttention(ours.d_model, ours.num_heads, batch_first=True)
-    with torch.no_grad():
-        theirs.in_proj_weight.copy_(torch.cat([ours.w_q.weight, ours.w_k.weight, ours.w_v.weight]))
-        theirs.in_proj_bias.copy_(torch.cat([ours.w_q.bias, ours.w_k.bias, ours.w_v.bias]))
-        theirs.out_proj.weight.copy_(ours.w_o.weight)
-        theirs.out_proj.bias.copy_(ours.w_o.bias)
-    return theirs.eval()
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -184,9 +173,10 @@ def test_mha_bad_input():
 
 # --- cross-attention and the tiny alignment model (chapter "Cross-attention") -------------
 
-from lessons_lib.attention import TinyCrossAttentionModel  # noqa: E402
 from lessons_lib.data import ReversalTask  # noqa: E402
-from lessons_lib.train import fit  # noqa: E402
+from lessons_lib.metrics import token_accuracy  # noqa: E402
+from lessons_lib.training import train_alignment_model  # noqa: E402
+from lessons_lib.transformer import TinyCrossAttentionModel  # noqa: E402
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -235,25 +225,16 @@ def train_tiny_model(steps: int, seed: int = 0):
     torch.manual_seed(seed)
     task = ReversalTask(length=8)
     model = TinyCrossAttentionModel(task.vocab_size, task.length, d_model=32, num_heads=2)
-    generator = torch.Generator().manual_seed(seed)
-
-    def batches():
-        while True:
-            yield task.sample(64, generator)
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matrices: one thread is fastest, above all on a busy machine
-    try:
-        fit(model, lambda m, batch: m.loss(*batch), batches(), steps=steps, lr=1e-2, progress=False)
-    finally:
-        torch.set_num_threads(threads)
+    validation = task.sample(128, torch.Generator().manual_seed(98), held_out=True)
+    history = train_alignment_model(model, task, validation, steps=steps, seed=seed, progress=False)
+    assert history.steps[-1] == steps and len(history.scores) == steps // 50
     return task, model
 
 
 def test_tiny_model_learns_the_anti_diagonal_alignment():
     task, model = train_tiny_model(steps=150)
     sources, targets = task.sample(128, torch.Generator().manual_seed(99), held_out=True)
-    assert model.accuracy(sources, targets) > 0.9
+    assert token_accuracy(model, sources, targets) > 0.9
     _, weights = model(sources)  # (batch, heads, L, L)
     read_most = weights.mean(dim=(0, 1)).argmax(-1)  # (L,) source read by each output
     mirrored = torch.arange(task.length - 1, -1, -1)
@@ -261,7 +242,7 @@ def test_tiny_model_learns_the_anti_diagonal_alignment():
     # An untrained model reads no such pattern.
     torch.manual_seed(0)
     untrained = TinyCrossAttentionModel(task.vocab_size, task.length)
-    assert untrained.accuracy(sources, targets) < 0.3
+    assert token_accuracy(untrained, sources, targets) < 0.3
 
 
 def test_tiny_model_shapes_and_bad_input():
@@ -274,3 +255,57 @@ def test_tiny_model_shapes_and_bad_input():
         model(torch.zeros(3, 9, dtype=torch.long))
     with pytest.raises(ValueError, match=r"sources must have 2 dimensions"):
         model(torch.zeros(8, dtype=torch.long))
+
+
+# --- the key/value cache (chapter "Autoregressive decoding") ------------------------------
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_growing_cache_one_token_at_a_time_equals_causal_attention(seed):
+    torch.manual_seed(seed)
+    mha = MultiHeadAttention(16, 4)
+    x = torch.randn(2, 6, 16)
+    full, full_weights = mha(x, x, x, mask=causal_mask(6))
+    cache = KVCache()
+    for t in range(6):
+        out, weights = mha(x[:, t : t + 1], x[:, t : t + 1], x[:, t : t + 1], cache=cache)
+        assert cache.length == t + 1 and weights.shape == (2, 4, 1, t + 1)
+        assert torch.allclose(out[:, 0], full[:, t], atol=1e-6)
+        assert torch.allclose(weights[:, :, 0], full_weights[:, :, t, : t + 1], atol=1e-6)
+
+
+def test_fixed_cache_projects_the_memory_once():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(8, 2)
+    memory, query = torch.randn(1, 5, 8), torch.randn(1, 1, 8)
+    cache = KVCache(fixed=True)
+    first, _ = mha(query, memory, memory, cache=cache)
+    keys = cache.keys
+    calls = []
+    handle = mha.w_k.register_forward_hook(lambda *args: calls.append(1))
+    second, _ = mha(query, memory, memory, cache=cache)
+    handle.remove()
+    assert calls == [] and cache.keys is keys and cache.length == 5
+    assert torch.equal(first, second)
+    assert torch.allclose(first, mha(query, memory, memory)[0], atol=1e-6)
+
+
+def test_cached_mask_must_span_every_cached_key():
+    mha = MultiHeadAttention(8, 2)
+    x = torch.randn(1, 1, 8)
+    cache = KVCache()
+    mha(x, x, x, cache=cache)
+    with pytest.raises(ValueError, match=r"does not broadcast to the scores' shape \(1, 1, 2\)"):
+        mha(x, x, x, mask=torch.ones(1, 1, dtype=torch.bool).expand(1, 3), cache=cache)
+
+
+def test_copy_into_torch_and_back_round_trips():
+    torch.manual_seed(0)
+    ours = MultiHeadAttention(12, 3)
+    theirs = copy_into_torch(ours)
+    again = MultiHeadAttention(12, 3)
+    copy_from_torch(again, theirs)
+    for name, parameter in ours.state_dict().items():
+        assert torch.equal(parameter, again.state_dict()[name]), name
+    with pytest.raises(TypeError, match="ours must be a MultiHeadAttention, got Linear"):
+        copy_into_torch(torch.nn.Linear(2, 2))

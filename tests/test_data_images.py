@@ -8,22 +8,24 @@ from lessons_lib.patching import patchify
 
 
 def test_digits_split_is_seeded_disjoint_and_scaled():
-    train, test = load_digits_split(test_fraction=0.2, seed=0)
-    assert train.images.shape[1:] == (1, 8, 8) and len(train) + len(test) == 1797
-    assert len(test) == round(1797 * 0.2)
+    train, validation, test = load_digits_split(test_fraction=0.2, seed=0)
+    assert train.images.shape[1:] == (1, 8, 8)
+    assert len(train) + len(validation) + len(test) == 1797
+    assert len(test) == round(1797 * 0.2) and len(validation) == round(1797 * 0.1)
     assert 0.0 <= float(train.images.min()) and float(train.images.max()) == 1.0
     assert set(train.labels.tolist()) == set(range(10)) and train.labels.dtype == torch.long
-    again, _ = load_digits_split(seed=0)
+    again, _, _ = load_digits_split(seed=0)
     assert torch.equal(again.images, train.images)
-    other, _ = load_digits_split(seed=1)
+    other, _, _ = load_digits_split(seed=1)
     assert not torch.equal(other.labels, train.labels)
     flat_train = {tuple(row) for row in train.images.flatten(1).tolist()}
-    duplicates = sum(tuple(row) in flat_train for row in test.images.flatten(1).tolist())
-    assert duplicates < 5  # only the few images that occur twice in the set itself
+    for held_out in (validation, test):
+        duplicates = sum(tuple(row) in flat_train for row in held_out.images.flatten(1).tolist())
+        assert duplicates < 5  # only the few images that occur twice in the set itself
 
 
 def test_batches_are_seeded_and_shaped():
-    train, _ = load_digits_split()
+    train, _, _ = load_digits_split()
     first = next(train.batches(16, torch.Generator().manual_seed(4)))
     again = next(train.batches(16, torch.Generator().manual_seed(4)))
     assert first[0].shape == (16, 1, 8, 8) and first[1].shape == (16,)
@@ -62,6 +64,8 @@ def test_bad_input():
         MarkPositionTask(noise=1.5)
     with pytest.raises(ValueError, match=r"test_fraction must lie strictly between 0 and 1"):
         load_digits_split(test_fraction=1.0)
+    with pytest.raises(ValueError, match=r"test_fraction \+ validation_fraction must be below 1"):
+        load_digits_split(test_fraction=0.5, validation_fraction=0.5)
     with pytest.raises(ValueError, match=r"an ImageSet needs images \(n, channels, H, W\)"):
         ImageSet(torch.zeros(3, 8, 8), torch.zeros(3, dtype=torch.long), ("a",))
     with pytest.raises(TypeError, match=r"batch_size must be an int"):

@@ -6,9 +6,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lessons_lib.decoding import (
-    CachedDecoder,
-    PrefixDecoder,
-    exact_match_accuracy,
     generate,
     greedy_decode,
     next_token_probabilities,
@@ -16,6 +13,7 @@ from lessons_lib.decoding import (
     sample_decode,
 )
 from lessons_lib.masking import padding_mask
+from lessons_lib.metrics import exact_match_accuracy
 from lessons_lib.softmax import softmax
 from lessons_lib.transformer import Transformer
 
@@ -90,18 +88,21 @@ def test_cached_decoding_equals_uncached(seed, norm_first):
     assert torch.equal(*sampled)
 
 
-def test_cached_step_logits_match_the_prefix_decoder_in_float32_with_padding():
+def test_cached_step_logits_match_the_whole_prefix_in_float32_with_padding():
+    """The decoding loop's two forms: one new token through the cache, or the whole prefix."""
     model, source = make_model(layers=3), make_source(batch=3, length=7)
     mask = padding_mask([7, 4, 2], 7)  # (batch, 1, L_src)
     with torch.no_grad():
-        cached, plain = CachedDecoder(model, source, mask), PrefixDecoder(model, source, mask)
-        tokens = torch.full((3,), BOS)
+        memory = model.encode(source, mask)
+        cache = model.new_cache()
+        prefix = torch.full((3, 1), BOS)
         for _ in range(12):
-            logits_cached, logits_plain = cached.step(tokens), plain.step(tokens)
+            logits_cached = model.decode(prefix[:, -1:], memory, mask, cache=cache)[:, -1]
+            logits_plain = model.decode(prefix, memory, mask)[:, -1]
             assert torch.allclose(logits_cached, logits_plain, atol=1e-5)
-            tokens = logits_plain.argmax(-1)
-    assert cached.caches[0].self_keys.shape == (3, 4, 12, 8)  # one key per decoded position
-    assert cached.caches[0].cross_keys.shape == (3, 4, 7, 8)
+            prefix = torch.cat([prefix, logits_plain.argmax(-1)[:, None]], dim=1)
+    assert cache[0].self_attention.keys.shape == (3, 4, 12, 8)  # one key per decoded position
+    assert cache[0].cross_attention.keys.shape == (3, 4, 7, 8)
 
 
 def test_padding_changes_nothing_when_decoding():

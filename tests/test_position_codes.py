@@ -5,11 +5,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lessons_lib.metrics import parameter_count as count
 from lessons_lib.positions import PositionCodes1D, PositionCodes2D
-
-
-def count(module):
-    return sum(parameter.numel() for parameter in module.parameters())
 
 
 def test_the_notes_example_counts():

@@ -11,7 +11,6 @@ from lessons_lib.residual import (
     AddNorm,
     FeedForward,
     LayerNorm,
-    gradient_norms_per_layer,
     layer_norm,
 )
 
@@ -98,24 +97,3 @@ def test_bad_inputs_give_clear_errors():
         FeedForward(8, 0)
     with pytest.raises(TypeError, match="d_model must be an int"):
         LayerNorm(8.0)
-
-
-def test_gradient_vanishes_without_residuals_and_not_with_them():
-    without = gradient_norms_per_layer(16, residual=False)
-    with_residuals = gradient_norms_per_layer(16, residual=True)
-    assert without.shape == with_residuals.shape == (16,)
-    assert without[0] < 1e-6 * without[-1]  # shrinks on the way down
-    assert with_residuals[0] > 0.5 * with_residuals[-1]  # arrives about as strong
-    assert (without[:8] < with_residuals[:8]).all()
-
-
-def test_gradient_norms_are_seeded_and_leave_the_global_random_state_alone():
-    torch.manual_seed(123)
-    before = torch.rand(1)
-    torch.manual_seed(123)
-    first = gradient_norms_per_layer(4, seed=7)
-    assert torch.equal(torch.rand(1), before)
-    assert torch.equal(first, gradient_norms_per_layer(4, seed=7))
-    assert not torch.equal(first, gradient_norms_per_layer(4, seed=8))
-    with pytest.raises(ValueError, match="depth must be > 0"):
-        gradient_norms_per_layer(0)

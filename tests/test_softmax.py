@@ -80,7 +80,7 @@ def test_bad_input():
 
 # --- entropy and the 1/sqrt(d_k) experiment (chapter "Softmax") ---------------------------
 
-from lessons_lib.softmax import entropy, scaling_experiment  # noqa: E402
+from lessons_lib.softmax import entropy  # noqa: E402
 
 
 def test_entropy_of_uniform_and_one_hot_rows():
@@ -96,28 +96,3 @@ def test_entropy_lies_between_zero_and_log_n(logits):
     values = entropy(softmax(torch.from_numpy(logits)))
     assert (values >= -1e-9).all()
     assert (values <= torch.log(torch.tensor(float(logits.shape[1]))) + 1e-9).all()
-
-
-def test_scaling_experiment_shows_why_attention_divides_by_sqrt_dk():
-    d_ks = [1, 16, 256, 1024]
-    result = scaling_experiment(d_ks, n_keys=16, n_trials=256, seed=0)
-    assert set(result) >= {"score_variance", "entropy_scaled", "grad_unscaled"}
-    dims = torch.tensor(d_ks, dtype=torch.float64)
-    assert ((result["score_variance"] / dims - 1).abs() < 0.2).all()  # Var(q·k) = d_k
-    # With the scaling the entropy and the gradient stay put; without, both collapse.
-    assert result["entropy_scaled"].max() - result["entropy_scaled"].min() < 0.3
-    assert (result["entropy_unscaled"].diff() < 0).all()
-    assert result["entropy_unscaled"][-1] < 0.2 * result["entropy_scaled"][-1]
-    assert result["grad_unscaled"][-1] < 1e-3 * result["grad_scaled"][-1]
-    assert (result["max_weight_unscaled"][1:] > result["max_weight_scaled"][1:]).all()
-    # d_k = 1: scaling divides by 1, so both columns agree exactly.
-    assert result["entropy_scaled"][0] == result["entropy_unscaled"][0]
-
-
-def test_scaling_experiment_is_seeded_and_checks_input():
-    first, second = scaling_experiment([4, 8], seed=3), scaling_experiment([4, 8], seed=3)
-    assert all(torch.equal(first[name], second[name]) for name in first)
-    with pytest.raises(TypeError, match=r"d_ks must be a non-empty list of ints, got \[\]"):
-        scaling_experiment([])
-    with pytest.raises(ValueError, match=r"d_k must be > 0, got 0"):
-        scaling_experiment([4, 0])

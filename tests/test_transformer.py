@@ -43,8 +43,10 @@ def test_encoder_layer_matches_torch(seed, norm_first, batch, seq, d_model, head
         their_mask = None if our_mask is None else ~our_mask  # torch: True = blocked
         expected = theirs(x, src_mask=their_mask)
         assert torch.allclose(ours(x, our_mask), expected, atol=1e-5)
-    assert ours.attention_weights.shape == (batch, heads, seq, seq)
-    assert not ours.attention_weights.requires_grad
+    out, weights = ours(x, mask, need_weights=True)
+    assert torch.allclose(out, theirs(x, src_mask=~mask), atol=1e-5)
+    assert weights.shape == (batch, heads, seq, seq)
+    assert torch.allclose(weights.sum(-1), torch.ones(batch, heads, seq), atol=1e-5)
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -66,16 +68,20 @@ def test_decoder_layer_matches_torch(seed, norm_first, batch, seq, d_model, head
         memory_key_padding_mask=~memory_mask[:, 0],
     )
     assert torch.allclose(ours(y, memory, causal_mask(seq), memory_mask), expected, atol=1e-5)
-    assert ours.self_attention_weights.shape == (batch, heads, seq, seq)
-    assert ours.cross_attention_weights.shape == (batch, heads, seq, source_len)
+    out, weights = ours(y, memory, causal_mask(seq), memory_mask, need_weights=True)
+    assert torch.allclose(out, expected, atol=1e-5)
+    assert weights["self"].shape == (batch, heads, seq, seq)
+    assert weights["cross"].shape == (batch, heads, seq, source_len)
+    assert torch.equal(weights["self"].triu(1), torch.zeros_like(weights["self"]))  # causal
 
 
 def test_layers_have_the_promised_parts():
     layer = EncoderLayer(16, 4, 32)
     assert isinstance(layer.self_attention, MultiHeadAttention)
-    assert layer.attention_weights is None
-    layer(torch.randn(1, 3, 16))
-    assert layer.attention_weights.shape == (1, 4, 3, 3)
+    assert isinstance(layer(torch.randn(1, 3, 16)), torch.Tensor)
+    _, weights = layer(torch.randn(1, 3, 16), need_weights=True)
+    assert weights.shape == (1, 4, 3, 3)
+    assert not hasattr(layer, "attention_weights")  # returned, never stored on the module
 
 
 def test_post_norm_and_pre_norm_differ():
@@ -101,7 +107,11 @@ def test_transformer_shapes(norm_first):
     source, target_in = torch.randint(0, 11, (3, 8)), torch.randint(0, 11, (3, 5))
     assert model.encode(source).shape == (3, 8, 32)
     assert model(source, target_in).shape == (3, 5, 11)
-    cross = model.decoder_layers[-1].cross_attention_weights
+    memory, encoder_weights = model.encode(source, need_weights=True)
+    assert [tuple(w.shape) for w in encoder_weights] == [(3, 4, 8, 8)] * 2
+    logits, weights = model.decode(target_in, memory, need_weights=True)
+    assert torch.allclose(logits, model(source, target_in), atol=1e-6)
+    cross = weights[-1]["cross"]
     assert cross.shape == (3, 4, 5, 8)
     assert torch.allclose(cross.sum(-1), torch.ones(3, 4, 5), atol=1e-5)
 
@@ -151,3 +161,28 @@ def test_bad_inputs_give_clear_errors():
         EncoderLayer(16, 3, 32)
     with pytest.raises(ValueError, match="num_layers must be > 0"):
         Transformer(11, num_layers=0)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("chunks", [[1] * 6, [2, 3, 1], [6]])
+def test_decoding_with_a_cache_equals_decoding_the_whole_prefix(norm_first, chunks):
+    """Feeding the target a chunk at a time through the cache gives the full decode's logits."""
+    model = small_model(norm_first).eval()
+    source, target_in = torch.randint(0, 11, (2, 7)), torch.randint(0, 11, (2, 6))
+    with torch.no_grad():
+        memory = model.encode(source)
+        full = model.decode(target_in, memory)
+        cache = model.new_cache()
+        pieces, start = [], 0
+        for size in chunks:
+            pieces.append(model.decode(target_in[:, start : start + size], memory, cache=cache))
+            start += size
+            assert cache[0].self_attention.length == start
+            assert cache[-1].cross_attention.length == 7
+    assert torch.allclose(torch.cat(pieces, dim=1), full, atol=1e-5)
+
+
+def test_layer_cache_must_be_a_layer_cache():
+    layer = DecoderLayer(8, 2, 16)
+    with pytest.raises(TypeError, match="cache must be a LayerCache, got dict"):
+        layer(torch.randn(1, 1, 8), torch.randn(1, 2, 8), cache={})

@@ -6,20 +6,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lessons_lib.data import ImageSet, MarkPositionTask
+from lessons_lib.experiments import compare_position_codes, trace_shapes
+from lessons_lib.metrics import classification_accuracy, parameter_count
 from lessons_lib.patching import patchify, unpatchify
 from lessons_lib.positions import sinusoidal_positions
+from lessons_lib.training import seeded_vit
 from lessons_lib.transformer import copy_torch_weights
-from lessons_lib.vit import (
-    DIGITS_VIT,
-    POSITION_KINDS,
-    ViT,
-    accuracy,
-    compare_position_codes,
-    one_thread,
-    parameter_count,
-    seeded_vit,
-    train_vit,
-)
+from lessons_lib.vit import DIGITS_VIT, POSITION_KINDS, ViT
 
 SMALL = dict(image_size=8, patch_size=2, d_model=16, depth=2, num_heads=2)
 
@@ -36,7 +29,8 @@ def test_shapes(kind, method):
     images = torch.rand(3, 1, 8, 8)
     assert model(images).shape == (3, 7)
     assert model.embed(images).shape == (3, 17, 16)
-    maps = model.attention_maps()
+    logits, maps = model(images, need_weights=True)
+    assert torch.equal(logits, model(images))
     assert maps.shape == (2, 3, 2, 17, 17)
     assert torch.allclose(maps.sum(-1), torch.ones(2, 3, 2, 17), atol=1e-5)
     codes = model.codes()
@@ -101,12 +95,19 @@ def test_linear_and_conv_vits_agree_with_copied_weights():
 
 def test_trace_shapes_follows_the_forward_pass():
     model = seeded_vit(0, positions="1d", **SMALL)
-    steps = dict(model.trace_shapes(torch.rand(3, 1, 8, 8)))
-    assert steps["images"] == (3, 1, 8, 8)
-    assert steps["patch embeddings"] == (3, 16, 16)
-    assert steps["+ class token, + position codes"] == (3, 17, 16)
-    assert steps["encoder layer 2"] == (3, 17, 16)
-    assert steps["head: logits"] == (3, 10)
+    parts = {
+        "patch embeddings": model.patch_embedding,
+        "encoder layer 1": model.layers[0],
+        "encoder layer 2": model.layers[1],
+        "head: logits": model.head,
+    }
+    steps = trace_shapes(lambda: model(torch.rand(3, 1, 8, 8)), parts)
+    assert [name for name, _ in steps] == list(parts)  # in the order the forward pass runs
+    shapes = dict(steps)
+    assert shapes["patch embeddings"] == (3, 16, 16)
+    assert shapes["encoder layer 1"] == (3, 17, 16)  # the class token joined the 16 patches
+    assert shapes["head: logits"] == (3, 10)
+    assert not model.patch_embedding._forward_hooks  # the hooks are removed
 
 
 def test_seeded_vit_is_reproducible_and_leaves_the_global_rng_alone():
@@ -126,7 +127,7 @@ def test_accuracy_counts_correct_labels():
             return torch.tensor([[0.0, 1.0]]).expand(images.shape[0], 2)
 
     data = ImageSet(torch.zeros(4, 1, 2, 2), torch.tensor([1, 1, 0, 1]), ("a", "b"))
-    assert accuracy(Constant(), data, batch_size=3) == 0.75
+    assert classification_accuracy(Constant(), data, batch_size=3) == 0.75
 
 
 def test_training_learns_the_mark_task_only_with_positions():
@@ -146,21 +147,6 @@ def test_training_learns_the_mark_task_only_with_positions():
     assert set(models) == {"none", "1d"}
     assert scores["none"][0] < 0.45  # chance is 0.25: an unordered set cannot tell quadrants
     assert scores["1d"][0] > 0.9
-
-
-def test_train_vit_is_seeded_and_restores_threads():
-    task = MarkPositionTask()
-    train = task.sample(128, torch.Generator().manual_seed(0))
-    threads = torch.get_num_threads()
-    runs = []
-    for _ in range(2):
-        model = seeded_vit(0, positions="2d", num_classes=4, **SMALL)
-        runs.append(train_vit(model, train, train, steps=5, eval_every=5, progress=False))
-    assert runs[0].losses == runs[1].losses and len(runs[0].scores) == 1
-    assert torch.get_num_threads() == threads
-    with one_thread():
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == threads
 
 
 def test_bad_input():

@@ -1,0 +1,327 @@
+"""Training: one short loop with a progress bar, and the book's recipes that use it.
+
+The loop is the same for every trained model: draw a batch, compute the loss,
+step the optimiser, and now and then measure a score on the *validation*
+split. It stops early once that score reaches ``target``. The test split is
+never seen here: a chapter scores it once, after training, so that the number
+it reports was not used to decide when to stop.
+
+Read top to bottom: the loop (:func:`fit`), then the recipes: the alignment
+model of chapter 04, the toy Transformer of chapters 06-07, the ViT of 09-10.
+
+Layer: training (imports the models, the data and the metrics below it, and tqdm).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from lessons_lib._env import building_book
+from lessons_lib._validate import require_positive_int
+from lessons_lib.data import ImageSet, ReversalTask, shift_right
+from lessons_lib.metrics import classification_accuracy, exact_match_accuracy, token_accuracy
+from lessons_lib.transformer import Transformer
+from lessons_lib.vit import ViT
+
+
+@dataclass
+class History:
+    """What happened during training, for plots and for the text."""
+
+    steps: list[int] = field(default_factory=list)  # step of each recorded loss
+    losses: list[float] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)  # step of each evaluation
+    scores: list[float] = field(default_factory=list)
+    seconds: float = 0.0  # wall time of the whole loop
+    seconds_to_target: float | None = None  # wall time when the score first reached target
+
+    @property
+    def final_score(self) -> float | None:
+        return self.scores[-1] if self.scores else None
+
+
+def fit(
+    model: nn.Module,
+    loss_fn: Callable[[nn.Module, object], torch.Tensor],
+    batches: Iterable[object],
+    steps: int,
+    lr: float = 1e-3,
+    evaluate: Callable[[nn.Module], float] | None = None,
+    eval_every: int = 50,
+    target: float | None = None,
+    progress: bool | None = None,
+    description: str = "training",
+) -> History:
+    """Train ``model`` for up to ``steps`` steps of Adam; return the :class:`History`.
+
+    ``loss_fn(model, batch)`` returns a scalar loss; ``batches`` is any
+    iterable with at least ``steps`` batches; ``evaluate(model)`` returns a
+    validation score (e.g. accuracy), run every ``eval_every`` steps with the
+    model in eval mode. With ``target`` set, training stops at the first
+    evaluation whose score reaches it.
+    ``progress=None`` shows a bar except while the rendered book is built,
+    where a live bar cannot move, and prints a one-line :func:`summary`;
+    ``progress=False`` is silent.
+
+    >>> model = nn.Linear(2, 1)
+    >>> data = [(torch.randn(8, 2), torch.randn(8, 1))] * 20
+    >>> loss_fn = lambda model, batch: F.mse_loss(model(batch[0]), batch[1])
+    >>> fit(model, loss_fn, data, steps=20, progress=False).steps[-1]
+    20
+    """
+    require_positive_int("steps", steps)
+    require_positive_int("eval_every", eval_every)
+    batch_iterator = iter(batches)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    history = History()
+    start = time.perf_counter()
+    show_bar = not building_book() if progress is None else progress
+    bar = tqdm(range(1, steps + 1), desc=description, disable=not show_bar, mininterval=0.5)
+    for step in bar:
+        model.train()
+        batch = next(batch_iterator, None)
+        if batch is None:
+            raise ValueError(
+                f"batches ran out after {step - 1} batches, but steps={steps}; pass an "
+                "endless generator (e.g. task.batches(...)) or ask for fewer steps"
+            )
+        loss = loss_fn(model, batch)
+        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+            shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+            raise ValueError(
+                f"loss_fn must return a scalar tensor (one number to minimise), got {shape}; "
+                "average the per-example losses with .mean()"
+            )
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        history.steps.append(step)
+        history.losses.append(float(loss.detach()))
+        if evaluate is not None and (step % eval_every == 0 or step == steps):
+            model.eval()
+            with torch.no_grad():
+                score = float(evaluate(model))
+            history.eval_steps.append(step)
+            history.scores.append(score)
+            bar.set_postfix(loss=f"{history.losses[-1]:.3f}", score=f"{score:.3f}")
+            if target is not None and score >= target:
+                history.seconds_to_target = time.perf_counter() - start
+                break
+    bar.close()
+    model.eval()
+    history.seconds = time.perf_counter() - start
+    if progress is not False:
+        print(summary(history, description, target))
+    return history
+
+
+def summary(history: History, description: str = "training", target: float | None = None) -> str:
+    """One line on what a training run did: the same on every seeded run (no wall time)."""
+    line = f"{description}: {history.steps[-1]} steps"
+    if history.losses:
+        line += f", final loss {history.losses[-1]:.4f}"
+    if history.final_score is not None:
+        line += f", score {history.final_score:.4f}"
+    if target is not None:
+        reached = history.seconds_to_target is not None
+        line += f" (target {target} {'reached' if reached else 'not reached'})"
+    return line
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch on one thread, then restore the old setting.
+
+    The book's models are too small to split between threads: on a busy
+    machine, waiting for the second thread costs more than it saves.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def seeded(seed: int, build: Callable[[], nn.Module]) -> nn.Module:
+    """``build()`` with its initial weights drawn from ``seed``; the global RNG is untouched."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return build()
+
+
+def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over every position: logits ``(..., vocab)``, targets ``(...)``."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+# --- chapter 04: the one-layer alignment model ------------------------------------------
+
+
+def train_alignment_model(
+    model: nn.Module,
+    task: ReversalTask,
+    validation: tuple[torch.Tensor, torch.Tensor],
+    steps: int = 150,
+    lr: float = 1e-2,
+    batch_size: int = 64,
+    seed: int = 0,
+    progress: bool | None = None,
+) -> History:
+    """Train a :class:`~lessons_lib.transformer.TinyCrossAttentionModel` on ``task``.
+
+    The loss is the cross-entropy of every output token; the score, every 50
+    steps, is the token accuracy on ``validation`` ``(sources, targets)``.
+    """
+    with one_thread():
+        return fit(
+            model,
+            lambda model, batch: cross_entropy(model(batch[0])[0], batch[1]),
+            task.batches(batch_size, torch.Generator().manual_seed(seed)),
+            steps=steps,
+            lr=lr,
+            evaluate=lambda model: token_accuracy(model, *validation),
+            eval_every=50,
+            progress=progress,
+            description="training the alignment model",
+        )
+
+
+# --- chapters 06-07: the toy Transformer (digit reversal) -------------------------------
+
+
+@dataclass(frozen=True)
+class ToyRecipe:
+    """Size and training settings of the book's toy Transformer (digit reversal).
+
+    One layer on each side is enough for reversal: output position t only has
+    to copy source position ``length - 1 - t``, one cross-attention lookup.
+    """
+
+    d_model: int = 64
+    num_heads: int = 4
+    num_layers: int = 1
+    d_ff: int = 128
+    batch_size: int = 128
+    lr: float = 3e-3
+    max_steps: int = 1500
+    eval_every: int = 10
+    eval_size: int = 500
+    target: float = 0.99
+    seed: int = 0
+
+
+class SequenceSplits(NamedTuple):
+    """Held-out ``(sources, targets)`` pairs: one to stop training on, one to report."""
+
+    validation: tuple[torch.Tensor, torch.Tensor]
+    test: tuple[torch.Tensor, torch.Tensor]
+
+
+def teacher_forcing_loss(
+    model: Transformer, batch: tuple[torch.Tensor, torch.Tensor], bos: int
+) -> torch.Tensor:
+    """Cross-entropy of every target token given the true previous ones (teacher forcing).
+
+    The decoder reads ``shift_right(targets)`` and must predict ``targets``,
+    all positions at once; the causal mask keeps it from peeking.
+    """
+    sources, targets = batch  # (batch, length) each
+    return cross_entropy(model(sources, shift_right(targets, bos)), targets)
+
+
+def train_reversal_model(
+    task: ReversalTask | None = None,
+    recipe: ToyRecipe | None = None,
+    progress: bool | None = None,
+) -> tuple[Transformer, History, SequenceSplits]:
+    """Build and train the toy Transformer until validation exact-match accuracy reaches target.
+
+    Both splits hold sequences of the task's held-out kind, drawn with
+    different seeds: training stops on ``validation``; ``test`` is for the
+    chapter to score once. Seeded by ``recipe.seed`` (the global random state
+    is left as it was): the same call gives the same model and history.
+    Returns the model (in eval mode), the :class:`History` and the splits.
+    """
+    task = task or ReversalTask()
+    recipe = recipe or ToyRecipe()
+    model = seeded(
+        recipe.seed,
+        lambda: Transformer(
+            task.vocab_size,
+            d_model=recipe.d_model,
+            num_heads=recipe.num_heads,
+            num_layers=recipe.num_layers,
+            d_ff=recipe.d_ff,
+            max_len=max(task.length, 16),
+        ),
+    )
+    splits = SequenceSplits(
+        *(
+            task.sample(recipe.eval_size, torch.Generator().manual_seed(seed), held_out=True)
+            for seed in (recipe.seed + 2, recipe.seed + 3)
+        )
+    )
+    history = fit(
+        model,
+        lambda model, batch: teacher_forcing_loss(model, batch, task.bos),
+        task.batches(recipe.batch_size, torch.Generator().manual_seed(recipe.seed + 1)),
+        steps=recipe.max_steps,
+        lr=recipe.lr,
+        evaluate=lambda model: exact_match_accuracy(model, *splits.validation, task.bos),
+        eval_every=recipe.eval_every,
+        target=recipe.target,
+        progress=progress,
+        description="training the toy Transformer",
+    )
+    return model, history, splits
+
+
+# --- chapters 09-10: the small ViT -------------------------------------------------------
+
+
+def seeded_vit(seed: int, **options: object) -> ViT:
+    """A :class:`~lessons_lib.vit.ViT` whose initial weights depend only on ``seed``."""
+    return seeded(seed, lambda: ViT(**options))
+
+
+def train_vit(
+    model: nn.Module,
+    train: ImageSet,
+    validation: ImageSet,
+    steps: int,
+    lr: float = 3e-3,
+    batch_size: int = 64,
+    seed: int = 0,
+    eval_every: int = 50,
+    target: float | None = None,
+    progress: bool | None = None,
+    description: str = "ViT",
+) -> History:
+    """Train ``model`` with cross-entropy on ``train``, scoring validation accuracy.
+
+    Seeded batches, on one thread. A thin wrapper around :func:`fit`; returns
+    its History (losses, validation accuracies, seconds, seconds to ``target``).
+    """
+    with one_thread():
+        return fit(
+            model,
+            lambda model, batch: F.cross_entropy(model(batch[0]), batch[1]),
+            train.batches(batch_size, torch.Generator().manual_seed(seed)),
+            steps=steps,
+            lr=lr,
+            evaluate=lambda model: classification_accuracy(model, validation),
+            eval_every=eval_every,
+            target=target,
+            progress=progress,
+            description=description,
+        )

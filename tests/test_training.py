@@ -1,0 +1,110 @@
+"""The book's toy Transformer: it learns to reverse held-out sequences, reproducibly.
+
+How fast it learns is measured by bench/bench_transformer.py, never asserted here.
+"""
+
+import pytest
+import torch
+
+from lessons_lib.data import ImageSet, ReversalTask
+from lessons_lib.metrics import exact_match_accuracy
+from lessons_lib.training import (
+    ToyRecipe,
+    fit,
+    one_thread,
+    seeded,
+    train_reversal_model,
+    train_vit,
+)
+from lessons_lib.vit import ViT
+
+
+def test_the_toy_model_reverses_held_out_sequences():
+    task = ReversalTask()
+    before = torch.random.get_rng_state()
+    model, history, splits = train_reversal_model(task, progress=False)
+    assert torch.equal(torch.random.get_rng_state(), before)  # the caller's RNG is untouched
+    for sources, targets in splits:
+        assert task.is_held_out(sources).all()  # sequences it never trained on
+        assert torch.equal(targets, sources.flip(1))
+    assert not torch.equal(splits.validation[0], splits.test[0])
+    assert history.final_score >= 0.99  # the validation score it stopped on
+    assert history.final_score == exact_match_accuracy(model, *splits.validation, task.bos)
+    assert history.seconds_to_target is not None
+    assert exact_match_accuracy(model, *splits.test, task.bos) >= 0.97
+    assert history.losses[-1] < history.losses[0] / 10
+
+
+def test_training_is_reproducible():
+    recipe = ToyRecipe(
+        d_model=16,
+        num_heads=2,
+        d_ff=32,
+        batch_size=16,
+        max_steps=6,
+        eval_every=3,
+        eval_size=10,
+        target=None,
+    )
+    _, first, _ = train_reversal_model(recipe=recipe, progress=False)
+    _, second, _ = train_reversal_model(recipe=recipe, progress=False)
+    assert first.losses == second.losses and first.scores == second.scores
+    assert len(second.losses) == 6 and second.eval_steps == [3, 6]
+    _, other, _ = train_reversal_model(
+        recipe=ToyRecipe(**{**recipe.__dict__, "seed": 1}), progress=False
+    )
+    assert other.losses != second.losses
+
+
+def test_fit_prints_a_summary_and_hides_the_bar_while_the_book_builds(monkeypatch, capsys):
+    model = torch.nn.Linear(1, 1)
+    data = iter(lambda: torch.ones(4, 1), None)
+
+    def loss_fn(module, batch):
+        return ((module(batch) - 3) ** 2).mean()
+
+    monkeypatch.setenv("LESSONS_STATIC_WIDGETS", "1")
+    history = fit(model, loss_fn, data, steps=4, evaluate=lambda m: 0.5, eval_every=2, target=0.9)
+    captured = capsys.readouterr()
+    assert "4 steps" in captured.out and "score 0.5000" in captured.out
+    assert "target 0.9 not reached" in captured.out
+    assert "it/s" not in captured.err  # no progress bar in the static book
+    assert history.eval_steps == [2, 4]
+    fit(model, loss_fn, data, steps=2, progress=False)
+    assert capsys.readouterr().out == ""
+
+
+def test_fit_says_when_the_batches_run_out_and_refuses_a_non_scalar_loss():
+    model = torch.nn.Linear(1, 1)
+    batches = [torch.ones(4, 1)] * 3  # a list works: any iterable of batches
+    history = fit(model, lambda m, b: m(b).mean(), batches, steps=3, progress=False)
+    assert history.steps == [1, 2, 3]
+    with pytest.raises(ValueError, match="batches ran out after 3 batches, but steps=5"):
+        fit(model, lambda m, b: m(b).mean(), batches, steps=5, progress=False)
+    with pytest.raises(ValueError, match=r"loss_fn must return a scalar tensor .* got \(4, 1\)"):
+        fit(model, lambda m, b: m(b), batches, steps=1, progress=False)
+
+
+def test_seeded_builds_the_same_weights_and_leaves_the_global_rng_alone():
+    before = torch.random.get_rng_state()
+    first = seeded(3, lambda: torch.nn.Linear(4, 4))
+    second = seeded(3, lambda: torch.nn.Linear(4, 4))
+    assert torch.equal(first.weight, second.weight)
+    assert torch.equal(torch.random.get_rng_state(), before)
+
+
+def test_train_vit_is_seeded_scores_validation_and_restores_threads():
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(40, 1, 8, 8, generator=generator)
+    train = ImageSet(images, torch.randint(0, 10, (40,), generator=generator), tuple("0123456789"))
+    validation = ImageSet(images[:10], train.labels[:10], train.class_names)
+    threads = torch.get_num_threads()
+    runs = []
+    for _ in range(2):
+        model = seeded(0, lambda: ViT())
+        runs.append(train_vit(model, train, validation, steps=5, eval_every=5, progress=False))
+    assert runs[0].losses == runs[1].losses and len(runs[0].scores) == 1
+    assert torch.get_num_threads() == threads
+    with one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == threads
