@@ -1,4 +1,4 @@
-"""Exercises of the chapter "Add & norm"."""
+"""Exercises of the chapter "Add & norm" (``book/*_add_norm.ipynb``)."""
 
 from __future__ import annotations
 
@@ -6,35 +6,47 @@ from collections.abc import Callable
 
 import torch
 
-from lessons_lib.checks.core import CheckResult, Mistake, check_against
+from lessons_lib.checks.core import Case, CheckResult, Exercise, Mistake
 from lessons_lib.residual import layer_norm
 
 EPS = 1e-5
 
 
-def _inputs(seed: int) -> torch.Tensor:
-    """Rows of very different spread, one nearly constant, so that eps matters."""
-    generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(5, 12, generator=generator) * torch.tensor([[3.0], [0.5], [1.0], [10.0], [1.0]])
-    x[4] = 2.0 + 1e-3 * torch.randn(12, generator=generator)  # variance 1e-6, below eps
-    return x + torch.randn(5, 1, generator=generator) * 4  # each row its own mean
+def _rows(rows: int, d_model: int, generator: torch.Generator) -> torch.Tensor:
+    """Rows of very different spread and mean, the last nearly constant, so that eps matters."""
+    spread = torch.rand(rows, 1, generator=generator) * 8 + 0.5  # (rows, 1)
+    x = torch.randn(rows, d_model, generator=generator) * spread  # (rows, d_model)
+    x = x + torch.randn(rows, 1, generator=generator) * 4  # each row its own mean
+    # Near 0.5 so that float32 still resolves the deviations of 1e-3.
+    x[-1] = 0.5 + 1e-3 * torch.randn(d_model, generator=generator)  # variance 1e-6, below eps
+    return x
+
+
+def _layer_norm_cases() -> list[Case]:
+    generator = torch.Generator().manual_seed(3)
+    return [
+        Case((_rows(rows, d_model, generator),), f"x of shape ({rows}, {d_model})")
+        for rows, d_model in ((5, 12), (3, 7))
+    ]
+
+
+def _normalise(x: torch.Tensor, dim: int = -1, unbiased: bool = False) -> torch.Tensor:
+    """(x - mean) / sqrt(var + eps) over ``dim``; variants for the mistakes."""
+    mean = x.mean(dim, keepdim=True)
+    variance = x.var(dim, unbiased=unbiased, keepdim=True)
+    return (x - mean) / torch.sqrt(variance + EPS)
 
 
 LAYER_NORM_MISTAKES = [
     Mistake(
         "normalised over the wrong axis",
         "each token (row) is normalised on its own: take the mean and variance over dim=-1",
-        lambda x: (
-            (x - x.mean(0, keepdim=True)) / torch.sqrt(x.var(0, unbiased=False, keepdim=True) + EPS)
-        ),
+        lambda x: _normalise(x, dim=0),
     ),
     Mistake(
         "unbiased variance",
         "layer norm divides the squared deviations by n, not n - 1: use unbiased=False",
-        lambda x: (
-            (x - x.mean(-1, keepdim=True))
-            / torch.sqrt(x.var(-1, unbiased=True, keepdim=True) + EPS)
-        ),
+        lambda x: _normalise(x, unbiased=True),
     ),
     Mistake(
         "mean not subtracted",
@@ -51,15 +63,37 @@ LAYER_NORM_MISTAKES = [
         "add eps = 1e-5 to the variance before the square root; look at the nearly constant row",
         lambda x: (x - x.mean(-1, keepdim=True)) / x.std(-1, unbiased=False, keepdim=True),
     ),
+    Mistake(
+        "eps outside the square root",
+        "eps goes under the root: sqrt(var + eps), not sqrt(var) + eps; the nearly constant "
+        "row shows the difference",
+        lambda x: (x - x.mean(-1, keepdim=True)) / (x.std(-1, unbiased=False, keepdim=True) + EPS),
+    ),
 ]
+
+LAYER_NORM = Exercise(
+    name="check_layer_norm",
+    parameters=("x",),
+    cases=_layer_norm_cases,
+    solution=lambda x: layer_norm(x, EPS),
+    mistakes=LAYER_NORM_MISTAKES,
+    success="your layer norm matches.",
+)
 
 
 def check_layer_norm(function: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
     """Check ``function(x (tokens, d_model)) -> (x - mean) / sqrt(var + 1e-5)`` per row."""
-    x = _inputs(3)
-    return check_against(
-        function, (x,), layer_norm(x, EPS), LAYER_NORM_MISTAKES, "your layer norm matches.", 1e-4
-    )
+    return LAYER_NORM.check(function)
+
+
+def _add_norm_cases() -> list[Case]:
+    generator = torch.Generator().manual_seed(4)
+    cases = []
+    for shape in ((2, 5, 16), (3, 4, 8)):
+        x = torch.randn(*shape, generator=generator) * 2 + 1
+        sublayer_out = torch.randn(*shape, generator=generator)
+        cases.append(Case((x, sublayer_out), f"x and sublayer_out of shape {shape}"))
+    return cases
 
 
 ADD_NORM_MISTAKES = [
@@ -85,14 +119,16 @@ ADD_NORM_MISTAKES = [
     ),
 ]
 
+ADD_NORM = Exercise(
+    name="check_add_norm",
+    parameters=("x", "sublayer_out"),
+    cases=_add_norm_cases,
+    solution=lambda x, sublayer_out: layer_norm(x + sublayer_out, EPS),
+    mistakes=ADD_NORM_MISTAKES,
+    success="your add & norm matches.",
+)
+
 
 def check_add_norm(function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> CheckResult:
     """Check ``function(x, sublayer_out) -> layer_norm(x + sublayer_out)`` (post-norm)."""
-    generator = torch.Generator().manual_seed(4)
-    x = torch.randn(2, 5, 16, generator=generator) * 2 + 1
-    sublayer_out = torch.randn(2, 5, 16, generator=generator)
-    args = (x, sublayer_out)
-    expected = layer_norm(x + sublayer_out)
-    return check_against(
-        function, args, expected, ADD_NORM_MISTAKES, "your add & norm matches.", 1e-4
-    )
+    return ADD_NORM.check(function)

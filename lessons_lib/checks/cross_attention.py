@@ -1,4 +1,7 @@
-"""Exercises of the chapter "Cross-attention and multiple heads"."""
+"""Exercises of the chapter "Cross-attention and multiple heads".
+
+Chapter file: ``book/*_cross_attention.ipynb``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from collections.abc import Callable
 import torch
 
 from lessons_lib.attention import attend
-from lessons_lib.checks.core import CheckResult, Mistake, check_against
+from lessons_lib.checks.core import Case, CheckResult, Exercise, Mistake
 
 
 def _split(x: torch.Tensor, num_heads: int) -> torch.Tensor:
@@ -29,6 +32,15 @@ def _split_interleaved(x: torch.Tensor, num_heads: int) -> torch.Tensor:
     batch, seq, d_model = x.shape
     x = x.view(batch, seq, d_model // num_heads, num_heads)  # (batch, seq, d_head, heads)
     return x.permute(0, 3, 1, 2)  # (batch, heads, seq, d_head)
+
+
+def _split_cases() -> list[Case]:
+    generator = torch.Generator().manual_seed(6)
+    cases = []
+    for batch, seq, d_model, num_heads in ((2, 5, 12, 3), (1, 3, 8, 2)):
+        x = torch.randn(batch, seq, d_model, generator=generator)  # (batch, seq, d_model)
+        cases.append(Case((x, num_heads), f"x ({batch}, {seq}, {d_model}) and {num_heads} heads"))
+    return cases
 
 
 SPLIT_MISTAKES = [
@@ -52,14 +64,19 @@ SPLIT_MISTAKES = [
     ),
 ]
 
+SPLIT_HEADS = Exercise(
+    name="check_split_heads",
+    parameters=("x", "num_heads"),
+    cases=_split_cases,
+    solution=_split,
+    mistakes=SPLIT_MISTAKES,
+    success="each head gets its block.",
+)
+
 
 def check_split_heads(function: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckResult:
     """Check ``function(x (batch, seq, d_model), num_heads) -> (batch, heads, seq, d_head)``."""
-    generator = torch.Generator().manual_seed(6)
-    x = torch.randn(2, 5, 12, generator=generator)  # (batch 2, seq 5, d_model 12)
-    num_heads = 3
-    args = (x, num_heads)
-    return check_against(function, args, _split(*args), SPLIT_MISTAKES, "each head gets its block.")
+    return SPLIT_HEADS.check(function)
 
 
 def _multi_head(
@@ -91,12 +108,32 @@ def _multi_head(
     return merged @ w_o if use_w_o else merged
 
 
+def _multi_head_cases() -> list[Case]:
+    generator = torch.Generator().manual_seed(7)
+    cases = []
+    for batch, l_q, l_k, d_model, num_heads in ((2, 4, 6, 12, 3), (1, 5, 3, 8, 2)):
+        decoder = torch.randn(batch, l_q, d_model, generator=generator)  # (batch, L_q, d_model)
+        encoder = torch.randn(batch, l_k, d_model, generator=generator)  # (batch, L_k, d_model)
+        weights = [
+            torch.randn(d_model, d_model, generator=generator) / d_model**0.5 for _ in range(4)
+        ]
+        label = f"decoder ({batch}, {l_q}, {d_model}), encoder ({batch}, {l_k}, {d_model}), "
+        cases.append(Case((decoder, encoder, *weights, num_heads), f"{label}{num_heads} heads"))
+    return cases
+
+
 MULTI_HEAD_MISTAKES = [
     Mistake(
         "queries from the encoder",
         "in cross-attention Q comes from the decoder, K and V from the encoder; "
         "the output has one row per decoder position",
         lambda dec, enc, wq, wk, wv, wo, h: _multi_head(enc, dec, wq, wk, wv, wo, h),
+    ),
+    Mistake(
+        "keys and values from the decoder",
+        "that is the decoder's self-attention; in cross-attention K = encoder @ W_K and "
+        "V = encoder @ W_V, so each decoder position can look at the source",
+        lambda dec, enc, wq, wk, wv, wo, h: _multi_head(dec, dec, wq, wk, wv, wo, h),
     ),
     Mistake(
         "heads split in the wrong order",
@@ -127,6 +164,11 @@ MULTI_HEAD_MISTAKES = [
         lambda dec, enc, wq, wk, wv, wo, h: _multi_head(dec, enc, wq, wk, wv, wo, h, use_w_o=False),
     ),
     Mistake(
+        "no scaling",
+        "divide each head's scores by √d_head before the softmax",
+        lambda dec, enc, wq, wk, wv, wo, h: _multi_head(dec, enc, wq, wk, wv, wo, h, divisor=1.0),
+    ),
+    Mistake(
         "scaled by √d_model",
         "each head works in d_head = d_model / heads dimensions: divide its scores by √d_head",
         lambda dec, enc, wq, wk, wv, wo, h: _multi_head(
@@ -135,24 +177,20 @@ MULTI_HEAD_MISTAKES = [
     ),
 ]
 
+MULTI_HEAD = Exercise(
+    name="check_multi_head",
+    parameters=("decoder", "encoder", "w_q", "w_k", "w_v", "w_o", "num_heads"),
+    cases=_multi_head_cases,
+    solution=_multi_head,
+    mistakes=MULTI_HEAD_MISTAKES,
+    success="split, attend per head, concatenate, W_O: all in order.",
+)
 
-def check_multi_head(
-    function: Callable[..., torch.Tensor],
-) -> CheckResult:
+
+def check_multi_head(function: Callable[..., torch.Tensor]) -> CheckResult:
     """Check ``function(decoder, encoder, w_q, w_k, w_v, w_o, num_heads) -> (batch, L_q, d_model)``.
 
     decoder ``(batch, L_q, d_model)``, encoder ``(batch, L_k, d_model)`` with
     L_q != L_k; each weight ``(d_model, d_model)``, applied as ``x @ w``.
     """
-    generator = torch.Generator().manual_seed(7)
-    decoder = torch.randn(2, 4, 12, generator=generator)  # (batch, L_q = 4, d_model)
-    encoder = torch.randn(2, 6, 12, generator=generator)  # (batch, L_k = 6, d_model)
-    weights = [torch.randn(12, 12, generator=generator) / 12**0.5 for _ in range(4)]
-    args = (decoder, encoder, *weights, 3)
-    return check_against(
-        function,
-        args,
-        _multi_head(*args),
-        MULTI_HEAD_MISTAKES,
-        "split, attend per head, concatenate, W_O: all in order.",
-    )
+    return MULTI_HEAD.check(function)

@@ -1,4 +1,4 @@
-"""Exercises of the chapter "Queries, keys and values"."""
+"""Exercises of the chapter "Queries, keys and values" (``book/*_qkv.ipynb``)."""
 
 from __future__ import annotations
 
@@ -7,62 +7,88 @@ from collections.abc import Callable
 
 import torch
 
-from lessons_lib.checks.core import CheckResult, Mistake, call_reader, check_against, diagnose
+from lessons_lib.attention import attend, attention_scores
+from lessons_lib.checks.core import Case, CheckResult, Exercise, Mistake
 from lessons_lib.softmax import softmax
 
 
-def _weights(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-    return softmax(queries @ keys.T / math.sqrt(queries.shape[-1]), dim=-1)
+def _weight_cases() -> list[Case]:
+    generator = torch.Generator().manual_seed(1)
+    cases = []
+    for l_q, l_k, d_k in ((4, 6, 16), (5, 3, 9)):  # L_q != L_k, and two sizes of d_k
+        queries = torch.randn(l_q, d_k, generator=generator) * 2
+        keys = torch.randn(l_k, d_k, generator=generator) * 2
+        cases.append(Case((queries, keys), f"queries ({l_q}, {d_k}) and keys ({l_k}, {d_k})"))
+    return cases
 
 
 WEIGHT_MISTAKES = [
     Mistake(
         "softmax over the wrong axis",
         "each row (one query) must sum to 1 over the keys; use dim=-1",
-        lambda q, k: softmax(q @ k.T / math.sqrt(q.shape[-1]), dim=0),
+        lambda queries, keys: softmax(attention_scores(queries, keys), dim=0),
     ),
     Mistake(
         "no scaling",
         "did you divide by √d_k? The scores must be queries @ keys.T / sqrt(d_k)",
-        lambda q, k: softmax(q @ k.T, dim=-1),
+        lambda queries, keys: softmax(queries @ keys.T, dim=-1),
     ),
     Mistake(
         "divided by d_k",
         "divide by the square root of d_k, not by d_k itself",
-        lambda q, k: softmax(q @ k.T / q.shape[-1], dim=-1),
+        lambda queries, keys: softmax(queries @ keys.T / queries.shape[-1], dim=-1),
     ),
     Mistake(
         "scores transposed",
         "rows must be queries and columns keys: compute queries @ keys.T, not keys @ queries.T",
-        lambda q, k: softmax(k @ q.T / math.sqrt(q.shape[-1]), dim=-1),
+        lambda queries, keys: softmax(attention_scores(keys, queries), dim=-1),
+    ),
+    Mistake(
+        "no softmax",
+        "the scaled scores are not weights yet: apply softmax over the keys (dim=-1)",
+        lambda queries, keys: attention_scores(queries, keys),
+    ),
+    Mistake(
+        "no softmax and no scaling",
+        "divide the scores by √d_k, then apply softmax over the keys (dim=-1)",
+        lambda queries, keys: queries @ keys.T,
     ),
 ]
+
+ATTENTION_WEIGHTS = Exercise(
+    name="check_attention_weights",
+    parameters=("queries", "keys"),
+    cases=_weight_cases,
+    solution=lambda queries, keys: softmax(attention_scores(queries, keys), dim=-1),
+    mistakes=WEIGHT_MISTAKES,
+    success="the weights match.",
+)
 
 
 def check_attention_weights(
     function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
 ) -> CheckResult:
     """Check ``function(queries (L_q, d_k), keys (L_k, d_k)) -> weights (L_q, L_k)``."""
-    generator = torch.Generator().manual_seed(1)
-    queries = torch.randn(4, 16, generator=generator) * 2  # L_q = 4 differs from L_k = 6
-    keys = torch.randn(6, 16, generator=generator) * 2
-    answer = call_reader(function, queries, keys)
-    if isinstance(answer, CheckResult):
-        return answer
-    expected = _weights(queries, keys)
-    result = diagnose(answer, expected, WEIGHT_MISTAKES, (queries, keys), "the weights match.")
-    if not result.passed and answer.shape == expected.shape:
-        if not torch.allclose(answer.sum(-1), torch.ones(answer.shape[0]), atol=1e-4):
-            return CheckResult(
-                False, f"{result.message} (rows do not sum to 1: softmax over the wrong axis?)"
-            )
-    return result
+    return ATTENTION_WEIGHTS.check(function)
 
 
-def _head(
-    inputs: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor, w_v: torch.Tensor
-) -> torch.Tensor:
-    return _weights(inputs @ w_q, inputs @ w_k) @ (inputs @ w_v)
+def _head_cases() -> list[Case]:
+    generator = torch.Generator().manual_seed(2)
+    cases = []
+    for seq, d_model, d_k in ((5, 12, 5), (7, 6, 4)):
+        inputs = torch.randn(seq, d_model, generator=generator)  # (seq, d_model)
+        w_q, w_k, w_v = (torch.randn(d_model, d_k, generator=generator) for _ in range(3))
+        label = f"inputs ({seq}, {d_model}) and W_Q, W_K, W_V ({d_model}, {d_k})"
+        cases.append(Case((inputs, w_q, w_k, w_v), label))
+    return cases
+
+
+def _head(inputs: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor, w_v: torch.Tensor):
+    return attend(inputs @ w_q, inputs @ w_k, inputs @ w_v)[0]  # (seq, d_k)
+
+
+def _weights(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+    return softmax(queries @ keys.T / math.sqrt(queries.shape[-1]), dim=-1)
 
 
 HEAD_MISTAKES = [
@@ -91,16 +117,25 @@ HEAD_MISTAKES = [
         "did you divide by √d_k? The scores must be Q @ K.T / sqrt(d_k)",
         lambda x, wq, wk, wv: softmax((x @ wq) @ (x @ wk).T, dim=-1) @ (x @ wv),
     ),
+    Mistake(
+        "no softmax",
+        "turn the scaled scores into weights with softmax over the keys before weighting V",
+        lambda x, wq, wk, wv: (x @ wq) @ (x @ wk).T / math.sqrt(wq.shape[-1]) @ (x @ wv),
+    ),
 ]
+
+ATTENTION_HEAD = Exercise(
+    name="check_attention_head",
+    parameters=("inputs", "w_q", "w_k", "w_v"),
+    cases=_head_cases,
+    solution=_head,
+    mistakes=HEAD_MISTAKES,
+    success="your head matches the reference.",
+)
 
 
 def check_attention_head(
     function: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
 ) -> CheckResult:
     """Check ``function(inputs (seq, d_model), w_q, w_k, w_v (d_model, d_k)) -> (seq, d_k)``."""
-    generator = torch.Generator().manual_seed(2)
-    inputs = torch.randn(5, 12, generator=generator)
-    w_q, w_k, w_v = (torch.randn(12, 5, generator=generator) for _ in range(3))
-    args = (inputs, w_q, w_k, w_v)
-    success = "your head matches the reference."
-    return check_against(function, args, _head(*args), HEAD_MISTAKES, success)
+    return ATTENTION_HEAD.check(function)

@@ -1,48 +1,51 @@
-"""Exercises of the chapter "Softmax"."""
+"""Exercises of the chapter "Softmax" (``book/*_softmax.ipynb``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import torch
 
-from lessons_lib.checks.core import CheckResult, Mistake, call_reader, diagnose
+from lessons_lib.checks.core import Case, CheckResult, Exercise, Mistake
 from lessons_lib.softmax import naive_softmax, softmax
 
 
-def diagnose_non_finite(
-    answer: torch.Tensor,
-    expected: torch.Tensor,
-    mistakes: Sequence[Mistake],
-    args: tuple,
-    success: str,
-) -> CheckResult:
-    """Like :func:`~lessons_lib.checks.core.diagnose`, but NaN/inf answers are named too.
+def _spread_rows(columns: int, generator: torch.Generator) -> torch.Tensor:
+    """Rows whose spread overflows exp() unless the row's *maximum* is subtracted.
 
-    An answer with NaN or inf where the reference is finite is matched against
-    the mistakes with NaN equal to NaN (an overflow gives NaN in the same places).
+    Row 0 sits near 1000 (a plain exp overflows); row 1 has one logit at -1000
+    (subtracting the minimum overflows); row 2 has one at +1000 (subtracting
+    the mean overflows); row 3 is ordinary.
     """
-    if answer.shape == expected.shape and not torch.isfinite(answer).all():
-        for mistake in mistakes:
-            wrong = mistake.compute(*args)
-            if wrong.shape == answer.shape and torch.allclose(
-                answer, wrong, atol=1e-5, equal_nan=True
-            ):
-                return CheckResult(False, f"{mistake.name}: {mistake.hint}")
-        return CheckResult(
-            False,
-            "your answer holds NaN or inf although every input is finite: "
-            "look for an exp() that overflows or a division by zero",
-        )
-    return diagnose(answer, expected, mistakes, args, success)
-
-
-def _logits() -> torch.Tensor:
-    """Square on purpose (a missing keepdim then gives a wrong answer, not a crash)."""
-    generator = torch.Generator().manual_seed(3)
-    logits = torch.randn(5, 5, generator=generator) * 3  # (5, 5)
-    logits[2] += 1000.0  # one row of huge logits: exp(1000) overflows float32
+    logits = torch.randn(4, columns, generator=generator)  # (4, columns)
+    logits[0] += 1000.0
+    logits[1, 3] = -1000.0
+    logits[2, 5] = 1000.0
     return logits
+
+
+def _softmax_cases() -> list[Case]:
+    generator = torch.Generator().manual_seed(3)
+    square = torch.randn(5, 5, generator=generator) * 3  # square: a missing keepdim misleads
+    square[2] += 1000.0  # one row of huge logits: exp(1000) overflows float32
+    wide = _spread_rows(20, generator)  # (4, 20)
+    return [
+        Case((square,), "logits (5, 5) with one row near 1000"),
+        Case((wide,), "logits (4, 20) whose rows span 1000 or more"),
+    ]
+
+
+def _subtract(statistic: Callable[[torch.Tensor], torch.Tensor]) -> Callable:
+    def shifted_softmax(logits: torch.Tensor) -> torch.Tensor:
+        exps = torch.exp(logits - statistic(logits))
+        return exps / exps.sum(dim=-1, keepdim=True)
+
+    return shifted_softmax
+
+
+def _no_keepdim(logits: torch.Tensor) -> torch.Tensor:
+    exps = torch.exp(logits - logits.amax(dim=-1, keepdim=True))
+    return exps / exps.sum(dim=-1)  # (rows, n) / (rows,): broadcasts along the wrong axis
 
 
 SOFTMAX_MISTAKES = [
@@ -50,90 +53,117 @@ SOFTMAX_MISTAKES = [
         "no max-subtraction (overflow)",
         "exp(1000) is inf in float32 and inf / inf is NaN; subtract each row's maximum "
         "before exp (the factor exp(-max) cancels in the ratio)",
-        lambda x: naive_softmax(x, dim=-1),
+        lambda logits: naive_softmax(logits, dim=-1),
+    ),
+    Mistake(
+        "subtracted the minimum, not the maximum",
+        "after subtracting the row's minimum, the largest logit can still be 1000 or more above "
+        "zero and exp overflows; subtract the maximum, so every exponent is <= 0",
+        _subtract(lambda logits: logits.amin(dim=-1, keepdim=True)),
+    ),
+    Mistake(
+        "subtracted the mean, not the maximum",
+        "a logit far above the row's mean still overflows exp; subtract the maximum, so every "
+        "exponent is <= 0",
+        _subtract(lambda logits: logits.mean(dim=-1, keepdim=True)),
     ),
     Mistake(
         "softmax over the wrong axis",
         "each row must sum to 1: take the max and the sum over dim=-1",
-        lambda x: softmax(x, dim=0),
+        lambda logits: softmax(logits, dim=0),
     ),
     Mistake(
         "not normalised",
         "after exp, divide by the row's sum so that the row sums to 1",
-        lambda x: torch.exp(x - x.amax(dim=-1, keepdim=True)),
+        lambda logits: torch.exp(logits - logits.amax(dim=-1, keepdim=True)),
     ),
     Mistake(
         "sum without keepdim",
         "x.sum(dim=-1) drops the axis, so the division broadcasts the wrong way; "
         "use .sum(dim=-1, keepdim=True)",
-        lambda x: (
-            torch.exp(x - x.amax(dim=-1, keepdim=True))
-            / torch.exp(x - x.amax(dim=-1, keepdim=True)).sum(dim=-1)
-        ),
+        _no_keepdim,
     ),
 ]
+
+SOFTMAX = Exercise(
+    name="check_softmax",
+    parameters=("logits",),
+    cases=_softmax_cases,
+    solution=lambda logits: softmax(logits, dim=-1),
+    mistakes=SOFTMAX_MISTAKES,
+    success="stable, and every row sums to 1, even rows of logits near 1000.",
+)
 
 
 def check_softmax(function: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
     """Check ``function(logits (rows, n)) -> probabilities``, softmax over the last axis.
 
-    One row of the test logits is near 1000, where a naive exp() overflows.
+    Some rows of the test logits are near 1000 or span 1000, where any exp()
+    not shifted by the row's maximum overflows.
     """
-    logits = _logits()
-    answer = call_reader(function, logits)
-    if isinstance(answer, CheckResult):
-        return answer
-    return diagnose_non_finite(
-        answer,
-        softmax(logits),
-        SOFTMAX_MISTAKES,
-        (logits,),
-        "stable, and every row sums to 1, even the row of logits near 1000.",
-    )
+    return SOFTMAX.check(function)
+
+
+def _temperature_cases() -> list[Case]:
+    generator = torch.Generator().manual_seed(4)
+    logits = torch.randn(4, 6, generator=generator) * 2  # (4, 6)
+    other = torch.randn(3, 9, generator=generator) * 2  # (3, 9)
+    sharp = torch.randn(2, 5, generator=generator) * 20  # / 0.1: exponents up to ~1000
+    return [
+        Case((logits, 0.5), "logits (4, 6) and T = 0.5"),
+        Case((logits, 2.0), "logits (4, 6) and T = 2.0"),
+        Case((other, 1.5), "logits (3, 9) and T = 1.5"),
+        Case((sharp, 0.1), "logits (2, 5) of size ~40 and T = 0.1"),
+    ]
 
 
 TEMPERATURE_MISTAKES = [
     Mistake(
         "temperature multiplied",
         "divide the logits by T: a small T must sharpen the distribution",
-        lambda x, t: softmax(x * t),
+        lambda logits, t: softmax(logits * t),
     ),
     Mistake(
         "temperature ignored",
         "use T: softmax(x / T)",
-        lambda x, t: softmax(x),
+        lambda logits, t: softmax(logits),
     ),
     Mistake(
         "temperature applied after softmax",
         "divide the logits by T *before* the softmax; dividing the probabilities "
         "breaks the sum to 1",
-        lambda x, t: softmax(x) / t,
+        lambda logits, t: softmax(logits) / t,
     ),
     Mistake(
         "softmax over the wrong axis",
         "each row must sum to 1: softmax over dim=-1",
-        lambda x, t: softmax(x / t, dim=0),
+        lambda logits, t: softmax(logits / t, dim=0),
+    ),
+    Mistake(
+        "no softmax",
+        "logits / T are scores, not probabilities: apply softmax over dim=-1 to them",
+        lambda logits, t: logits / t,
+    ),
+    Mistake(
+        "no max-subtraction (overflow)",
+        "with a small T, logits / T can reach 1000 and exp overflows; subtract each row's "
+        "maximum of logits / T before exp, or call torch.softmax",
+        lambda logits, t: naive_softmax(logits / t),
     ),
 ]
+
+TEMPERATURE_SOFTMAX = Exercise(
+    name="check_temperature_softmax",
+    parameters=("logits", "temperature"),
+    cases=_temperature_cases,
+    solution=lambda logits, t: softmax(logits, temperature=t),
+    mistakes=TEMPERATURE_MISTAKES,
+    success="right for T = 0.1, 0.5, 1.5 and 2: small T sharpens, large T flattens.",
+)
 
 
 def check_temperature_softmax(
     function: Callable[[torch.Tensor, float], torch.Tensor],
 ) -> CheckResult:
     """Check ``function(logits (rows, n), temperature) -> softmax(logits / T)`` for several T."""
-    generator = torch.Generator().manual_seed(4)
-    logits = torch.randn(4, 6, generator=generator) * 2  # (4, 6)
-    for temperature in (0.5, 2.0):
-        answer = call_reader(function, logits, temperature)
-        if isinstance(answer, CheckResult):
-            return answer
-        result = diagnose_non_finite(
-            answer,
-            softmax(logits, temperature=temperature),
-            TEMPERATURE_MISTAKES,
-            (logits, temperature),
-            "right for T = 0.5 and T = 2: small T sharpens, large T flattens.",
-        )
-        if not result.passed:
-            return CheckResult(False, f"with T = {temperature}: {result.message}")
-    return result
+    return TEMPERATURE_SOFTMAX.check(function)

@@ -1,4 +1,4 @@
-"""Exercises of the chapter "ViT patching"."""
+"""Exercises of the chapter "ViT patching" (``book/*_vit_patching.ipynb``)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,23 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from lessons_lib.checks.core import CheckResult, Mistake, check_against
+from lessons_lib.checks.core import Case, CheckResult, Exercise, Mistake
 from lessons_lib.patching import linear_weight_from_conv, patchify
 
 
 def _grid_blocks(images: torch.Tensor, p: int) -> torch.Tensor:
     batch, channels, height, width = images.shape
     return images.reshape(batch, channels, height // p, p, width // p, p)  # (B, C, gh, p, gw, p)
+
+
+def _patchify_cases() -> list[Case]:
+    generator = torch.Generator().manual_seed(3)
+    cases = []
+    # H != W, so that the orders cannot coincide; other sizes, channels and p.
+    for shape, p in (((2, 3, 8, 12), 4), ((1, 2, 6, 4), 2), ((2, 1, 9, 6), 3)):
+        images = torch.rand(*shape, generator=generator)  # (batch, C, H, W)
+        cases.append(Case((images, p), f"images of shape {shape} and p = {p}"))
+    return cases
 
 
 PATCHIFY_MISTAKES = [
@@ -39,20 +49,38 @@ PATCHIFY_MISTAKES = [
     ),
 ]
 
+PATCHIFY = Exercise(
+    name="check_patchify",
+    parameters=("images", "p"),
+    cases=_patchify_cases,
+    solution=patchify,
+    mistakes=PATCHIFY_MISTAKES,
+    success="your patches match.",
+)
+
 
 def check_patchify(function: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckResult:
     """Check ``function(images (batch, C, H, W), p) -> (batch, N, C*p*p)``."""
-    generator = torch.Generator().manual_seed(3)
-    images = torch.rand(2, 3, 8, 12, generator=generator)  # H != W: orders cannot coincide
-    p = 4
-    return check_against(
-        function, (images, p), patchify(images, p), PATCHIFY_MISTAKES, "your patches match."
-    )
+    return PATCHIFY.check(function)
 
 
-def _conv_embed(images: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    p = weight.shape[-1]
-    return F.conv2d(images, weight, bias, stride=p).flatten(2).transpose(1, 2)  # (B, N, d)
+def _conv_cases() -> list[Case]:
+    generator = torch.Generator().manual_seed(4)
+    cases = []
+    for batch, channels, height, width, d_model, p in ((2, 3, 8, 12, 6, 4), (1, 2, 6, 9, 5, 3)):
+        images = torch.rand(batch, channels, height, width, generator=generator)
+        weight = torch.randn(d_model, channels, p, p, generator=generator)  # (d, C, p, p)
+        bias = torch.randn(d_model, generator=generator)  # (d,)
+        label = (
+            f"images {(batch, channels, height, width)} and a weight {(d_model, channels, p, p)}"
+        )
+        cases.append(Case((images, weight, bias), label))
+    return cases
+
+
+def _conv_embedding(images: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor):
+    """The linear layer on the patches: the same numbers as the strided convolution."""
+    return patchify(images, weight.shape[-1]) @ linear_weight_from_conv(weight).T + bias
 
 
 CONV_MISTAKES = [
@@ -80,16 +108,18 @@ CONV_MISTAKES = [
     ),
 ]
 
+CONV_EMBEDDING = Exercise(
+    name="check_conv_embedding",
+    parameters=("images", "weight", "bias"),
+    cases=_conv_cases,
+    solution=_conv_embedding,
+    mistakes=CONV_MISTAKES,
+    success="your convolution embeds the patches.",
+)
+
 
 def check_conv_embedding(
     function: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
 ) -> CheckResult:
     """Check ``function(images (B, C, H, W), weight (d, C, p, p), bias (d,)) -> (B, N, d)``."""
-    generator = torch.Generator().manual_seed(4)
-    images = torch.rand(2, 3, 8, 12, generator=generator)
-    weight = torch.randn(6, 3, 4, 4, generator=generator)
-    bias = torch.randn(6, generator=generator)
-    args = (images, weight, bias)
-    expected = patchify(images, 4) @ linear_weight_from_conv(weight).T + bias
-    success = "your convolution embeds the patches."
-    return check_against(function, args, expected, CONV_MISTAKES, success, atol=1e-4)
+    return CONV_EMBEDDING.check(function)
