@@ -10,8 +10,8 @@ chapter                       module
 03 Masking                    ``masking``
 04 Cross-attention, heads     ``attention.MultiHeadAttention``
 05 Add & norm                 ``residual``
-06 Autoregressive decoding    ``decoding`` (+ ``attention.KVCache``)
-07 The whole Transformer      ``transformer``
+06 The whole Transformer      ``transformer``
+07 Autoregressive decoding    ``decoding`` (+ ``attention.KVCache``)
 08 ViT patching               ``patching``
 09 1-D vs 2-D position codes  ``positions``
 10 The whole ViT              ``vit``

@@ -6,6 +6,8 @@ was expected and what came, so that a reader can fix the call at once.
 
 from __future__ import annotations
 
+import operator
+
 import torch
 
 
@@ -44,13 +46,74 @@ def require_min_rank(name: str, tensor: torch.Tensor, rank: int, layout: str) ->
         )
 
 
+def require_int(name: str, value: object) -> int:
+    """Return ``value`` as a Python int: any integer (``numpy.int64`` too), but no bool.
+
+    ``operator.index`` accepts exactly the types that can stand for an index,
+    so ``numpy.int64(3)`` passes and ``3.0`` does not.
+
+    >>> require_int("n", 3)
+    3
+    """
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got bool")
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}") from None
+
+
 def require_positive_int(name: str, value: object) -> int:
-    """Return ``value`` if it is an int > 0 (bools are refused)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    """Return ``value`` as a Python int if it is an integer > 0 (bools are refused)."""
+    value = require_int(name, value)
     if value <= 0:
         raise ValueError(f"{name} must be > 0, got {value}")
     return value
+
+
+# The method that converts a tensor or a module to each dtype, for the error message.
+_CONVERTERS = {
+    torch.float32: "float()",
+    torch.float64: "double()",
+    torch.float16: "half()",
+    torch.bfloat16: "bfloat16()",
+}
+
+
+def _autocast_on(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)  # torch >= 2.4
+    except TypeError:  # torch 2.3: one function per device
+        return torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled()
+
+
+def require_dtype_of(name: str, tensor: torch.Tensor, module: torch.nn.Module) -> torch.Tensor:
+    """Return ``tensor`` if its dtype is that of ``module``'s weights, else a TypeError.
+
+    ``torch.from_numpy`` gives float64 while a new layer's weights are
+    float32; torch's own error ("mat1 and mat2 must have the same dtype")
+    names neither the input nor the fix, so this message names both. Inside
+    ``torch.autocast`` the dtypes may differ on purpose, and nothing is checked.
+
+    >>> layer = torch.nn.Linear(2, 2)
+    >>> try:
+    ...     require_dtype_of("x", torch.zeros(2, dtype=torch.float64), layer)
+    ... except TypeError as error:
+    ...     for part in str(error).split("; "):
+    ...         print(part)
+    x has dtype torch.float64 but this Linear's weights are torch.float32
+    call x.float() to convert the input, or .double() on the Linear to convert its weights
+    """
+    weight = next((p for p in module.parameters() if p.is_floating_point()), None)
+    if weight is None or tensor.dtype == weight.dtype or _autocast_on(tensor.device.type):
+        return tensor
+    to_weights = _CONVERTERS.get(weight.dtype, f"to({weight.dtype})")
+    to_input = _CONVERTERS.get(tensor.dtype, f"to({tensor.dtype})")
+    raise TypeError(
+        f"{name} has dtype {tensor.dtype} but this {type(module).__name__}'s weights are "
+        f"{weight.dtype}; call {name}.{to_weights} to convert the input, "
+        f"or .{to_input} on the {type(module).__name__} to convert its weights"
+    )
 
 
 def require_bool_mask(name: str, mask: object, target_shape: tuple[int, ...]) -> torch.Tensor:

@@ -22,6 +22,7 @@ Layer: modules (imports the ops ``softmax`` and ``masking`` only).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -29,6 +30,7 @@ from torch import nn
 
 from lessons_lib._validate import (
     require_bool_mask,
+    require_dtype_of,
     require_float,
     require_min_rank,
     require_positive_int,
@@ -50,7 +52,7 @@ def attention_scores(
     torch.Size([2, 3])
     """
     scores = queries @ keys.transpose(-2, -1)  # (..., L_q, L_k)
-    if scaled:
+    if scaled and queries.shape[-1] > 0:  # d_k = 0: every score is an empty sum, 0, as in torch
         scores = scores / math.sqrt(queries.shape[-1])
     return scores
 
@@ -61,13 +63,19 @@ def attend(
     values: torch.Tensor,
     mask: torch.Tensor | None = None,
     scaled: bool = True,
+    bias: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The computation itself, without input checks: scores, softmax, weighted sum.
 
+    ``bias`` (float, broadcastable to ``(..., L_q, L_k)``) is added to the
+    scores before the mask and the softmax: ``softmax(Q K^T / sqrt(d_k) + bias)``,
+    as torch's ``scaled_dot_product_attention`` does with a float ``attn_mask``.
     A masked-out score becomes -inf, so its weight is exactly 0; a row with
     nothing allowed gets all-zero weights (see :func:`lessons_lib.softmax`).
     """
     scores = attention_scores(queries, keys, scaled=scaled)  # (..., L_q, L_k)
+    if bias is not None:
+        scores = scores + bias  # (..., L_q, L_k), e.g. a relative position bias
     if mask is not None:
         scores = apply_mask(scores, mask)  # masked-out scores -> -inf
     weights = softmax(scores, dim=-1)  # each row sums to 1 over the keys
@@ -189,6 +197,12 @@ class MultiHeadAttention(nn.Module):
     Matches ``nn.MultiheadAttention(batch_first=True)`` given the same weights.
     While decoding, ``cache=KVCache()`` keeps the keys and values of earlier
     steps (see :meth:`keys_and_values`); the mask then spans every cached key.
+    ``bias`` is added to every head's scores before the mask and the softmax:
+    a float tensor broadcastable to ``(batch, num_heads, L_q, L_k)`` (e.g.
+    ``(num_heads, L_q, L_k)`` or ``(1, L_q, L_k)``), or a callable that maps
+    the heads' queries ``(batch, num_heads, L_q, d_head)`` to such a tensor,
+    for a bias that depends on the query (the ViT paper's relative position
+    code, :class:`lessons_lib.positions.RelativePositionBias2D`).
 
     >>> mha = MultiHeadAttention(d_model=16, num_heads=4)
     >>> out, weights = mha(torch.randn(2, 5, 16), torch.randn(2, 7, 16), torch.randn(2, 7, 16))
@@ -196,8 +210,8 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, d_model: int, num_heads: int, bias: bool = True) -> None:
         super().__init__()
-        require_positive_int("d_model", d_model)
-        require_positive_int("num_heads", num_heads)
+        d_model = require_positive_int("d_model", d_model)
+        num_heads = require_positive_int("num_heads", num_heads)
         if d_model % num_heads != 0:
             raise ValueError(
                 f"d_model={d_model} must be divisible by num_heads={num_heads} "
@@ -232,6 +246,7 @@ class MultiHeadAttention(nn.Module):
         mask: torch.Tensor | None = None,
         *,
         cache: KVCache | None = None,
+        bias: torch.Tensor | Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         self._check_inputs(query, key, value)
         queries = self.split_heads(self.w_q(query))  # (batch, heads, L_q, d_head)
@@ -239,7 +254,9 @@ class MultiHeadAttention(nn.Module):
         if mask is not None:
             require_bool_mask("mask", mask, (query.shape[0], query.shape[1], keys.shape[2]))
             mask = self.mask_for_heads(mask)  # (batch or 1, 1, L_q or 1, L_k)
-        heads, weights = attend(queries, keys, values, mask=mask)  # (batch, heads, L_q, d_head)
+        if bias is not None:
+            bias = self._bias_for_heads(bias, queries, keys.shape[2])  # (.., heads, L_q, L_k)
+        heads, weights = attend(queries, keys, values, mask=mask, bias=bias)  # (b, h, L_q, d_h)
         return self.w_o(self.merge_heads(heads)), weights
 
     def keys_and_values(
@@ -265,6 +282,28 @@ class MultiHeadAttention(nn.Module):
         cache.keys, cache.values = keys, values
         return keys, values
 
+    def _bias_for_heads(
+        self,
+        bias: torch.Tensor | Callable[[torch.Tensor], torch.Tensor],
+        queries: torch.Tensor,
+        length_k: int,
+    ) -> torch.Tensor:
+        """The additive bias as a tensor, checked to broadcast to ``(batch, heads, L_q, L_k)``."""
+        if callable(bias) and not isinstance(bias, torch.Tensor):
+            bias = bias(queries)  # (batch, heads, L_q, L_k), from the heads' queries
+        bias = require_dtype_of("bias", require_float("bias", bias), self)
+        batch, heads, length_q, _ = queries.shape
+        try:
+            shape = torch.broadcast_shapes(bias.shape, (batch, heads, length_q, length_k))
+        except RuntimeError:
+            shape = None
+        if shape != (batch, heads, length_q, length_k):
+            raise ValueError(
+                f"bias must broadcast to (batch, num_heads, L_q, L_k) = "
+                f"{(batch, heads, length_q, length_k)}, got shape {tuple(bias.shape)}"
+            )
+        return bias
+
     @staticmethod
     def mask_for_heads(mask: torch.Tensor) -> torch.Tensor:
         """Give a ``(batch, L_q, L_k)``-broadcastable mask a head axis of size 1."""
@@ -280,6 +319,7 @@ class MultiHeadAttention(nn.Module):
     def _check_inputs(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> None:
         for name, tensor in (("query", query), ("key", key), ("value", value)):
             require_rank(name, require_float(name, tensor), 3, "(batch, seq, d_model)")
+            require_dtype_of(name, tensor, self)
             if tensor.shape[-1] != self.d_model:
                 raise ValueError(
                     f"{name} has last dimension {tensor.shape[-1]} but this layer was "
@@ -312,7 +352,13 @@ def copy_into_torch(ours: MultiHeadAttention) -> nn.MultiheadAttention:
         ours.d_model, ours.num_heads, bias=ours.w_q.bias is not None, batch_first=True
     )
     theirs.to(ours.w_q.weight.dtype)
-    copy_from_torch(ours, theirs)
+    projections = (ours.w_q, ours.w_k, ours.w_v)
+    with torch.no_grad():  # ours -> theirs; ours is left as it is
+        theirs.in_proj_weight.copy_(torch.cat([linear.weight for linear in projections]))
+        theirs.out_proj.weight.copy_(ours.w_o.weight)
+        if theirs.in_proj_bias is not None:
+            theirs.in_proj_bias.copy_(torch.cat([linear.bias for linear in projections]))
+            theirs.out_proj.bias.copy_(ours.w_o.bias)
     return theirs.eval()
 
 

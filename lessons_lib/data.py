@@ -10,13 +10,16 @@ Layer: data (imports torch, and scikit-learn's bundled digits on first use).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 import torch
 
-from lessons_lib._validate import require_positive_int
+from lessons_lib._validate import require_positive_int, require_tensor
+from lessons_lib.masking import padding_mask
 
 # --- sequence tasks -------------------------------------------------------------------
 
@@ -101,6 +104,283 @@ def shift_right(targets: torch.Tensor, bos: int) -> torch.Tensor:
     return torch.cat([start, targets[:, :-1]], dim=1)  # (batch, length)
 
 
+# --- dates: an alignment that moves ---------------------------------------------------
+
+MONTH_NAMES = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# The dates the task draws from. The two-digit years of "dd/mm/yy" follow the POSIX rule
+# that datetime.strptime("%y") uses: 69..99 mean 1969..1999, 00..68 mean 2000..2068.
+FIRST_DATE = datetime.date(1969, 1, 1)
+LAST_DATE = datetime.date(2068, 12, 31)
+# The source formats, each named by how it writes Friday, 27 November 2026.
+DATE_FORMATS = (
+    "27 November 2026",
+    "Nov 27, 2026",
+    "27/11/26",
+    "Friday, November 27th 2026",
+    "27.11.2026",
+)
+DATE_FIELDS = ("year", "month", "day")
+# Where each field stands in the ISO target "2026-11-27": characters [start, end).
+ISO_FIELD_SPANS = {"year": (0, 4), "month": (5, 7), "day": (8, 10)}
+
+
+def ordinal_suffix(day: int) -> str:
+    """``"st"``, ``"nd"``, ``"rd"`` or ``"th"``: 1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st.
+
+    >>> [f"{day}{ordinal_suffix(day)}" for day in (1, 2, 3, 4, 11, 12, 13, 22)]
+    ['1st', '2nd', '3rd', '4th', '11th', '12th', '13th', '22nd']
+    """
+    if 11 <= day % 100 <= 13:
+        return "th"
+    return {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+
+
+def format_date(date: datetime.date, style: str) -> tuple[str, dict[str, tuple[int, int]]]:
+    """Write ``date`` in one of :data:`DATE_FORMATS`; also say where each field stands.
+
+    Returns the text and ``{field: (start, end)}``: the characters ``text[start:end]``
+    that hold the year, the month (its name or its number) and the day (digits only).
+    English names are written here, so the result never depends on the locale.
+
+    >>> text, spans = format_date(datetime.date(2026, 11, 27), "Friday, November 27th 2026")
+    >>> text, spans["month"], text[slice(*spans["day"])], text[slice(*spans["year"])]
+    ('Friday, November 27th 2026', (8, 16), '27', '2026')
+    >>> format_date(datetime.date(2026, 3, 7), "27/11/26")[0]
+    '07/03/26'
+    """
+    if not isinstance(date, datetime.date):
+        raise TypeError(f"date must be a datetime.date, got {type(date).__name__}")
+    if style not in DATE_FORMATS:
+        raise ValueError(f"style must be one of {DATE_FORMATS}, got {style!r}")
+    text, spans = "", {}
+    for field, piece in _date_pieces(date, style):
+        if field is not None:
+            spans[field] = (len(text), len(text) + len(piece))
+        text += piece
+    return text, spans
+
+
+def _date_pieces(date: datetime.date, style: str) -> list[tuple[str | None, str]]:
+    """The text of ``date`` in ``style`` as ``(field or None, piece)`` pairs, in order."""
+    month, day, year = MONTH_NAMES[date.month - 1], str(date.day), str(date.year)
+    if style == "27 November 2026":
+        return [("day", day), (None, " "), ("month", month), (None, " "), ("year", year)]
+    if style == "Nov 27, 2026":
+        return [("month", month[:3]), (None, " "), ("day", day), (None, ", "), ("year", year)]
+    if style == "Friday, November 27th 2026":
+        weekday = WEEKDAY_NAMES[date.weekday()]
+        suffix = ordinal_suffix(date.day) + " "
+        return [
+            ("weekday", weekday),
+            (None, ", "),
+            ("month", month),
+            (None, " "),
+            ("day", day),
+            (None, suffix),
+            ("year", year),
+        ]
+    separator, short_year = {"27/11/26": ("/", True), "27.11.2026": (".", False)}[style]
+    return [
+        ("day", f"{date.day:02d}"),
+        (None, separator),
+        ("month", f"{date.month:02d}"),
+        (None, separator),
+        ("year", f"{date.year % 100:02d}" if short_year else year),
+    ]
+
+
+def iso_date(date: datetime.date) -> str:
+    """The target: ``YYYY-MM-DD`` (ISO 8601). ``iso_date(date(2026, 11, 27)) == "2026-11-27"``."""
+    return date.isoformat()
+
+
+class DateBatch(NamedTuple):
+    """Dates written two ways: padded source characters, their lengths, the ISO targets.
+
+    ``sources (n, max_source_length)`` token ids, padded on the right with ``pad``;
+    ``lengths (n,)`` real characters per source; ``targets (n, 10)``; ``days (n,)``
+    the date as days after :data:`FIRST_DATE`; ``styles (n,)`` the index of its format
+    in :data:`DATE_FORMATS`.
+    """
+
+    sources: torch.Tensor
+    targets: torch.Tensor
+    lengths: torch.Tensor
+    days: torch.Tensor
+    styles: torch.Tensor
+
+    @property
+    def source_mask(self) -> torch.Tensor:
+        """``(n, 1, max_source_length)`` bool, True on real characters (``padding_mask``)."""
+        return padding_mask(self.lengths, self.sources.shape[1])
+
+    def date(self, index: int) -> datetime.date:
+        """The date of example ``index``."""
+        return FIRST_DATE + datetime.timedelta(days=int(self.days[index]))
+
+
+DATE_SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class DateTask:
+    """Rewrite a human-readable date as an ISO date: ``"Nov 27, 2026"`` -> ``"2026-11-27"``.
+
+    Sources are characters, in one of :data:`DATE_FORMATS` chosen at random; the
+    target is always ``YYYY-MM-DD``. Unlike digit reversal, where output ``t``
+    reads source ``L - 1 - t``, here where a field stands depends on the format:
+    the year is first in the target but last (or in the middle) in the source,
+    the month is a word, an abbreviation or a number.
+
+    Every date from :data:`FIRST_DATE` to :data:`LAST_DATE` belongs to exactly one
+    split (a seeded shuffle of the days, ``split_seed``), so the validation and
+    test dates never appear in training, in any format. Characters are tokens:
+    ``0`` pads, ``1`` is the begin token ``bos``, the rest are the characters of
+    the formats (:meth:`encode`, :meth:`decode`).
+
+    >>> task = DateTask()
+    >>> batch = task.sample(2, torch.Generator().manual_seed(0))
+    >>> batch.sources.shape, batch.targets.shape
+    (torch.Size([2, 30]), torch.Size([2, 10]))
+    >>> task.decode(task.encode(["Nov 27, 2026"])[0][0])
+    'Nov 27, 2026'
+    """
+
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.1
+    split_seed: int = 0
+
+    pad: int = 0
+    bos: int = 1
+    target_length: int = 10
+
+    def __post_init__(self) -> None:
+        for name in ("validation_fraction", "test_fraction"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
+                raise ValueError(f"{name} must lie strictly between 0 and 1, got {value!r}")
+        if self.validation_fraction + self.test_fraction >= 1.0:
+            raise ValueError(
+                "validation_fraction + test_fraction must be below 1 to leave training dates, "
+                f"got {self.validation_fraction} + {self.test_fraction}"
+            )
+
+    @cached_property
+    def characters(self) -> str:
+        """Every character of a source or target, sorted: token ``i + 2`` is ``characters[i]``."""
+        words = "".join(MONTH_NAMES + WEEKDAY_NAMES) + "0123456789 ,/.-" + "stndrh"
+        return "".join(sorted(set(words)))
+
+    @property
+    def vocab_size(self) -> int:
+        """Padding, the begin token, and the characters."""
+        return 2 + len(self.characters)
+
+    @property
+    def max_source_length(self) -> int:
+        """The longest source, 30 characters: "Wednesday, September 30th 2026"."""
+        longest_weekday, longest_month = (
+            max(map(len, names)) for names in (WEEKDAY_NAMES, MONTH_NAMES)
+        )
+        return longest_weekday + len(", ") + longest_month + len(" 30th 2026")
+
+    @property
+    def token_names(self) -> list[str]:
+        """One printable name per token id, for plots: ``["<pad>", "<bos>", " ", ",", ...]``."""
+        return ["<pad>", "<bos>", *self.characters]
+
+    def encode(
+        self, texts: Sequence[str], length: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(tokens (n, length), lengths (n,))``: texts as token ids, padded on the right."""
+        if isinstance(texts, str) or not all(isinstance(text, str) for text in texts):
+            raise TypeError(f"texts must be a list of strings, got {texts!r:.60}")
+        length = (
+            self.max_source_length if length is None else require_positive_int("length", length)
+        )
+        index = {character: token for token, character in enumerate(self.token_names)}
+        tokens = torch.full((len(texts), length), self.pad, dtype=torch.long)
+        for row, text in enumerate(texts):
+            unknown = sorted(set(text) - set(index))
+            if unknown:
+                raise ValueError(f"{text!r} holds characters outside the vocabulary: {unknown}")
+            if len(text) > length:
+                raise ValueError(f"{text!r} has {len(text)} characters, more than length={length}")
+            tokens[row, : len(text)] = torch.tensor([index[c] for c in text], dtype=torch.long)
+        lengths = torch.tensor([len(text) for text in texts], dtype=torch.long)
+        return tokens, lengths
+
+    def decode(self, tokens: torch.Tensor) -> str:
+        """One row of token ids ``(length,)`` back to text; stops at the first ``pad``."""
+        tokens = require_tensor("tokens", tokens)
+        if tokens.dim() != 1:
+            raise ValueError(f"tokens must be one row (length,), got shape {tuple(tokens.shape)}")
+        names = self.token_names
+        text = ""
+        for token in tokens.tolist():
+            if token == self.pad:
+                break
+            if not 0 <= token < len(names):
+                raise ValueError(f"token {token} is outside 0..vocab_size-1 = 0..{len(names) - 1}")
+            text += "" if token == self.bos else names[token]
+        return text
+
+    @cached_property
+    def _split_days(self) -> dict[str, torch.Tensor]:
+        total = (LAST_DATE - FIRST_DATE).days + 1
+        order = torch.randperm(total, generator=torch.Generator().manual_seed(self.split_seed))
+        n_test, n_validation = (
+            round(total * self.test_fraction),
+            round(total * self.validation_fraction),
+        )
+        return {
+            "test": order[:n_test].sort().values,
+            "validation": order[n_test : n_test + n_validation].sort().values,
+            "train": order[n_test + n_validation :].sort().values,
+        }
+
+    def split_days(self, split: str) -> torch.Tensor:
+        """The split's dates, as days after :data:`FIRST_DATE`, ``(n_dates,)`` sorted."""
+        if split not in DATE_SPLITS:
+            raise ValueError(f"split must be one of {DATE_SPLITS}, got {split!r}")
+        return self._split_days[split]
+
+    def make_batch(self, dates: Sequence[datetime.date], styles: Sequence[str]) -> DateBatch:
+        """A :class:`DateBatch` of the given dates, each written in the given style."""
+        if len(dates) != len(styles):
+            raise ValueError(
+                f"need one style per date, got {len(dates)} dates, {len(styles)} styles"
+            )
+        for date in dates:
+            if not isinstance(date, datetime.date) or not FIRST_DATE <= date <= LAST_DATE:
+                raise ValueError(f"dates must lie from {FIRST_DATE} to {LAST_DATE}, got {date!r}")
+        texts = [format_date(date, style)[0] for date, style in zip(dates, styles)]
+        sources, lengths = self.encode(texts)
+        targets, _ = self.encode([iso_date(date) for date in dates], self.target_length)
+        days = torch.tensor([(date - FIRST_DATE).days for date in dates], dtype=torch.long)
+        style_ids = torch.tensor([DATE_FORMATS.index(style) for style in styles], dtype=torch.long)
+        return DateBatch(sources, targets, lengths, days, style_ids)
+
+    def sample(self, n: int, generator: torch.Generator, split: str = "train") -> DateBatch:
+        """``n`` random dates of ``split``, each in a random format (seeded by ``generator``)."""
+        require_positive_int("n", n)
+        pool = self.split_days(split)
+        days = pool[torch.randint(0, len(pool), (n,), generator=generator)]
+        style_ids = torch.randint(0, len(DATE_FORMATS), (n,), generator=generator)
+        dates = [FIRST_DATE + datetime.timedelta(days=day) for day in days.tolist()]
+        return self.make_batch(dates, [DATE_FORMATS[i] for i in style_ids.tolist()])
+
+    def batches(self, batch_size: int, generator: torch.Generator) -> Iterator[DateBatch]:
+        """Training batches forever, drawn with ``generator``."""
+        require_positive_int("batch_size", batch_size)
+        while True:
+            yield self.sample(batch_size, generator)
+
+
 # --- image sets -----------------------------------------------------------------------
 
 
@@ -127,6 +407,8 @@ class ImageSet:
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Random ``(images, labels)`` batches forever, drawn with ``generator`` (seeded)."""
         require_positive_int("batch_size", batch_size)
+        if len(self) == 0:
+            raise ValueError("this ImageSet holds no images, so there is nothing to draw from")
         while True:
             chosen = torch.randint(0, len(self), (batch_size,), generator=generator)
             yield self.images[chosen], self.labels[chosen]  # (batch, C, H, W), (batch,)
@@ -176,6 +458,36 @@ def load_digits_split(
     names = tuple(str(digit) for digit in range(10))
     parts = order[n_test + n_validation :], order[n_test : n_test + n_validation], order[:n_test]
     return Splits(*(ImageSet(images[part], labels[part], names) for part in parts))
+
+
+def load_sample_photo(size: int = 224, name: str = "china.jpg") -> torch.Tensor:
+    """A colour photograph that ships with scikit-learn, square, ``(3, size, size)`` in [0, 1].
+
+    ``name`` is ``"china.jpg"`` or ``"flower.jpg"`` (both 427x640 pixels,
+    nothing downloaded). The middle square of the picture is cut out (the
+    full height, the central 427 columns) and resized to ``size x size`` with
+    ``F.interpolate(mode="bilinear", antialias=True)``: antialiasing averages
+    the pixels that each new pixel covers, so shrinking does not alias.
+    ``size=224`` is the ViT paper's training resolution.
+
+    >>> load_sample_photo(224).shape
+    torch.Size([3, 224, 224])
+    """
+    import torch.nn.functional as F
+    from sklearn.datasets import load_sample_image  # bundled with scikit-learn
+
+    size = require_positive_int("size", size)
+    if name not in ("china.jpg", "flower.jpg"):
+        raise ValueError(f"name must be 'china.jpg' or 'flower.jpg', got {name!r}")
+    pixels = torch.tensor(load_sample_image(name)).permute(2, 0, 1)  # (3, H, W) uint8
+    height, width = pixels.shape[1:]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = pixels[:, top : top + side, left : left + side].float() / 255.0  # (3, side, side)
+    resized = F.interpolate(
+        square[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False
+    )  # (1, 3, size, size)
+    return resized[0].clamp(0.0, 1.0)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from lessons_lib._validate import require_float, require_positive_int, require_tensor
+from lessons_lib._validate import require_float, require_int, require_positive_int, require_tensor
 from lessons_lib.softmax import softmax
 from lessons_lib.transformer import Transformer
 
@@ -51,8 +51,11 @@ def next_token_probabilities(
     tensor([0.7311, 0.2689, 0.0000])
     """
     logits = require_float("logits", logits)
-    if logits.dim() == 0:
-        raise ValueError("logits must have a vocabulary dimension (..., vocab), got a scalar")
+    if logits.dim() == 0 or logits.shape[-1] == 0:
+        raise ValueError(
+            "logits must have a vocabulary dimension with at least one token (..., vocab), "
+            f"got shape {tuple(logits.shape)}"
+        )
     if top_k is not None:
         top_k = require_positive_int("top_k", top_k)
         if top_k > logits.shape[-1]:
@@ -114,12 +117,15 @@ class Trace:
 
 
 def _check_source(model: Transformer, source: object, bos: object, steps: int | None) -> int:
+    if not isinstance(model, Transformer):
+        raise TypeError(f"model must be a Transformer, got {type(model).__name__}")
     source = require_tensor("source", source)
     if source.dim() != 2:
         raise ValueError(
             f"source must have 2 dimensions (batch, seq), got shape {tuple(source.shape)}"
         )
-    if isinstance(bos, bool) or not isinstance(bos, int) or not 0 <= bos < model.vocab_size:
+    bos = require_int("bos", bos)
+    if not 0 <= bos < model.vocab_size:
         raise ValueError(f"bos must be a token id in 0..{model.vocab_size - 1}, got {bos!r}")
     steps = source.shape[1] if steps is None else require_positive_int("steps", steps)
     if steps > model.max_len:

@@ -11,7 +11,7 @@ Colab and plain Jupyter have no MyST-NB to render the Markdown, so there the
 call prints ``name = value`` under the cell: the reader sees the number the
 sentence refers to.
 
-Layer: presentation (imports MyST-NB when present).
+Layer: presentation (imports IPython).
 """
 
 from __future__ import annotations
@@ -37,8 +37,15 @@ def _plain(value: object) -> object:
     )
 
 
+GLUE_PREFIX = "application/papermill.record/"  # where MyST-NB looks for glued values
+
+
 def glue(name: str, value: object) -> object:
     """Store ``value`` under ``name`` for the chapter's text; return the plain value.
+
+    Writes the same display record as ``myst_nb.glue(name, value, display=False)``
+    (the value's text form under a prefixed mimetype, named in the output's
+    metadata), without importing MyST-NB, whose import costs seconds.
 
     >>> glue("steps", 300)  # outside the book build, it also prints the value
     steps = 300
@@ -47,12 +54,10 @@ def glue(name: str, value: object) -> object:
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"name must be a Python-identifier-like string, got {name!r}")
     value = _plain(value)
-    try:
-        from myst_nb import glue as store
-    except ImportError:  # Colab: no MyST-NB
-        store = None
-    if store is not None:
-        store(name, value, display=False)
+    from IPython.display import display  # the kernel has IPython loaded already
+
+    record = {"scrapbook": {"name": name, "mime_prefix": GLUE_PREFIX}}
+    display({GLUE_PREFIX + "text/plain": repr(value)}, raw=True, metadata=record)
     if not building_book():
         print(f"{name} = {value!r}")
     return value

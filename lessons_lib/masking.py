@@ -15,7 +15,12 @@ from collections.abc import Sequence
 
 import torch
 
-from lessons_lib._validate import require_bool_mask, require_float, require_positive_int
+from lessons_lib._validate import (
+    require_bool_mask,
+    require_float,
+    require_int,
+    require_positive_int,
+)
 
 
 def causal_mask(n: int) -> torch.Tensor:
@@ -49,11 +54,13 @@ def padding_mask(lengths: Sequence[int] | torch.Tensor, max_len: int) -> torch.T
             )
         lengths_tensor = lengths.long()
     else:
-        if not isinstance(lengths, Sequence) or not all(
-            isinstance(n, int) and not isinstance(n, bool) for n in lengths
-        ):
-            raise TypeError(f"lengths must be a list of ints or a LongTensor, got {lengths!r}")
-        lengths_tensor = torch.tensor(list(lengths), dtype=torch.long)
+        try:  # a list of ints; numpy integers (and arrays of them) count as ints
+            values = [require_int("length", n) for n in lengths]
+        except TypeError:
+            raise TypeError(
+                f"lengths must be a list of ints or a LongTensor, got {lengths!r}"
+            ) from None
+        lengths_tensor = torch.tensor(values, dtype=torch.long)
     if lengths_tensor.numel() == 0:
         raise ValueError("lengths must name at least one sequence, got an empty list")
     if lengths_tensor.min() < 0 or lengths_tensor.max() > max_len:

@@ -37,6 +37,8 @@ def classification_accuracy(model: nn.Module, data: ImageSet, batch_size: int = 
     >>> 0.0 <= classification_accuracy(ViT(num_classes=2), data) <= 1.0
     True
     """
+    if len(data) == 0:
+        raise ValueError("data holds no images: an accuracy needs at least one")
     was_training = model.training
     model.eval()
     correct = 0
@@ -62,11 +64,17 @@ def token_accuracy(model: nn.Module, sources: torch.Tensor, targets: torch.Tenso
 
 
 def exact_match_accuracy(
-    model: Transformer, sources: torch.Tensor, targets: torch.Tensor, bos: int
+    model: Transformer,
+    sources: torch.Tensor,
+    targets: torch.Tensor,
+    bos: int,
+    source_mask: torch.Tensor | None = None,
 ) -> float:
     """Fraction of sequences whose greedy decode equals the target at *every* position.
 
-    sources and targets ``(batch, length)``.
+    sources and targets ``(batch, length)``. With ``source_mask`` (e.g. a padding
+    mask ``(batch, 1, L_src)``, passed to the model), sources may be longer or
+    shorter than the targets, ``(batch, L_src)``: the dates of chapter 06.
 
     >>> model = Transformer(vocab_size=11, d_model=16, num_heads=2, num_layers=1, d_ff=32)
     >>> sources = torch.randint(0, 10, (4, 6))
@@ -74,9 +82,12 @@ def exact_match_accuracy(
     True
     """
     require_tensor("targets", targets)
-    if sources.shape != targets.shape:
+    if sources.shape[0] != targets.shape[0] or (
+        source_mask is None and sources.shape != targets.shape
+    ):
         raise ValueError(
             f"sources {tuple(sources.shape)} and targets {tuple(targets.shape)} must match"
+            + ("" if source_mask is None else " in their batch size")
         )
-    decoded = greedy_decode(model, sources, bos, steps=targets.shape[1])
+    decoded = greedy_decode(model, sources, bos, targets.shape[1], source_mask=source_mask)
     return float((decoded == targets).all(dim=1).float().mean())

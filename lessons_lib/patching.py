@@ -24,7 +24,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lessons_lib._validate import require_float, require_positive_int, require_rank
+from lessons_lib._validate import (
+    require_dtype_of,
+    require_float,
+    require_positive_int,
+    require_rank,
+)
 
 METHODS = ("linear", "conv")
 
@@ -38,15 +43,16 @@ def patch_grid(height: int, width: int, patch_size: int) -> tuple[int, int]:
     >>> patch_grid(8, 8, 2)
     (4, 4)
     """
-    require_positive_int("patch_size", patch_size)
+    patch_size = require_positive_int("patch_size", patch_size)
     for name, size in (("height", height), ("width", width)):
+        size = require_positive_int(f"image {name}", size)
         if size % patch_size != 0:
             divisors = [p for p in range(1, size + 1) if size % p == 0]
             raise ValueError(
                 f"image {name} ({size}) must be divisible by patch_size ({patch_size}); "
                 f"patch sizes that divide {size}: {divisors}"
             )
-    return height // patch_size, width // patch_size
+    return int(height) // patch_size, int(width) // patch_size  # validated above
 
 
 def _check_images(images: object) -> torch.Tensor:
@@ -150,7 +156,7 @@ class PatchEmbedding(nn.Module):
             self.projection = nn.Conv2d(channels, d_model, kernel_size=p, stride=p)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        images = _check_images(images)
+        images = require_dtype_of("images", _check_images(images), self)
         if images.shape[1] != self.channels:
             raise ValueError(
                 f"images have {images.shape[1]} channel(s) but this embedding was built "

@@ -22,9 +22,15 @@ Layer: modules (imports torch only).
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from lessons_lib._validate import require_float, require_min_rank, require_positive_int
+from lessons_lib._validate import (
+    require_dtype_of,
+    require_float,
+    require_min_rank,
+    require_positive_int,
+)
 
 
 def layer_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
@@ -101,32 +107,49 @@ class AddNorm(nn.Module):
         return self.norm(x + sublayer_out)
 
 
-class FeedForward(nn.Module):
-    """The position-wise feed-forward block: two fully connected layers with a ReLU between.
+ACTIVATIONS = ("relu", "gelu")
 
-        FFN(x) = ReLU(x W_1 + b_1) W_2 + b_2
+
+class FeedForward(nn.Module):
+    """The position-wise feed-forward block: two fully connected layers with a nonlinearity between.
+
+        FFN(x) = act(x W_1 + b_1) W_2 + b_2,    act = ReLU (default) or GELU
 
     ``linear1`` is ``nn.Linear(d_model, d_ff)`` and ``linear2`` is
     ``nn.Linear(d_ff, d_model)`` (the paper uses d_ff = 4 * d_model). Applied
     to every position separately, with the same weights.
     x ``(batch, seq, d_model)`` -> ``(batch, seq, d_model)``.
 
+    ``activation="relu"`` is the Transformer paper's (Vaswani et al., 2017) and
+    torch's default in ``nn.TransformerEncoderLayer``; ``"gelu"``,
+    ``GELU(x) = x * Phi(x)`` with ``Phi`` the standard normal CDF (the exact
+    form, as ``nn.GELU``), is the one the ViT paper's MLP uses (Dosovitskiy et
+    al., 2021, section 3.1).
+
     >>> FeedForward(16, 64)(torch.randn(2, 5, 16)).shape
     torch.Size([2, 5, 16])
+    >>> FeedForward(16, 64, activation="gelu").activation
+    'gelu'
     """
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0) -> None:
+    def __init__(
+        self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu"
+    ) -> None:
         super().__init__()
-        require_positive_int("d_model", d_model)
-        require_positive_int("d_ff", d_ff)
+        d_model = require_positive_int("d_model", d_model)
+        d_ff = require_positive_int("d_ff", d_ff)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        self.activation = activation
         self.d_model = d_model
         self.linear1 = nn.Linear(d_model, d_ff)
         self.linear2 = nn.Linear(d_ff, d_model)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = require_float("x", x)
+        x = require_dtype_of("x", require_float("x", x), self)
         if x.dim() == 0 or x.shape[-1] != self.d_model:
             raise ValueError(f"x must end in d_model={self.d_model}, got shape {tuple(x.shape)}")
-        hidden = torch.relu(self.linear1(x))  # (batch, seq, d_ff)
+        hidden = self.linear1(x)  # (batch, seq, d_ff)
+        hidden = torch.relu(hidden) if self.activation == "relu" else F.gelu(hidden)
         return self.linear2(self.dropout(hidden))  # (batch, seq, d_model)

@@ -12,6 +12,8 @@ Layer: ops (imports torch only).
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 
 from lessons_lib._validate import require_float
@@ -43,17 +45,24 @@ def softmax(x: torch.Tensor, dim: int = -1, temperature: float = 1.0) -> torch.T
     tensor([1., 0.])
     """
     x = require_float("x", x)
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
         raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
     if not -x.dim() <= dim < max(x.dim(), 1):
         raise ValueError(f"dim={dim} is out of range for a tensor of shape {tuple(x.shape)}")
-    scaled = x / temperature
+    if x.dim() and x.shape[dim] == 0:
+        return x.clone()  # a slice with no entries: nothing to normalise (as torch.softmax)
     # The shift is a constant per slice, so it needs no gradient.
-    shift = scaled.detach().amax(dim=dim, keepdim=True)
+    shift = x.detach().amax(dim=dim, keepdim=True)
     shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
-    exps = torch.exp(scaled - shift)
+    shifted = x - shift  # <= 0: the largest entry is now 0
+    # Dividing after the shift keeps a tiny temperature from overflowing. A temperature too
+    # small or too large for the dtype turns 0 / T or -inf / T into NaN; keep the limit there,
+    # which is the shifted value itself (0 or -inf).
+    scaled = shifted / temperature
+    scaled = torch.where(torch.isnan(scaled), shifted, scaled)
+    exps = torch.exp(scaled)
     total = exps.sum(dim=dim, keepdim=True)
     return exps / total.clamp_min(torch.finfo(x.dtype).tiny)
 

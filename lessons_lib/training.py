@@ -7,7 +7,8 @@ never seen here: a chapter scores it once, after training, so that the number
 it reports was not used to decide when to stop.
 
 Read top to bottom: the loop (:func:`fit`), then the recipes: the alignment
-model of chapter 04, the toy Transformer of chapters 06-07, the ViT of 09-10.
+model of chapter 04, the toy Transformer of chapters 06-07, the date model of
+chapter 06, the ViT of 09-10.
 
 Layer: training (imports the models, the data and the metrics below it, and tqdm).
 """
@@ -26,8 +27,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lessons_lib._env import building_book
-from lessons_lib._validate import require_positive_int
-from lessons_lib.data import ImageSet, ReversalTask, shift_right
+from lessons_lib._validate import require_int, require_positive_int
+from lessons_lib.data import DateBatch, DateTask, ImageSet, ReversalTask, shift_right
 from lessons_lib.metrics import classification_accuracy, exact_match_accuracy, token_accuracy
 from lessons_lib.transformer import Transformer
 from lessons_lib.vit import ViT
@@ -60,6 +61,7 @@ def fit(
     target: float | None = None,
     progress: bool | None = None,
     description: str = "training",
+    warmup_steps: int = 0,
 ) -> History:
     """Train ``model`` for up to ``steps`` steps of Adam; return the :class:`History`.
 
@@ -68,6 +70,9 @@ def fit(
     validation score (e.g. accuracy), run every ``eval_every`` steps with the
     model in eval mode. With ``target`` set, training stops at the first
     evaluation whose score reaches it.
+    ``warmup_steps=w > 0`` warms the learning rate up linearly: step ``s``
+    (1, 2, ...) uses ``lr * min(1, s / w)``, so the full ``lr`` is reached at
+    step ``w`` (a ``LambdaLR`` schedule); ``0`` (default) uses ``lr`` throughout.
     ``progress=None`` shows a bar except while the rendered book is built,
     where a live bar cannot move, and prints a one-line :func:`summary`;
     ``progress=False`` is silent.
@@ -80,8 +85,15 @@ def fit(
     """
     require_positive_int("steps", steps)
     require_positive_int("eval_every", eval_every)
+    warmup_steps = require_int("warmup_steps", warmup_steps)
+    if warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be >= 0 (0 = no warm-up), got {warmup_steps}")
     batch_iterator = iter(batches)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    # scheduler step k (0, 1, ...) sets the rate of optimiser step k + 1: lr * min(1, (k + 1) / w)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda k: min(1.0, (k + 1) / warmup_steps) if warmup_steps else 1.0
+    )
     history = History()
     start = time.perf_counter()
     show_bar = not building_book() if progress is None else progress
@@ -104,6 +116,7 @@ def fit(
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
+        scheduler.step()
         history.steps.append(step)
         history.losses.append(float(loss.detach()))
         if evaluate is not None and (step % eval_every == 0 or step == steps):
@@ -228,15 +241,19 @@ class SequenceSplits(NamedTuple):
 
 
 def teacher_forcing_loss(
-    model: Transformer, batch: tuple[torch.Tensor, torch.Tensor], bos: int
+    model: Transformer,
+    batch: tuple[torch.Tensor, torch.Tensor],
+    bos: int,
+    source_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Cross-entropy of every target token given the true previous ones (teacher forcing).
 
     The decoder reads ``shift_right(targets)`` and must predict ``targets``,
     all positions at once; the causal mask keeps it from peeking.
+    ``source_mask`` (e.g. a padding mask) is passed to the model.
     """
     sources, targets = batch  # (batch, length) each
-    return cross_entropy(model(sources, shift_right(targets, bos)), targets)
+    return cross_entropy(model(sources, shift_right(targets, bos), source_mask), targets)
 
 
 def train_reversal_model(
@@ -282,6 +299,108 @@ def train_reversal_model(
         target=recipe.target,
         progress=progress,
         description="training the toy Transformer",
+    )
+    return model, history, splits
+
+
+# --- chapter 06: dates, an alignment that moves ------------------------------------------
+
+
+@dataclass(frozen=True)
+class DateRecipe:
+    """Size and training settings of the date model (:class:`~lessons_lib.data.DateTask`).
+
+    Training stops once ``target`` of the ``validation_size`` validation dates
+    come out exactly right; ``test_size`` test dates are for the caller to
+    score once. ``max_steps`` caps the run.
+    """
+
+    d_model: int = 64
+    num_heads: int = 4
+    num_layers: int = 2
+    d_ff: int = 128
+    batch_size: int = 128
+    lr: float = 3e-3
+    warmup_steps: int = 100
+    max_steps: int = 3000
+    eval_every: int = 50
+    validation_size: int = 500
+    test_size: int = 1000
+    target: float = 0.99
+    seed: int = 0
+
+
+class DateSplits(NamedTuple):
+    """Held-out dates, each written in a random format: one set to stop on, one to report."""
+
+    validation: DateBatch
+    test: DateBatch
+
+
+def date_loss(model: Transformer, batch: DateBatch, bos: int) -> torch.Tensor:
+    """Teacher forcing on dates: :func:`teacher_forcing_loss` with the sources' padding mask."""
+    return teacher_forcing_loss(model, (batch.sources, batch.targets), bos, batch.source_mask)
+
+
+def date_accuracy(model: Transformer, batch: DateBatch, bos: int) -> float:
+    """Fraction of ``batch`` whose greedy decode is exactly the ISO date (padding masked)."""
+    return exact_match_accuracy(model, batch.sources, batch.targets, bos, batch.source_mask)
+
+
+def train_date_model(
+    task: DateTask | None = None,
+    recipe: DateRecipe | None = None,
+    progress: bool | None = None,
+) -> tuple[Transformer, History, DateSplits]:
+    """Build a Transformer and train it to write dates as ``YYYY-MM-DD``, stopping on validation.
+
+    Teacher forcing with the sources' padding mask; the score, every
+    ``recipe.eval_every`` steps, is the exact-match accuracy on the validation
+    dates. The validation and test dates never occur in training (in any
+    format). Seeded by ``recipe.seed`` (the global random state is left as it
+    was). Returns the model (eval mode), the :class:`History` and the splits.
+
+    >>> model, history, splits = train_date_model(
+    ...     recipe=DateRecipe(d_model=16, d_ff=32, max_steps=2, test_size=4), progress=False)
+    >>> splits.test.targets.shape
+    torch.Size([4, 10])
+    """
+    task = task or DateTask()
+    recipe = recipe or DateRecipe()
+    if not isinstance(task, DateTask) or not isinstance(recipe, DateRecipe):
+        raise TypeError(
+            "task must be a DateTask and recipe a DateRecipe, got "
+            f"{type(task).__name__} and {type(recipe).__name__}"
+        )
+    model = seeded(
+        recipe.seed,
+        lambda: Transformer(
+            task.vocab_size,
+            d_model=recipe.d_model,
+            num_heads=recipe.num_heads,
+            num_layers=recipe.num_layers,
+            d_ff=recipe.d_ff,
+            max_len=task.max_source_length,
+        ),
+    )
+    splits = DateSplits(
+        task.sample(
+            recipe.validation_size, torch.Generator().manual_seed(recipe.seed + 2), "validation"
+        ),
+        task.sample(recipe.test_size, torch.Generator().manual_seed(recipe.seed + 3), "test"),
+    )
+    history = fit(
+        model,
+        lambda model, batch: date_loss(model, batch, task.bos),
+        task.batches(recipe.batch_size, torch.Generator().manual_seed(recipe.seed + 1)),
+        steps=recipe.max_steps,
+        lr=recipe.lr,
+        evaluate=lambda model: date_accuracy(model, splits.validation, task.bos),
+        eval_every=recipe.eval_every,
+        target=recipe.target,
+        progress=progress,
+        description="training the date model",
+        warmup_steps=recipe.warmup_steps,
     )
     return model, history, splits
 

@@ -11,7 +11,7 @@ keys and values. Post-norm (the norm after each sum) follows the paper and the
 notes; ``norm_first=True`` gives pre-norm, ``x + Sublayer(LayerNorm(x))``, as
 GPT-2 and the ViT paper use. Read top to bottom: one residual step, the two
 layers, the whole model with its embeddings and final ``Linear`` (its
-``decode`` takes the key/value cache of chapter 06), and the one-layer model
+``decode`` takes the key/value cache of chapter 07), and the one-layer model
 of chapter 04 whose only job is a cross-attention alignment.
 
 Layer: models (imports torch and the modules below it only).
@@ -25,7 +25,13 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from lessons_lib._validate import require_positive_int, require_rank, require_tensor
+from lessons_lib._validate import (
+    require_dtype_of,
+    require_float,
+    require_positive_int,
+    require_rank,
+    require_tensor,
+)
 from lessons_lib.attention import KVCache, MultiHeadAttention, copy_from_torch
 from lessons_lib.masking import causal_mask
 from lessons_lib.positions import sinusoidal_positions
@@ -47,11 +53,13 @@ def residual_step(
     return add_norm(x, dropout(sublayer(x)))
 
 
-def _check_states(name: str, x: object, d_model: int) -> torch.Tensor:
-    tensor = require_tensor(name, x)
+def _check_states(name: str, x: object, layer: nn.Module) -> torch.Tensor:
+    tensor = require_dtype_of(name, require_float(name, x), layer)
     require_rank(name, tensor, 3, "(batch, seq, d_model)")
-    if tensor.shape[-1] != d_model:
-        raise ValueError(f"{name} must end in d_model={d_model}, got shape {tuple(tensor.shape)}")
+    if tensor.shape[-1] != layer.d_model:
+        raise ValueError(
+            f"{name} must end in d_model={layer.d_model}, got shape {tuple(tensor.shape)}"
+        )
     return tensor
 
 
@@ -65,12 +73,13 @@ class _LayerParts(nn.Module):
         d_ff: int,
         dropout: float = 0.0,
         norm_first: bool = False,
+        activation: str = "relu",
     ) -> None:
         super().__init__()
         self.d_model = d_model
         self.norm_first = norm_first
         self.self_attention = MultiHeadAttention(d_model, num_heads)
-        self.feed_forward = FeedForward(d_model, d_ff, dropout)
+        self.feed_forward = FeedForward(d_model, d_ff, dropout, activation)
         self.norm1 = AddNorm(d_model)
         self.norm2 = AddNorm(d_model)
         self.dropout = nn.Dropout(dropout)
@@ -86,9 +95,10 @@ class EncoderLayer(_LayerParts):
     gives pre-norm (as the ViT paper uses). x ``(batch, seq, d_model)``, mask
     bool broadcastable to ``(batch, seq, seq)``, True = may attend ->
     ``(batch, seq, d_model)``; with ``need_weights=True``, also the attention
-    weights ``(batch, heads, seq, seq)``. Matches
-    ``nn.TransformerEncoderLayer(batch_first=True)`` with ReLU (see
-    :func:`copy_torch_weights`).
+    weights ``(batch, heads, seq, seq)``. ``activation`` ("relu", the default,
+    or "gelu") is the feed-forward block's. Matches
+    ``nn.TransformerEncoderLayer(batch_first=True)`` with the same activation
+    (see :func:`copy_torch_weights`).
 
     >>> layer = EncoderLayer(d_model=32, num_heads=4, d_ff=64)
     >>> layer(torch.randn(2, 7, 32)).shape
@@ -96,13 +106,17 @@ class EncoderLayer(_LayerParts):
     """
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None, need_weights: bool = False
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        need_weights: bool = False,
+        bias: torch.Tensor | Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        x = _check_states("x", x, self.d_model)
+        x = _check_states("x", x, self)
         seen: dict[str, torch.Tensor] = {}
 
-        def self_attend(h: torch.Tensor) -> torch.Tensor:
-            out, seen["self"] = self.self_attention(h, h, h, mask)  # weights (b, heads, L, L)
+        def self_attend(h: torch.Tensor) -> torch.Tensor:  # bias: see MultiHeadAttention
+            out, seen["self"] = self.self_attention(h, h, h, mask, bias=bias)  # (b, heads, L, L)
             return out
 
         x = residual_step(x, self_attend, self.norm1, self.dropout, self.norm_first)
@@ -148,8 +162,9 @@ class DecoderLayer(_LayerParts):
         d_ff: int,
         dropout: float = 0.0,
         norm_first: bool = False,
+        activation: str = "relu",
     ) -> None:
-        super().__init__(d_model, num_heads, d_ff, dropout, norm_first)
+        super().__init__(d_model, num_heads, d_ff, dropout, norm_first, activation)
         self.cross_attention = MultiHeadAttention(d_model, num_heads)
         self.norm3 = AddNorm(d_model)
 
@@ -162,8 +177,8 @@ class DecoderLayer(_LayerParts):
         need_weights: bool = False,
         cache: LayerCache | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        y = _check_states("y", y, self.d_model)
-        memory = _check_states("memory", memory, self.d_model)
+        y = _check_states("y", y, self)
+        memory = _check_states("memory", memory, self)
         if memory.shape[0] != y.shape[0]:
             raise ValueError(f"y has batch {y.shape[0]} but memory has batch {memory.shape[0]}")
         if cache is not None and not isinstance(cache, LayerCache):
@@ -278,6 +293,11 @@ class Transformer(nn.Module):
         ``(batch, heads, L_src, L_src)``.
         """
         source = self._check_tokens("source", source)
+        if source.shape[1] == 0:
+            raise ValueError(
+                f"source has no tokens (shape {tuple(source.shape)}): the encoder needs at "
+                "least one, so that the decoder's cross-attention has something to read"
+            )
         x = self.embed(self.source_embedding, source)  # (batch, L_src, d_model)
         weights = []
         for layer in self.encoder_layers:
@@ -287,7 +307,7 @@ class Transformer(nn.Module):
         return (memory, weights) if need_weights else memory
 
     def new_cache(self) -> list[LayerCache]:
-        """Empty key/value caches, one per decoder layer, for :meth:`decode` (chapter 06)."""
+        """Empty key/value caches, one per decoder layer, for :meth:`decode` (chapter 07)."""
         return [LayerCache() for _ in self.decoder_layers]
 
     def decode(
@@ -307,6 +327,11 @@ class Transformer(nn.Module):
         also returns each layer's ``{"self": ..., "cross": ...}`` weights.
         """
         target_in = self._check_tokens("target_in", target_in)
+        if target_in.shape[1] == 0:
+            raise ValueError(
+                f"target_in has no tokens (shape {tuple(target_in.shape)}): the decoder needs "
+                "at least one, e.g. the begin token that shift_right puts first"
+            )
         start = 0 if cache is None else cache[0].self_attention.length  # tokens already seen
         y = self.embed(self.target_embedding, target_in, start)  # (batch, L_new, d_model)
         seen = start + target_in.shape[1]

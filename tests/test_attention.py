@@ -12,7 +12,13 @@ from lessons_lib import (
     padding_mask,
     scaled_dot_product_attention,
 )
-from lessons_lib.attention import KVCache, attention_per_token, copy_from_torch, copy_into_torch
+from lessons_lib.attention import (
+    KVCache,
+    attend,
+    attention_per_token,
+    copy_from_torch,
+    copy_into_torch,
+)
 
 SHAPES = [  # (q shape, k shape, d_v)
     ((5, 8), (7, 8), 3),
@@ -309,3 +315,64 @@ def test_copy_into_torch_and_back_round_trips():
         assert torch.equal(parameter, again.state_dict()[name]), name
     with pytest.raises(TypeError, match="ours must be a MultiHeadAttention, got Linear"):
         copy_into_torch(torch.nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("use_mask", [False, True])
+def test_attend_with_a_float_bias_matches_torchs_float_attn_mask(seed, use_mask):
+    torch.manual_seed(seed)
+    q, k, v = torch.randn(2, 3, 5, 8), torch.randn(2, 3, 7, 8), torch.randn(2, 3, 7, 4)
+    bias = torch.randn(3, 5, 7)  # (heads, L_q, L_k), broadcast over the batch
+    mask = torch.rand(5, 7) < 0.6 if use_mask else None
+    if mask is not None:
+        mask[:, 0] = True
+    ours, weights = attend(q, k, v, mask=mask, bias=bias)
+    torch_mask = bias if mask is None else bias.masked_fill(~mask, float("-inf"))
+    reference = F.scaled_dot_product_attention(q, k, v, attn_mask=torch_mask)
+    assert torch.allclose(ours, reference, atol=1e-5)
+    assert torch.allclose(weights.sum(-1), torch.ones(2, 3, 5), atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("bias_shape", [(4, 6, 6), (1, 6, 6), (2, 4, 6, 6)])
+def test_multi_head_bias_matches_torch_per_head(seed, bias_shape):
+    torch.manual_seed(seed)
+    mha = MultiHeadAttention(16, 4)
+    x = torch.randn(2, 6, 16)
+    bias = torch.randn(bias_shape)
+    ours, _ = mha(x, x, x, bias=bias)
+    heads = [mha.split_heads(linear(x)) for linear in (mha.w_q, mha.w_k, mha.w_v)]
+    reference = F.scaled_dot_product_attention(*heads, attn_mask=bias)  # (2, 4, 6, 4)
+    assert torch.allclose(ours, mha.w_o(mha.merge_heads(reference)), atol=1e-5)
+    plain, _ = mha(x, x, x)
+    zero, _ = mha(x, x, x, bias=torch.zeros(1, 6, 6))
+    assert torch.allclose(plain, zero, atol=1e-6) and not torch.allclose(plain, ours, atol=1e-3)
+
+
+def test_multi_head_bias_can_be_computed_from_the_queries():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(8, 2)
+    x = torch.randn(3, 5, 8)
+    seen = {}
+
+    def from_queries(queries):
+        seen["queries"] = queries
+        return queries.sum(-1, keepdim=True).expand(-1, -1, -1, 5)  # (batch, heads, L_q, L_k)
+
+    out, _ = mha(x, x, x, bias=from_queries)
+    assert torch.allclose(seen["queries"], mha.split_heads(mha.w_q(x)))
+    expected, _ = mha(x, x, x, bias=from_queries(mha.split_heads(mha.w_q(x))))
+    assert torch.allclose(out, expected)
+
+
+def test_multi_head_bias_bad_input():
+    mha = MultiHeadAttention(8, 2)
+    x = torch.randn(3, 5, 8)
+    with pytest.raises(
+        ValueError, match=r"bias must broadcast to .*\(3, 2, 5, 5\), got shape \(3, 5, 4\)"
+    ):
+        mha(x, x, x, bias=torch.zeros(3, 5, 4))
+    with pytest.raises(TypeError, match="bias"):
+        mha(x, x, x, bias=torch.zeros(2, 5, 5, dtype=torch.long))
+    with pytest.raises(TypeError, match=r"bias has dtype torch\.float64"):
+        mha(x, x, x, bias=torch.zeros(2, 5, 5, dtype=torch.float64))

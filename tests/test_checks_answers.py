@@ -42,10 +42,11 @@ def split_heads(x, num_heads):
     return x.view(batch, seq, num_heads, d_model // num_heads).transpose(1, 2)
 
 
-def multi_head(decoder, encoder, w_q, w_k, w_v, w_o, num_heads):
-    queries = split_heads(decoder @ w_q, num_heads)
-    keys = split_heads(encoder @ w_k, num_heads)
-    values = split_heads(encoder @ w_v, num_heads)
+def multi_head(decoder, encoder, w_q, w_k, w_v, w_o, num_heads, split):
+    # `split` is the correct split the checker hands over: no answer to check_split_heads needed
+    queries = split(decoder @ w_q, num_heads)
+    keys = split(encoder @ w_k, num_heads)
+    values = split(encoder @ w_v, num_heads)
     scores = queries @ keys.transpose(-2, -1) / queries.shape[-1] ** 0.5
     heads = torch.softmax(scores, dim=-1) @ values
     batch, _, length, _ = heads.shape
@@ -108,6 +109,12 @@ def cosine_similarity(codes):
     return unit @ unit.T
 
 
+def stretch_codes(codes, old_grid, new_grid):
+    grid = codes.reshape(*old_grid, -1).permute(2, 0, 1)[None]  # (1, d, gh, gw)
+    stretched = F.interpolate(grid, size=tuple(new_grid), mode="bilinear")  # (1, d, nh, nw)
+    return stretched[0].permute(1, 2, 0).reshape(new_grid[0] * new_grid[1], -1)
+
+
 def input_sequence(patches, class_token, codes):
     class_tokens = class_token.expand(patches.shape[0], 1, -1)
     return torch.cat([class_tokens, patches], dim=1) + codes
@@ -152,6 +159,7 @@ RIGHT = {
     "check_conv_embedding": conv_embedding,
     "check_codes_2d": codes_2d,
     "check_cosine_similarity": cosine_similarity,
+    "check_stretch_codes": stretch_codes,
     "check_input_sequence": input_sequence,
     "check_read_out": read_out,
     "check_rollout": rollout,
@@ -305,14 +313,18 @@ def eps_outside(x):
     return (x - mean) / (x.std(dim=-1, unbiased=False, keepdim=True) + 1e-5)
 
 
-def multi_head_from_decoder(decoder, encoder, w_q, w_k, w_v, w_o, num_heads):
-    return multi_head(decoder, decoder, w_q, w_k, w_v, w_o, num_heads)
+def multi_head_from_decoder(decoder, encoder, w_q, w_k, w_v, w_o, num_heads, split):
+    return multi_head(decoder, decoder, w_q, w_k, w_v, w_o, num_heads, split)
 
 
-def multi_head_unscaled(decoder, encoder, w_q, w_k, w_v, w_o, num_heads):
-    queries = split_heads(decoder @ w_q, num_heads)
-    keys = split_heads(encoder @ w_k, num_heads)
-    values = split_heads(encoder @ w_v, num_heads)
+def multi_head_own_split(decoder, encoder, w_q, w_k, w_v, w_o, num_heads, split):
+    return multi_head(decoder, encoder, w_q, w_k, w_v, w_o, num_heads, split_heads)
+
+
+def multi_head_unscaled(decoder, encoder, w_q, w_k, w_v, w_o, num_heads, split):
+    queries = split(decoder @ w_q, num_heads)
+    keys = split(encoder @ w_k, num_heads)
+    values = split(encoder @ w_v, num_heads)
     heads = torch.softmax(queries @ keys.transpose(-2, -1), dim=-1) @ values
     batch, _, length, _ = heads.shape
     return heads.transpose(1, 2).reshape(batch, length, -1) @ w_o
@@ -401,6 +413,7 @@ ANSWERS = [
     ("check_masked_weights", lambda s, m: s.masked_fill(~m, float("-inf")), NOT_YET, "no softmax:"),
     ("check_multi_head", multi_head_from_decoder, NOT_YET, "keys and values from the decoder:"),
     ("check_multi_head", multi_head_unscaled, NOT_YET, "no scaling:"),
+    ("check_multi_head", multi_head_own_split, CORRECT, "split, attend"),  # own split works too
     (
         "check_split_heads",
         lambda x, h: split_heads(x, 3),
@@ -469,6 +482,26 @@ ANSWERS = [
         lambda layer, x: layer.self_attention(x, x, x),
         NOT_YET,
         f"{FIRST_LAYER}: expected a torch.Tensor, got tuple",
+    ),
+    (
+        "check_stretch_codes",
+        lambda c, old, new: F.interpolate(c.T[None], size=new[0] * new[1], mode="linear")[0].T,
+        NOT_YET,
+        "stretched as one line, not on the grid:",
+    ),
+    (
+        "check_stretch_codes",
+        lambda c, old, new: stretch_codes(c, list(old), list(new)),
+        CORRECT,
+        "your codes are stretched on the grid",
+    ),
+    (
+        "check_codes_2d",
+        lambda rows, cols: torch.cat(
+            [cols[None, :].expand(len(rows), -1, -1), rows[:, None].expand(-1, len(cols), -1)], -1
+        ).reshape(len(rows) * len(cols), -1),
+        NOT_YET,
+        "the row and column halves swapped: this book's convention puts the row half first",
     ),
 ]
 

@@ -32,10 +32,14 @@ def glued_values(notebook: Path) -> dict[str, object]:
     values: dict[str, object] = {}
     for cell in json.loads(notebook.read_text())["cells"]:
         for output in cell.get("outputs", []):
-            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name is None:
+            record = output.get("metadata", {}).get("scrapbook", {})
+            if "name" not in record:
                 continue
-            text = "".join(output.get("data", {}).get("text/plain", ""))
+            # glue(..., display=False) keeps the value under a prefixed mimetype
+            data = output.get("data", {})
+            prefix = record.get("mime_prefix", "")
+            text = "".join(data.get(f"{prefix}text/plain") or data.get("text/plain", ""))
+            name = record["name"]
             try:
                 values[name] = ast.literal_eval(text)
             except (ValueError, SyntaxError):

@@ -70,3 +70,26 @@ def test_bad_input():
         ImageSet(torch.zeros(3, 8, 8), torch.zeros(3, dtype=torch.long), ("a",))
     with pytest.raises(TypeError, match=r"batch_size must be an int"):
         next(load_digits_split()[0].batches(2.5, torch.Generator()))
+
+
+def test_sample_photo_is_the_middle_square_resized_with_antialiasing():
+    import torch.nn.functional as F
+    from sklearn.datasets import load_sample_image
+
+    from lessons_lib.data import load_sample_photo
+
+    photo = load_sample_photo(224)
+    assert photo.shape == (3, 224, 224) and photo.dtype == torch.float32
+    assert 0.0 <= float(photo.min()) and float(photo.max()) <= 1.0
+    raw = (
+        torch.tensor(load_sample_image("china.jpg")).permute(2, 0, 1).float() / 255
+    )  # (3, 427, 640)
+    square = raw[:, :, 106:533]  # the central 427 columns
+    assert torch.allclose(load_sample_photo(427), square)  # no resizing at full size
+    expected = F.interpolate(square[None], size=(224, 224), mode="bilinear", antialias=True)[0]
+    assert torch.allclose(photo, expected.clamp(0, 1))
+    assert patchify(photo[None], 16).shape == (1, 196, 768)
+    with pytest.raises(ValueError, match=r"name must be 'china.jpg' or 'flower.jpg', got 'x.png'"):
+        load_sample_photo(name="x.png")
+    with pytest.raises((TypeError, ValueError)):
+        load_sample_photo(0)

@@ -3,7 +3,12 @@
 import pytest
 import torch
 
-from lessons_lib.experiments import gradient_norms_per_layer, scaling_experiment
+from lessons_lib.experiments import (
+    gradient_norms_per_layer,
+    gru_step_by_step,
+    scaling_experiment,
+    time_gru_and_attention,
+)
 
 
 def test_scaling_experiment_shows_why_attention_divides_by_sqrt_dk():
@@ -50,3 +55,235 @@ def test_gradient_norms_are_seeded_and_leave_the_global_random_state_alone():
     assert not torch.equal(first, gradient_norms_per_layer(4, seed=8))
     with pytest.raises(ValueError, match="depth must be > 0"):
         gradient_norms_per_layer(0)
+
+
+# --- chapter 01: a GRU against self-attention ---------------------------------------------
+
+
+def test_gru_step_by_step_equals_torch_gru_and_counts_one_step_per_token():
+    torch.manual_seed(0)
+    gru = torch.nn.GRU(6, 10, batch_first=True)
+    inputs = torch.randn(3, 7, 6)
+    outputs, steps = gru_step_by_step(gru, inputs)
+    assert steps == 7
+    torch.testing.assert_close(outputs, gru(inputs)[0], atol=1e-5, rtol=0)
+
+
+def test_gru_step_by_step_bad_input():
+    with pytest.raises(TypeError, match=r"one-layer nn.GRU with batch_first=True"):
+        gru_step_by_step(torch.nn.GRU(4, 4), torch.randn(1, 3, 4))
+    with pytest.raises(ValueError, match=r"inputs must have 3 dimensions \(batch, n, d_in\)"):
+        gru_step_by_step(torch.nn.GRU(4, 4, batch_first=True), torch.randn(3, 4))
+
+
+def test_time_gru_and_attention_counts_and_times():
+    result = time_gru_and_attention([4, 16], d_model=8, batch=2, repeats=2, progress=False)
+    assert result["lengths"] == [4, 16]
+    assert result["gru_steps"] == [4, 16] and result["attention_steps"] == [1, 1]
+    assert result["gru_path"] == [3, 15] and result["attention_path"] == [1, 1]
+    assert result["gru_macs"] == [6 * 4 * 64, 6 * 16 * 64]
+    assert result["attention_macs"] == [4 * 4 * 64 + 2 * 16 * 8, 4 * 16 * 64 + 2 * 256 * 8]
+    assert all(ms > 0 for ms in result["gru_ms"] + result["attention_ms"])
+
+
+def test_time_gru_and_attention_bad_input():
+    with pytest.raises(TypeError, match=r"lengths must be a non-empty list of ints, got \[\]"):
+        time_gru_and_attention([])
+    with pytest.raises(ValueError, match=r"length must be > 0, got 0"):
+        time_gru_and_attention([0, 4])
+    with pytest.raises(TypeError, match=r"d_model must be an int, got float"):
+        time_gru_and_attention([4], d_model=8.0)
+
+
+# --- chapter 10: the ViT against a CNN ---------------------------------------------------
+
+
+def test_training_subset_is_seeded_and_sized():
+    from lessons_lib.data import ImageSet
+    from lessons_lib.experiments import training_subset
+
+    data = ImageSet(torch.arange(20.0).reshape(20, 1, 1, 1), torch.arange(20), tuple("ab"))
+    first, again = training_subset(data, 5, seed=3), training_subset(data, 5, seed=3)
+    assert len(first) == 5 and torch.equal(first.labels, again.labels)
+    assert len(set(first.labels.tolist())) == 5  # without replacement
+    assert not torch.equal(first.labels, training_subset(data, 5, seed=4).labels)
+    assert len(training_subset(data, 20, seed=0)) == 20
+    with pytest.raises(ValueError, match=r"size must be at most the 20 training images, got 21"):
+        training_subset(data, 21, seed=0)
+
+
+def test_summarise_runs_gives_mean_and_spread_per_size():
+    from lessons_lib.experiments import summarise_runs
+
+    summary = summarise_runs({200: [0.8, 0.9, 0.7], 50: [0.5]})
+    assert summary["sizes"] == [50, 200]
+    assert summary["mean"] == pytest.approx([0.5, 0.8])
+    assert summary["low"] == [0.5, 0.7] and summary["high"] == [0.5, 0.9]
+    with pytest.raises(ValueError, match=r"at least one score"):
+        summarise_runs({50: []})
+
+
+def test_compare_vit_and_cnn_scores_every_size_seed_and_model():
+    from lessons_lib.data import load_digits_split
+    from lessons_lib.experiments import compare_vit_and_cnn
+
+    train, validation, test = load_digits_split()
+    scores = compare_vit_and_cnn(
+        train, validation, test, sizes=(20, 40), seeds=(0, 1), steps=3, progress=False
+    )
+    assert set(scores) == {"ViT", "CNN"}
+    for by_size in scores.values():
+        assert set(by_size) == {20, 40}
+        assert all(
+            len(values) == 2 and all(0 <= v <= 1 for v in values) for values in by_size.values()
+        )
+    again = compare_vit_and_cnn(
+        train, validation, test, sizes=(20, 40), seeds=(0, 1), steps=3, progress=False
+    )
+    assert again == scores  # seeded
+    with pytest.raises(ValueError, match=r"sizes must name at least one"):
+        compare_vit_and_cnn(train, validation, test, sizes=(), progress=False)
+
+
+# --- chapter 05: initialisation, the norm's place and warm-up --------------------------------
+
+
+def test_a_variance_preserving_init_keeps_the_gradient_that_the_default_loses():
+    from lessons_lib.experiments import gradient_norms_per_layer
+
+    default = gradient_norms_per_layer(16, residual=False, init="default")
+    kaiming = gradient_norms_per_layer(16, residual=False, init="kaiming")
+    assert default[0] / default[-1] < 1e-3  # PyTorch's default: vanished
+    assert 0.3 < kaiming[0] / kaiming[-1] < 3  # the same stack, variance kept: about 1
+    per_block = (default[-1] / default[0]) ** (1 / 15)
+    assert 3 < per_block < 4.5  # the "factor of about 4" per block
+    with_residuals = gradient_norms_per_layer(16, residual=True, init="kaiming")
+    assert 0.3 < with_residuals[0] / with_residuals[-1] < 3
+    with pytest.raises(
+        ValueError, match=r"init must be one of \('default', 'kaiming'\), got 'xavier'"
+    ):
+        gradient_norms_per_layer(4, init="xavier")
+
+
+def test_variance_preserving_init_keeps_the_mean_square_and_zeroes_the_biases():
+    from lessons_lib.experiments import variance_preserving_init
+    from lessons_lib.residual import FeedForward
+
+    torch.manual_seed(0)
+    block = variance_preserving_init(FeedForward(128, 256))
+    x = torch.randn(2048, 128)
+    default = FeedForward(128, 256)
+    with torch.no_grad():
+        kept = float(block(x).pow(2).mean() / x.pow(2).mean())
+        default.linear1.bias.zero_()
+        default.linear2.bias.zero_()
+        kept_by_default = float(default(x).pow(2).mean() / x.pow(2).mean())
+    assert 0.85 < kept < 1.15
+    assert block.linear1.bias.abs().max() == 0 and block.linear2.bias.abs().max() == 0
+    assert kept_by_default < 0.1  # about 1/18
+
+
+def test_encoder_stack_is_post_or_pre_norm_and_writes_one_token_per_position():
+    from lessons_lib.experiments import EncoderStack
+    from lessons_lib.residual import LayerNorm
+
+    tokens = torch.randint(0, 11, (3, 6))
+    post = EncoderStack(11, length=6, num_layers=2)
+    pre = EncoderStack(11, length=6, num_layers=2, norm_first=True)
+    assert post(tokens).shape == pre(tokens).shape == (3, 6, 11)
+    assert not post.layers[0].norm_first and pre.layers[1].norm_first
+    assert isinstance(pre.final_norm, LayerNorm) and isinstance(post.final_norm, torch.nn.Identity)
+
+
+def test_warmup_runs_are_seeded_and_warm_up_changes_only_the_rate():
+    from lessons_lib.experiments import WarmupRecipe, final_losses, warmup_experiment
+
+    recipe = WarmupRecipe(steps=4, warmup_steps=4)
+    first = warmup_experiment(seeds=[0, 1], recipe=recipe, progress=False)
+    assert first == warmup_experiment(seeds=[0, 1], recipe=recipe, progress=False)
+    assert set(first) == {"post-norm", "post-norm + warm-up", "pre-norm", "pre-norm + warm-up"}
+    assert all(len(runs) == 2 and len(runs[0]) == 4 for runs in first.values())
+    # Same weights and batches: the first loss is the same with and without warm-up...
+    assert first["post-norm"][0][0] == first["post-norm + warm-up"][0][0]
+    # ...and the later ones differ, because the first step was smaller.
+    assert first["post-norm"][0][1] != first["post-norm + warm-up"][0][1]
+    assert first["post-norm"][0] != first["post-norm"][1]  # another seed, another run
+    assert final_losses({"a": [[3.0, 2.0, 1.0]]}, last=2) == {"a": [1.5]}
+    with pytest.raises(TypeError, match=r"seeds must be a non-empty list of ints, got \[\]"):
+        warmup_experiment(seeds=[])
+    with pytest.raises(ValueError, match="last must be > 0, got 0"):
+        final_losses(first, last=0)
+
+
+def test_post_norm_without_warm_up_stays_near_chance_where_the_others_learn():
+    from lessons_lib.experiments import final_losses, warmup_experiment
+
+    finals = final_losses(warmup_experiment(seeds=[0], progress=False))
+    assert finals["post-norm"][0] > 1.5  # ln 10 = 2.30 is a uniform guess
+    for setting in ("post-norm + warm-up", "pre-norm", "pre-norm + warm-up"):
+        assert finals[setting][0] < 0.6, setting
+
+
+def test_post_norm_gives_the_layers_near_the_output_larger_gradients_at_init():
+    from lessons_lib.experiments import gradient_norms_at_init
+
+    post = gradient_norms_at_init(24, norm_first=False, seeds=[0, 1])
+    pre = gradient_norms_at_init(24, norm_first=True, seeds=[0, 1])
+    assert post.shape == pre.shape == (24,)
+    assert post[-1] > 1.5 * pre[-1]  # Xiong et al. (2020): large near the output
+    assert post[-4:].mean() > post[:4].mean()  # and growing towards it
+    assert pre[-4:].mean() < pre[:4].mean()
+    assert torch.equal(post, gradient_norms_at_init(24, norm_first=False, seeds=[0, 1]))
+
+
+# --- chapter 09: spread over seeds, and codes stretched to larger images -------------------
+
+
+def test_mean_and_standard_error_and_paired_gap_by_hand():
+    from lessons_lib.experiments import interval_95, mean_and_standard_error, paired_gap
+
+    mean, error = mean_and_standard_error([1.0, 2.0, 3.0, 4.0])
+    assert mean == 2.5 and error == pytest.approx((5 / 3) ** 0.5 / 2)
+    assert interval_95([1.0, 2.0, 3.0, 4.0])[1] == pytest.approx(3.182 * error)
+    assert interval_95([0.0, 1.0] * 20)[1] == pytest.approx(
+        1.96 * mean_and_standard_error([0.0, 1.0] * 20)[1]
+    )
+    scores = {"a": [0.9, 0.8, 0.7], "b": [0.8, 0.8, 0.5]}
+    gap, half_width = paired_gap(scores, "a", "b")
+    assert gap == pytest.approx(0.1) and half_width == pytest.approx(4.303 * 0.1 / 3**0.5)
+    with pytest.raises(ValueError, match="at least 2 values, got 1"):
+        mean_and_standard_error([0.5])
+    with pytest.raises(ValueError, match=r"scores has no kind 'c'; it has \['a', 'b'\]"):
+        paired_gap(scores, "c", "b")
+    with pytest.raises(ValueError, match="'a' has 3 seeds but 'b' has 2"):
+        paired_gap({"a": [1.0, 2.0, 3.0], "b": [1.0, 2.0]}, "a", "b")
+
+
+def test_upsample_images_copies_each_pixel_into_a_block():
+    from lessons_lib.data import ImageSet
+    from lessons_lib.experiments import upsample_images
+
+    images = torch.arange(8.0).reshape(2, 1, 2, 2)
+    data = ImageSet(images, torch.tensor([0, 1]), ("a", "b"))
+    larger = upsample_images(data, 3)
+    assert larger.images.shape == (2, 1, 6, 6)
+    assert torch.equal(larger.images[1, 0, 3:, :3], torch.full((3, 3), 6.0))
+    assert torch.equal(larger.labels, data.labels)
+    with pytest.raises(ValueError, match="factor"):
+        upsample_images(data, 0)
+
+
+def test_evaluate_stretched_scores_before_and_after_for_each_trained_kind():
+    from lessons_lib.data import MarkPositionTask
+    from lessons_lib.experiments import STRETCHES, evaluate_stretched
+    from lessons_lib.metrics import classification_accuracy
+    from lessons_lib.training import seeded_vit
+
+    test = MarkPositionTask().sample(64, torch.Generator().manual_seed(1))
+    small = dict(image_size=8, patch_size=2, d_model=16, depth=1, num_heads=2, num_classes=4)
+    models = {kind: seeded_vit(0, positions=kind, **small) for kind in ("none", "1d")}
+    results = evaluate_stretched(models, test)
+    assert list(results) == [label for label, (kind, _) in STRETCHES.items() if kind in models]
+    for label, (before, after) in results.items():
+        assert before == classification_accuracy(models[STRETCHES[label][0]], test)
+        assert 0.0 <= after <= 1.0

@@ -80,9 +80,11 @@ def test_glossary_gives_each_term_in_chinese_with_its_chapter():
     text = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
     body = text.split("```{glossary}")[1].split("```")[0]
     entries = re.split(r"\n(?=\S)", body.strip())
-    chapters = {path.stem for path in NOTEBOOKS}
+    chapters = {path.stem for path in NOTEBOOKS} | {"training"}  # and "Training in one page"
+    terms = []
     for entry in entries:
         term = entry.splitlines()[0]
+        terms.append(term)
         assert re.search(r"[\u4e00-\u9fff]", term), f"glossary term without Chinese: {term}"
         linked = re.findall(r"\{doc\}`([^`]+)`", " ".join(entry.split()))
         assert linked and set(linked) <= chapters, f"{term}: no link to a chapter ({linked})"
@@ -90,3 +92,10 @@ def test_glossary_gives_each_term_in_chinese_with_its_chapter():
         assert required in body
     for required in ("前馈网络", "独热编码", "图像块"):
         assert required in body
+    # The notes' own words (issue 12, item 10), each in a term line, not only in a definition.
+    notes_words = ("标准化", "前馈神经网络", "全连接层", "梯度消失", "TRM", "编码器", "解码器")
+    notes_words += ("自注意力", "教师强制", "logits", "前置层归一化", "后置层归一化", "类别标记")
+    notes_words += ("[CLS]", "交叉熵", "验证集")
+    for required in notes_words:
+        assert any(required in term for term in terms), f"no glossary term for {required}"
+    assert "softmax (归一化指数函数)" in terms  # softmax is the head term, the Chinese name beside

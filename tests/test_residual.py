@@ -97,3 +97,20 @@ def test_bad_inputs_give_clear_errors():
         FeedForward(8, 0)
     with pytest.raises(TypeError, match="d_model must be an int"):
         LayerNorm(8.0)
+
+
+def test_feed_forward_activation_gelu_matches_torch_and_relu_stays_the_default():
+    from lessons_lib.residual import FeedForward
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 8)
+    relu, gelu = FeedForward(8, 16), FeedForward(8, 16, activation="gelu")
+    gelu.load_state_dict(relu.state_dict())
+    assert relu.activation == "relu"
+    hidden = relu.linear1(x)
+    assert torch.allclose(relu(x), relu.linear2(F.relu(hidden)), atol=1e-6)
+    assert torch.allclose(gelu(x), relu.linear2(torch.nn.GELU()(hidden)), atol=1e-6)
+    with pytest.raises(
+        ValueError, match=r"activation must be one of \('relu', 'gelu'\), got 'tanh'"
+    ):
+        FeedForward(8, 16, activation="tanh")

@@ -108,3 +108,31 @@ def test_train_vit_is_seeded_scores_validation_and_restores_threads():
     with one_thread():
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == threads
+
+
+def test_fit_warms_the_learning_rate_up_linearly():
+    # loss = -w has a constant gradient, so each Adam step moves w by the step's rate.
+    def run(warmup_steps):
+        model = torch.nn.Linear(1, 1, bias=False)
+        torch.nn.init.zeros_(model.weight)
+        weights = []
+
+        def loss_fn(module, batch):
+            weights.append(module.weight.item())
+            return -module.weight.sum()
+
+        fit(model, loss_fn, [0] * 6, steps=6, lr=0.1, progress=False, warmup_steps=warmup_steps)
+        weights.append(model.weight.item())
+        return torch.tensor(weights).diff()
+
+    torch.testing.assert_close(run(4), torch.tensor([0.025, 0.05, 0.075, 0.1, 0.1, 0.1]))
+    torch.testing.assert_close(run(0), torch.full((6,), 0.1))  # the default: no warm-up
+
+
+def test_fit_refuses_a_negative_or_fractional_warm_up():
+    model = torch.nn.Linear(1, 1)
+    batches = [torch.ones(2, 1)] * 2
+    with pytest.raises(ValueError, match=r"warmup_steps must be >= 0 \(0 = no warm-up\), got -1"):
+        fit(model, lambda m, b: m(b).mean(), batches, steps=2, progress=False, warmup_steps=-1)
+    with pytest.raises(TypeError, match="warmup_steps must be an int, got float"):
+        fit(model, lambda m, b: m(b).mean(), batches, steps=2, progress=False, warmup_steps=2.5)

@@ -35,8 +35,12 @@ from lessons_lib.checks.autoregressive_decoding import (
 from lessons_lib.checks.core import Case, CheckResult, Exercise, Mistake
 from lessons_lib.checks.cross_attention import check_multi_head, check_split_heads
 from lessons_lib.checks.masking import check_causal_mask, check_masked_weights
-from lessons_lib.checks.position_codes import check_codes_2d, check_cosine_similarity
-from lessons_lib.checks.qkv import check_attention_head, check_attention_weights
+from lessons_lib.checks.position_codes import (
+    check_codes_2d,
+    check_cosine_similarity,
+    check_stretch_codes,
+)
+from lessons_lib.checks.qkv import check_attention_head, check_attention_weights, check_rotary
 from lessons_lib.checks.softmax import check_softmax, check_temperature_softmax
 from lessons_lib.checks.transformer import (
     check_encoder_layer,
@@ -51,6 +55,7 @@ EXERCISES: dict[str, Exercise] = {
     for exercise in (
         qkv.ATTENTION_WEIGHTS,
         qkv.ATTENTION_HEAD,
+        qkv.ROTARY,
         softmax.SOFTMAX,
         softmax.TEMPERATURE_SOFTMAX,
         masking.CAUSAL_MASK,
@@ -68,6 +73,7 @@ EXERCISES: dict[str, Exercise] = {
         vit_patching.CONV_EMBEDDING,
         position_codes.CODES_2D,
         position_codes.COSINE_SIMILARITY,
+        position_codes.STRETCH_CODES,
         vit.INPUT_SEQUENCE,
         vit.READ_OUT,
         vit.ROLLOUT,
@@ -99,8 +105,10 @@ __all__ = [
     "check_patchify",
     "check_read_out",
     "check_rollout",
+    "check_rotary",
     "check_softmax",
     "check_split_heads",
+    "check_stretch_codes",
     "check_teacher_forcing_loss",
     "check_temperature_softmax",
 ]

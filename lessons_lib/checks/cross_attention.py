@@ -87,15 +87,19 @@ def _multi_head(
     w_v: torch.Tensor,
     w_o: torch.Tensor,
     num_heads: int,
-    split: Callable[[torch.Tensor, int], torch.Tensor] = _split,
+    split_heads: Callable[[torch.Tensor, int], torch.Tensor] = _split,
     divisor: float | None = None,
     use_w_o: bool = True,
     merge_transposed: bool = True,
 ) -> torch.Tensor:
-    """Cross-attention, multi-head, with matrices applied as ``x @ w``; variants for mistakes."""
-    queries = split(decoder @ w_q, num_heads)  # (batch, heads, L_q, d_head)
-    keys = split(encoder @ w_k, num_heads)  # (batch, heads, L_k, d_head)
-    values = split(encoder @ w_v, num_heads)  # (batch, heads, L_k, d_head)
+    """Cross-attention, multi-head, with matrices applied as ``x @ w``; variants for mistakes.
+
+    ``split_heads`` is the split the checker hands to the reader (a correct one), so the
+    exercise does not depend on the reader's answer to the split exercise.
+    """
+    queries = split_heads(decoder @ w_q, num_heads)  # (batch, heads, L_q, d_head)
+    keys = split_heads(encoder @ w_k, num_heads)  # (batch, heads, L_k, d_head)
+    values = split_heads(encoder @ w_v, num_heads)  # (batch, heads, L_k, d_head)
     if divisor is None:
         heads, _ = attend(queries, keys, values)  # (batch, heads, L_q, d_head)
     else:
@@ -118,7 +122,8 @@ def _multi_head_cases() -> list[Case]:
             torch.randn(d_model, d_model, generator=generator) / d_model**0.5 for _ in range(4)
         ]
         label = f"decoder ({batch}, {l_q}, {d_model}), encoder ({batch}, {l_k}, {d_model}), "
-        cases.append(Case((decoder, encoder, *weights, num_heads), f"{label}{num_heads} heads"))
+        args = (decoder, encoder, *weights, num_heads, _split)  # a correct split, given
+        cases.append(Case(args, f"{label}{num_heads} heads"))
     return cases
 
 
@@ -127,59 +132,71 @@ MULTI_HEAD_MISTAKES = [
         "queries from the encoder",
         "in cross-attention Q comes from the decoder, K and V from the encoder; "
         "the output has one row per decoder position",
-        lambda dec, enc, wq, wk, wv, wo, h: _multi_head(enc, dec, wq, wk, wv, wo, h),
+        lambda dec, enc, wq, wk, wv, wo, h, split: _multi_head(enc, dec, wq, wk, wv, wo, h, split),
     ),
     Mistake(
         "keys and values from the decoder",
         "that is the decoder's self-attention; in cross-attention K = encoder @ W_K and "
         "V = encoder @ W_V, so each decoder position can look at the source",
-        lambda dec, enc, wq, wk, wv, wo, h: _multi_head(dec, dec, wq, wk, wv, wo, h),
+        lambda dec, enc, wq, wk, wv, wo, h, split: _multi_head(dec, dec, wq, wk, wv, wo, h, split),
     ),
     Mistake(
         "heads split in the wrong order",
         "view as (batch, seq, heads, d_head) first, then transpose(1, 2)",
-        lambda dec, enc, wq, wk, wv, wo, h: _multi_head(
-            dec, enc, wq, wk, wv, wo, h, split=_split_without_transpose
+        lambda dec, enc, wq, wk, wv, wo, h, split: _multi_head(
+            dec, enc, wq, wk, wv, wo, h, split_heads=_split_without_transpose
         ),
     ),
     Mistake(
         "heads merged in the wrong order",
         "to concatenate, transpose (batch, heads, L_q, d_head) back to (batch, L_q, heads, "
         "d_head) before the reshape to (batch, L_q, d_model)",
-        lambda dec, enc, wq, wk, wv, wo, h: _multi_head(
-            dec, enc, wq, wk, wv, wo, h, merge_transposed=False
+        lambda dec, enc, wq, wk, wv, wo, h, split: _multi_head(
+            dec, enc, wq, wk, wv, wo, h, split, merge_transposed=False
         ),
     ),
     Mistake(
         "heads split and merged in the wrong order",
         "split: view as (batch, seq, heads, d_head), then transpose(1, 2); merge: transpose "
         "back, then reshape",
-        lambda dec, enc, wq, wk, wv, wo, h: _multi_head(
-            dec, enc, wq, wk, wv, wo, h, split=_split_without_transpose, merge_transposed=False
+        lambda dec, enc, wq, wk, wv, wo, h, split: _multi_head(
+            dec,
+            enc,
+            wq,
+            wk,
+            wv,
+            wo,
+            h,
+            split_heads=_split_without_transpose,
+            merge_transposed=False,
         ),
     ),
     Mistake(
         "no output projection",
         "after concatenating the heads, multiply by W_O",
-        lambda dec, enc, wq, wk, wv, wo, h: _multi_head(dec, enc, wq, wk, wv, wo, h, use_w_o=False),
+        lambda dec, enc, wq, wk, wv, wo, h, split: _multi_head(
+            dec, enc, wq, wk, wv, wo, h, split, use_w_o=False
+        ),
     ),
     Mistake(
         "no scaling",
         "divide each head's scores by √d_head before the softmax",
-        lambda dec, enc, wq, wk, wv, wo, h: _multi_head(dec, enc, wq, wk, wv, wo, h, divisor=1.0),
+        lambda dec, enc, wq, wk, wv, wo, h, split: _multi_head(
+            dec, enc, wq, wk, wv, wo, h, split, divisor=1.0
+        ),
     ),
     Mistake(
         "scaled by √d_model",
         "each head works in d_head = d_model / heads dimensions: divide its scores by √d_head",
-        lambda dec, enc, wq, wk, wv, wo, h: _multi_head(
-            dec, enc, wq, wk, wv, wo, h, divisor=math.sqrt(dec.shape[-1])
+        lambda dec, enc, wq, wk, wv, wo, h, split: _multi_head(
+            dec, enc, wq, wk, wv, wo, h, split, divisor=math.sqrt(dec.shape[-1])
         ),
     ),
 ]
 
 MULTI_HEAD = Exercise(
     name="check_multi_head",
-    parameters=("decoder", "encoder", "w_q", "w_k", "w_v", "w_o", "num_heads"),
+    parameters=("decoder", "encoder", "w_q", "w_k", "w_v", "w_o", "num_heads", "split_heads"),
     cases=_multi_head_cases,
     solution=_multi_head,
     mistakes=MULTI_HEAD_MISTAKES,
@@ -188,9 +205,12 @@ MULTI_HEAD = Exercise(
 
 
 def check_multi_head(function: Callable[..., torch.Tensor]) -> CheckResult:
-    """Check ``function(decoder, encoder, w_q, w_k, w_v, w_o, num_heads) -> (batch, L_q, d_model)``.
+    """Check ``function(decoder, encoder, w_q, w_k, w_v, w_o, num_heads, split_heads)``.
 
     decoder ``(batch, L_q, d_model)``, encoder ``(batch, L_k, d_model)`` with
-    L_q != L_k; each weight ``(d_model, d_model)``, applied as ``x @ w``.
+    L_q != L_k; each weight ``(d_model, d_model)``, applied as ``x @ w``; the
+    answer is ``(batch, L_q, d_model)``. The checker passes a correct
+    ``split_heads(x, num_heads)``, so the reader needs no answer to
+    :func:`check_split_heads` for this one.
     """
     return MULTI_HEAD.check(function)

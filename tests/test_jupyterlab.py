@@ -1,0 +1,217 @@
+"""Live explorers in a real JupyterLab, driven by headless Chromium.
+
+The test starts JupyterLab (pinned in requirements.txt) on 127.0.0.1 with a random
+token, in a temporary folder holding a copy of the chapter, opens it in Chromium
+(playwright with the system browser, as tests/test_browser.py), runs all cells, then
+moves one control of every explorer and checks that its picture changes. Each picture
+must show at its natural size: not stretched to the output's width by the flex box that
+holds it. The server is stopped whatever happens.
+
+`make unit` runs it for two chapters (``JUPYTERLAB_CHAPTERS`` unset); `make
+test-jupyterlab` for every chapter (``JUPYTERLAB_CHAPTERS=all``, or a comma-separated
+list of chapter names). Without Chromium it skips, or fails when ``CI`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Pinned in requirements.txt; an environment without them (e.g. make test-lowest's) skips.
+pytest.importorskip("jupyterlab")
+pytest.importorskip("playwright")
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("LESSONS_CHROMIUM", "/usr/bin/chromium")
+ALL_CHAPTERS = sorted(path.stem for path in (ROOT / "book").glob("*.ipynb"))
+DEFAULT_CHAPTERS = ["02_softmax", "09_position_codes"]
+RUN_TIMEOUT_S = 600
+CHANGE_TIMEOUT_MS = 20_000
+
+
+def chosen_chapters() -> list[str]:
+    wanted = os.environ.get("JUPYTERLAB_CHAPTERS", "")
+    if wanted == "all":
+        return ALL_CHAPTERS
+    names = [name.strip() for name in wanted.split(",") if name.strip()] or DEFAULT_CHAPTERS
+    return [name for name in names if name in ALL_CHAPTERS]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    executable = shutil.which(CHROMIUM)
+    if executable is None:
+        message = f"no Chromium at {CHROMIUM}: install it (`sudo apt-get install chromium`)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=executable, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A JupyterLab server over a folder with copies of the chapters; stopped at the end."""
+    folder = tmp_path_factory.mktemp("jupyterlab")
+    for name in chosen_chapters():
+        shutil.copy2(ROOT / "book" / f"{name}.ipynb", folder / f"{name}.ipynb")
+    for extra in (ROOT / "book").iterdir():  # data files a chapter may read beside it
+        if extra.is_file() and extra.suffix not in (".ipynb", ".md"):
+            shutil.copy2(extra, folder / extra.name)
+    token = secrets.token_hex(16)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "LESSONS_STATIC_WIDGETS"}  # live widgets
+    env.update(
+        JUPYTER_CONFIG_DIR=str(folder / ".config"),
+        JUPYTER_RUNTIME_DIR=str(folder / ".runtime"),
+        JUPYTER_PREFER_ENV_PATH="1",
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={folder}",
+        f"--LabApp.workspaces_dir={folder / '.workspaces'}",
+        "--LabApp.news_url=",
+        "--allow-root",  # CI runs as root; no effect otherwise
+    ]
+    log = (folder / "jupyterlab.log").open("w")
+    server = subprocess.Popen(
+        command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"JupyterLab exited: {(folder / 'jupyterlab.log').read_text()[-2000:]}")
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("JupyterLab did not answer within 60 s")
+                time.sleep(0.5)
+        yield {"base": base, "token": token, "folder": folder}
+    finally:
+        stop(server)
+        log.close()
+
+
+def stop(server: subprocess.Popen) -> None:
+    """Stop the server and the kernels it started (its own process group)."""
+    try:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+def run_all_cells(page: Any) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    # Done when every code cell has an execution count and the kernel is idle.
+    page.wait_for_function(
+        """() => {
+          const prompts = Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt'));
+          return prompts.length > 0 && prompts.every((p) => /\\[\\d+\\]/.test(p.textContent));
+        }""",
+        timeout=RUN_TIMEOUT_S * 1000,
+        polling=1000,
+    )
+    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    tracebacks = [
+        text for text in errors.all_text_contents() if "Error" in text and "Traceback" in text
+    ]
+    assert not tracebacks, f"a cell failed: {tracebacks[0][-1500:]}"
+
+
+def move_control(output: Any) -> str:
+    """Move the first control of an explorer's output by one step; say which kind it was."""
+    select = output.locator("select")
+    if select.count():
+        options = select.first.evaluate("el => Array.from(el.options).map((o) => o.value)")
+        current = select.first.input_value()
+        select.first.select_option(next(value for value in options if value != current))
+        return "dropdown"
+    handle = output.locator(".noUi-handle, .ui-slider-handle")
+    if handle.count():
+        handle.first.focus()
+        handle.first.press("ArrowRight")
+        handle.first.press("ArrowRight")
+        return "slider"
+    checkbox = output.locator("input[type=checkbox]")
+    if checkbox.count():
+        checkbox.first.click()
+        return "checkbox"
+    toggle = output.locator("button.widget-toggle-button, .widget-toggle-button button")
+    if toggle.count():
+        toggle.first.click()
+        return "toggle"
+    raise AssertionError("an explorer with no control this test can move")
+
+
+@pytest.mark.parametrize("chapter", chosen_chapters())
+def test_every_explorer_responds_at_natural_size(browser, jupyterlab, chapter):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        url = f"{jupyterlab['base']}/lab/tree/{chapter}.ipynb?token={jupyterlab['token']}"
+        page.goto(url, wait_until="domcontentloaded")
+        page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+        run_all_cells(page)
+        outputs = page.locator(".jp-OutputArea-output:has(img.widget-image)")
+        assert outputs.count(), f"{chapter}: no live explorer rendered"
+        for i in range(outputs.count()):
+            output = outputs.nth(i)
+            output.scroll_into_view_if_needed()
+            image = output.locator("img.widget-image").first
+            image.wait_for(timeout=CHANGE_TIMEOUT_MS)
+            before = image.get_attribute("src")
+            kind = move_control(output)
+            page.wait_for_function(
+                "([img, before]) => img.src !== before && img.complete && img.naturalWidth > 0",
+                arg=[image.element_handle(), before],
+                timeout=CHANGE_TIMEOUT_MS,
+            )
+            size = image.evaluate(
+                "img => ({natural: img.naturalWidth, shown: img.getBoundingClientRect().width})"
+            )
+            assert abs(size["shown"] - size["natural"]) <= 1, (
+                f"{chapter}, explorer {i + 1} ({kind}): shown {size['shown']:.0f} px wide, "
+                f"natural {size['natural']} px: the picture is stretched"
+            )
+    finally:
+        context.close()
