@@ -84,7 +84,7 @@ def explorer_slice(notebook: dict[str, Any]) -> tuple[list[str], int]:
 HELPERS = """
 import json as _json
 import ipywidgets as _ipywidgets
-from lessons_lib.widgets.core import Explorer as _Explorer, control_options as _options
+from lessons_lib.widgets import Explorer as _Explorer, control_options as _options
 
 def _lessons_explorers():
     # Every explorer registers itself; keep those still open (with a comm).
@@ -139,6 +139,14 @@ def received_png(client: NotebookClient, model_id: str) -> str:
 
 def test_there_are_chapters_to_check():
     assert NOTEBOOKS, "book/ holds no chapter notebooks"
+
+
+def test_every_registered_explorer_is_shown_in_a_chapter():
+    from lessons_lib.widgets import EXPLORERS
+
+    sources = "".join(path.read_text(encoding="utf-8") for path in NOTEBOOKS)
+    called = set(re.findall(r"\b(\w+_explorer)\(", sources))
+    assert set(EXPLORERS) <= called, f"never called in a chapter: {set(EXPLORERS) - called}"
 
 
 def test_the_slice_keeps_what_an_explorer_needs():

@@ -1,4 +1,7 @@
-"""The chapter-4 explorer: its computation, the live widget, and the static form.
+"""The "Cross-attention" explorer: its computation and its static form.
+
+What every explorer shares (live redraws, fast frames, the static form) is
+tested once for all in ``test_widgets.py``.
 
 Marked ``widgets``: `make test` also runs these under ipywidgets 7.7.1 (Colab's version).
 """
@@ -9,7 +12,6 @@ import re
 import pytest
 import torch
 
-from lessons_lib.widgets.core import WIDGET_VIEW_MIMETYPE
 from lessons_lib.widgets.cross_attention import (
     ALL_HEADS,
     cross_attention_explorer,
@@ -39,27 +41,13 @@ def test_source_reads_picks_a_row_of_a_head_or_the_mean(weights):
         source_reads(weights[0], 0, 0)
 
 
-def test_live_widget_redraws_when_a_control_moves(weights):
-    explorer = cross_attention_explorer(weights, SOURCE, OUTPUT)
-    first = bytes(explorer.image.value)
-    assert first.startswith(b"\x89PNG")
-    explorer.controls["position"].value = 5
-    after_position = bytes(explorer.image.value)
-    assert after_position != first
-    explorer.controls["head"].value = ALL_HEADS
-    assert bytes(explorer.image.value) not in (first, after_position)
-
-
-def test_static_form_holds_a_frame_for_every_setting(weights, monkeypatch):
+def test_static_form_holds_a_frame_for_every_setting(weights):
     explorer = cross_attention_explorer(weights, SOURCE, OUTPUT)
     html = explorer.static_html()
     data = json.loads(re.search(r'class="lessons-explorer-data">(.*?)</script>', html).group(1))
     assert len(data["frames"]) == 6 * 3  # positions x (two heads and their mean)
     assert len(set(data["frames"].values())) == 18
     assert html.count("<select") == 1 and html.count('type="range"') == 1
-    monkeypatch.setenv("LESSONS_STATIC_WIDGETS", "1")
-    bundle = explorer._repr_mimebundle_()
-    assert WIDGET_VIEW_MIMETYPE in bundle and "text/html" in bundle
 
 
 def test_bad_input(weights):

@@ -1,4 +1,7 @@
-"""The chapter-3 explorer: its computation, the live widget, and the static form.
+"""The "Masking" explorer: its computation and its static form.
+
+What every explorer shares (live redraws, fast frames, the static form) is
+tested once for all in ``test_widgets.py``.
 
 Marked ``widgets``: `make test` also runs these under ipywidgets 7.7.1 (Colab's version).
 """
@@ -10,7 +13,6 @@ import pytest
 import torch
 
 from lessons_lib import causal_mask, scaled_dot_product_attention
-from lessons_lib.widgets.core import WIDGET_VIEW_MIMETYPE
 from lessons_lib.widgets.masking import masking_explorer, masking_frame
 
 pytestmark = pytest.mark.widgets
@@ -47,19 +49,7 @@ def test_masking_frame_bad_input(scores):
         masking_explorer(scores, TOKENS[:3])
 
 
-def test_live_widget_redraws_when_a_control_moves(scores):
-    explorer = masking_explorer(scores, TOKENS)
-    seen = {bytes(explorer.image.value)}
-    explorer.controls["row"].value = 4
-    seen.add(bytes(explorer.image.value))
-    explorer.controls["causal"].value = False
-    seen.add(bytes(explorer.image.value))
-    explorer.controls["length"].value = 4
-    seen.add(bytes(explorer.image.value))
-    assert len(seen) == 4 and all(png.startswith(b"\x89PNG") for png in seen)
-
-
-def test_static_form_holds_a_frame_for_every_setting(scores, monkeypatch):
+def test_static_form_holds_a_frame_for_every_setting(scores):
     explorer = masking_explorer(scores, TOKENS)
     html = explorer.static_html()
     data = json.loads(re.search(r'class="lessons-explorer-data">(.*?)</script>', html).group(1))
@@ -68,6 +58,3 @@ def test_static_form_holds_a_frame_for_every_setting(scores, monkeypatch):
     assert len(set(data["frames"].values())) == 20
     assert html.count('type="range"') == 2 and html.count('type="checkbox"') == 1
     assert len(html) < 800_000
-    monkeypatch.setenv("LESSONS_STATIC_WIDGETS", "1")
-    assert "text/html" in explorer._repr_mimebundle_()
-    assert WIDGET_VIEW_MIMETYPE in explorer._repr_mimebundle_()

@@ -1,4 +1,7 @@
-"""The chapter-7 explorer: its computation, the live widget, and the static form.
+"""The "Putting it together" explorer: its computation and its static form.
+
+What every explorer shares (live redraws, fast frames, the static form) is
+tested once for all in ``test_widgets.py``.
 
 Marked ``widgets``: `make test` also runs these under ipywidgets 7.7.1 (Colab's version).
 """
@@ -11,8 +14,11 @@ import torch
 
 from lessons_lib.decoding import greedy_decode
 from lessons_lib.transformer import Transformer
-from lessons_lib.widgets.core import WIDGET_VIEW_MIMETYPE
-from lessons_lib.widgets.transformer import KINDS, attention_explorer, attention_maps
+from lessons_lib.widgets.transformer import (
+    KINDS,
+    attention_maps,
+    transformer_attention_explorer,
+)
 
 pytestmark = pytest.mark.widgets
 SOURCE = torch.tensor([3, 1, 4, 1, 5, 9])
@@ -36,24 +42,10 @@ def test_attention_maps_are_the_last_layers_weights(model):
         attention_maps(model, SOURCE[None], 10)
 
 
-def test_live_widget_redraws_when_a_control_moves(model):
-    explorer = attention_explorer(model, SOURCE, 10, NAMES)
-    first = bytes(explorer.image.value)  # memoryview under ipywidgets 8
-    assert first.startswith(b"\x89PNG")
-    explorer.controls["kind"].value = KINDS[2]
-    after_kind = bytes(explorer.image.value)
-    assert after_kind != first
-    explorer.controls["head"].value = 1
-    assert bytes(explorer.image.value) not in (first, after_kind)
-
-
-def test_static_form_holds_a_distinct_frame_for_every_setting(model, monkeypatch):
-    explorer = attention_explorer(model, SOURCE, 10, NAMES)
+def test_static_form_holds_a_distinct_frame_for_every_setting(model):
+    explorer = transformer_attention_explorer(model, SOURCE, 10, NAMES)
     html = explorer.static_html()
     data = json.loads(re.search(r'class="lessons-explorer-data">(.*?)</script>', html).group(1))
     assert len(data["frames"]) == 3 * 3  # three attentions, mean + two heads
     assert len(set(data["frames"].values())) == 9
     assert "http" not in html and len(html) < 600_000
-    monkeypatch.setenv("LESSONS_STATIC_WIDGETS", "1")
-    assert WIDGET_VIEW_MIMETYPE in explorer._repr_mimebundle_()
-    assert "text/html" in explorer._repr_mimebundle_()

@@ -1,4 +1,7 @@
-"""The chapter-10 explorer: attention drawn over the image, layer by layer.
+"""The "Whole ViT" explorer: attention drawn over the image, layer by layer.
+
+What every explorer shares (live redraws, fast frames, the static form) is
+tested once for all in ``test_widgets.py``.
 
 Marked ``widgets``: `make test` also runs these under ipywidgets 7.7.1 (Colab's version).
 """
@@ -9,13 +12,14 @@ import re
 import pytest
 import torch
 
-from lessons_lib.vit import seeded_vit
-from lessons_lib.widgets.core import WIDGET_VIEW_MIMETYPE
+from lessons_lib.training import seeded_vit
 from lessons_lib.widgets.vit import (
-    attention_explorer,
     attention_overlay,
     query_options,
     red_overlay,
+    seed_readout,
+    vit_attention_explorer,
+    vit_cnn_explorer,
 )
 
 pytestmark = pytest.mark.widgets
@@ -32,8 +36,8 @@ def images():
 
 
 def test_overlay_is_the_head_averaged_row_of_the_weights(model, images):
-    model(images)
-    maps = model.attention_maps()[:, 1]  # (depth, heads, 5, 5) for image 1
+    _, maps = model(images, need_weights=True)  # (depth, 2, heads, 5, 5)
+    maps = maps[:, 1]  # (depth, heads, 5, 5) for image 1
     for query in range(5):
         overlay = attention_overlay(maps, query, 2, 2)
         assert overlay.shape == (2, 2, 2)
@@ -53,32 +57,16 @@ def test_query_options_put_the_class_token_first():
     assert len(options) == 7
 
 
-def test_live_widget_redraws_when_a_control_moves(model, images):
-    explorer = attention_explorer(model, images, ["a", "b"])
-    first = bytes(explorer.image.value)
-    assert first.startswith(b"\x89PNG")
-    explorer.controls["query_index"].value = 3
-    after_query = bytes(explorer.image.value)
-    assert after_query != first
-    explorer.controls["image_index"].value = 1
-    assert bytes(explorer.image.value) not in (first, after_query)
-
-
-def test_static_form(model, images, monkeypatch):
-    explorer = attention_explorer(model, images, ["a", "b"])
-    monkeypatch.setenv("LESSONS_STATIC_WIDGETS", "1")
-    bundle = explorer._repr_mimebundle_()
-    assert WIDGET_VIEW_MIMETYPE in bundle
-    data = json.loads(
-        re.search(r'class="lessons-explorer-data">(.*?)</script>', bundle["text/html"]).group(1)
-    )
+def test_static_form_holds_a_distinct_frame_for_every_setting(model, images):
+    html = vit_attention_explorer(model, images, ["a", "b"]).static_html()
+    data = json.loads(re.search(r'class="lessons-explorer-data">(.*?)</script>', html).group(1))
     assert len(data["frames"]) == 2 * 5  # two images, class token + four patches
     assert len(set(data["frames"].values())) == 10
 
 
 def test_bad_input(model, images):
     with pytest.raises(ValueError, match=r"one name each"):
-        attention_explorer(model, images, ["a"])
+        vit_attention_explorer(model, images, ["a"])
 
 
 def test_red_overlay_is_opaque_in_proportion_to_the_weight():
@@ -86,3 +74,37 @@ def test_red_overlay_is_opaque_in_proportion_to_the_weight():
     assert rgba.shape == (2, 2, 4)
     assert rgba[..., 3].max() == pytest.approx(0.8)
     assert rgba[0, 0, 3] == pytest.approx(0.2) and rgba[1, 0, 3] == 0.0
+
+
+SCORES = {
+    "ViT": {50: [0.3, 0.4, 0.5], 200: [0.6, 0.7, 0.8]},
+    "CNN": {50: [0.5, 0.6, 0.7], 200: [0.8, 0.85, 0.9]},
+}
+
+
+def test_vit_cnn_explorer_shows_the_chosen_models_and_spread():
+    explorer = vit_cnn_explorer(SCORES)
+    html = explorer.static_html()
+    data = json.loads(re.search(r'class="lessons-explorer-data">(.*?)</script>', html).group(1))
+    assert len(data["frames"]) == 3 * 2 * 2  # models, spread, sizes
+    assert len(set(data["frames"].values())) == 12
+    assert len(html) < 1_000_000
+    explorer.update(models="CNN", spread="seeds", size=200)
+    ax = explorer.figure.axes[0]
+    title = ax.title.get_text()
+    assert title == "200 training images\nCNN: 0.80, 0.85, 0.90 (mean 0.85)"
+    lines = [line for line in ax.get_lines() if line.get_visible() and line.get_marker() == "o"]
+    assert len(lines) == 1 and list(lines[0].get_ydata()) == pytest.approx([0.6, 0.85])
+
+
+def test_seed_readout_lists_every_seed_and_the_mean():
+    assert seed_readout(SCORES, ["ViT", "CNN"], 50) == (
+        "ViT: 0.30, 0.40, 0.50 (mean 0.40)\nCNN: 0.50, 0.60, 0.70 (mean 0.60)"
+    )
+
+
+def test_vit_cnn_explorer_refuses_mismatched_scores():
+    with pytest.raises(ValueError, match=r"the same sizes, got models \['ViT'\]"):
+        vit_cnn_explorer({"ViT": SCORES["ViT"]})
+    with pytest.raises(ValueError, match=r"the same sizes"):
+        vit_cnn_explorer({"ViT": SCORES["ViT"], "CNN": {50: [0.5]}})

@@ -1,4 +1,7 @@
-"""Chapter "Add & norm": the gradient norm per layer of a deep stack, residuals on or off."""
+"""Chapter "Add & norm": the gradient norm per layer of a deep stack, residuals on or off.
+
+Layer: presentation (matplotlib, ipywidgets).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,11 @@ from functools import lru_cache
 
 import ipywidgets
 import numpy as np
+from matplotlib.artist import Artist
 
-from lessons_lib.residual import gradient_norms_per_layer
-from lessons_lib.widgets.core import Explorer, new_figure
+from lessons_lib.experiments import gradient_norms_per_layer
+from lessons_lib.widgets.explorer import Explorer
+from lessons_lib.widgets.rendering import new_figure
 
 DEPTHS = (4, 8, 16, 32)
 Y_RANGE = (1e-24, 1e2)
@@ -29,7 +34,10 @@ def _gradients(depth: int, residual: bool, norm: bool) -> np.ndarray:
 
 
 def add_norm_explorer() -> Explorer:
-    """Pick the depth, residuals on or off and layer norm on or off; see the gradient per layer."""
+    """Pick the depth, residuals on or off and layer norm on or off; see the gradient per layer.
+
+    >>> add_norm_explorer().controls["residual"].value = True  # doctest: +SKIP
+    """
     figure = new_figure(6.4, 2.8)
     ax = figure.subplots()
     ax.set_yscale("log")
@@ -50,7 +58,7 @@ def add_norm_explorer() -> Explorer:
         "norm": ipywidgets.Checkbox(value=False, description="layer norm"),
     }
 
-    def update(depth: int, residual: bool, norm: bool) -> None:
+    def update(depth: int, residual: bool, norm: bool) -> list[Artist]:
         chosen, other = stack_gradients(depth, residual, norm)
         layers = np.arange(1, depth + 1)
         chosen_line.set_data(layers, np.clip(chosen, *Y_RANGE))
@@ -64,6 +72,7 @@ def add_norm_explorer() -> Explorer:
             f"{depth} blocks{' + layer norm' if norm else ''}: bottom / top gradient = {ratio:.1e}",
             fontsize=10,
         )
+        return [chosen_line, other_line, legend, ax.title]
 
     caption = (
         "Gradient norm of each block's first weight matrix in a freshly initialised stack of "

@@ -1,4 +1,7 @@
-"""Chapter "Cross-attention and multiple heads": which source tokens a decoder position reads."""
+"""Chapter "Cross-attention and multiple heads": which source tokens a decoder position reads.
+
+Layer: presentation (matplotlib, ipywidgets).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,13 @@ from collections.abc import Sequence
 
 import ipywidgets
 import torch
+from matplotlib.artist import Artist
 from matplotlib.patches import Rectangle
 
 from lessons_lib._validate import require_float, require_rank
 from lessons_lib.plotting import bars, heatmap, set_bar_heights
-from lessons_lib.widgets.core import Explorer, new_figure
+from lessons_lib.widgets.explorer import Explorer
+from lessons_lib.widgets.rendering import new_figure
 
 ALL_HEADS = -1  # the head control's value for "mean over the heads"
 
@@ -37,8 +42,17 @@ def source_reads(
 def cross_attention_explorer(
     weights: torch.Tensor, source_tokens: Sequence[str], output_tokens: Sequence[str]
 ) -> Explorer:
-    """Pick a decoder position and a head; see which source tokens that position reads."""
+    """Pick a decoder position and a head; see which source tokens that position reads.
+
+    weights ``(heads, L_q, L_k)``: one decoder layer's cross-attention for one example.
+
+    >>> weights = torch.softmax(torch.randn(2, 3, 4), dim=-1)
+    >>> explorer = cross_attention_explorer(weights, list("1234"), list("432"))
+    """
+    require_rank("weights", require_float("weights", weights), 3, "(heads, L_q, L_k)")
     heads, l_q, l_k = weights.shape
+    if 0 in weights.shape:
+        raise ValueError(f"weights need a head, a query and a key, got shape {(heads, l_q, l_k)}")
     if len(source_tokens) != l_k or len(output_tokens) != l_q:
         raise ValueError(
             f"weights {tuple(weights.shape)} need {l_k} source tokens and {l_q} output tokens, "
@@ -64,11 +78,11 @@ def cross_attention_explorer(
         ),
     }
 
-    def update(position: int, head: int) -> None:
+    def update(position: int, head: int) -> list[Artist]:
         matrix, row = source_reads(weights, position, head)
         image.set_data(matrix.numpy())
         highlight.set_y(position - 0.5)
-        set_bar_heights(row_bars, row)
+        changed = [image, highlight, *set_bar_heights(row_bars, row)]
         most = int(row.argmax())
         for j, bar in enumerate(row_bars):
             bar.set_color("tab:orange" if j == most else "tab:blue")
@@ -78,6 +92,7 @@ def cross_attention_explorer(
             f"output {outputs[position]} reads source {sources[most]} ({float(row[most]):.2f})",
             fontsize=10,
         )
+        return [*changed, matrix_ax.title, row_ax.title]
 
     caption = (
         "Left: the trained model's cross-attention weights (rows: output positions, columns: "

@@ -1,4 +1,7 @@
-"""Chapter "Masking": the causal mask on a score matrix, one query row at a time."""
+"""Chapter "Masking": the causal mask on a score matrix, one query row at a time.
+
+Layer: presentation (matplotlib, ipywidgets).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +10,15 @@ from collections.abc import Sequence
 import ipywidgets
 import matplotlib
 import torch
+from matplotlib.artist import Artist
 from matplotlib.patches import Rectangle
 
 from lessons_lib._validate import require_float, require_positive_int, require_rank
 from lessons_lib.masking import apply_mask, causal_mask
 from lessons_lib.plotting import bars, heatmap, set_bar_heights
 from lessons_lib.softmax import softmax
-from lessons_lib.widgets.core import Explorer, new_figure
+from lessons_lib.widgets.explorer import Explorer
+from lessons_lib.widgets.rendering import new_figure
 
 
 def masking_frame(
@@ -48,7 +53,15 @@ def _padded(matrix: torch.Tensor, size: int) -> torch.Tensor:
 def masking_explorer(
     scores: torch.Tensor, tokens: Sequence[str], lengths: Sequence[int] = (4, 6)
 ) -> Explorer:
-    """Choose the sequence length, the causal mask on or off, and a query row to read."""
+    """Choose the sequence length, the causal mask on or off, and a query row to read.
+
+    scores ``(max_len, max_len)`` with max_len = max(lengths); one token name per row.
+
+    >>> explorer = masking_explorer(torch.randn(6, 6), list("abcdef"))
+    >>> explorer.controls["causal"].value = False  # the picture follows
+    """
+    if len(lengths) == 0:
+        raise ValueError("lengths must list at least one sequence length, got none")
     max_len = max(lengths)
     if len(tokens) < max_len or min(scores.shape) < max_len:
         raise ValueError(
@@ -80,7 +93,7 @@ def masking_explorer(
         "row": ipywidgets.IntSlider(value=2, min=0, max=max_len - 1, description="query row"),
     }
 
-    def update(length: int, causal: bool, row: int) -> None:
+    def update(length: int, causal: bool, row: int) -> list[Artist]:
         row = min(row, length - 1)  # a shorter sequence has fewer rows
         shown, weights = masking_frame(scores, length, causal)
         score_image.set_data(_padded(shown, max_len).numpy())
@@ -90,18 +103,20 @@ def masking_explorer(
             frame.set_width(length)
         heights = torch.zeros(max_len)
         heights[:length] = weights[row]
-        set_bar_heights(row_bars, heights)
+        changed = set_bar_heights(row_bars, heights)
         for i, bar in enumerate(row_bars):
             bar.set_color("tab:blue" if i <= row or not causal else "tab:red")
         score_ax.set_title(
             "scores, masked = −∞ (black)" if causal else "scores, no mask", fontsize=10
         )
         future = float(weights[row, row + 1 :].sum())
-        row_ax.set_title(f"query {labels[row]}: weight on the future {future:.2f}", fontsize=10)
+        # two lines, so that the longest token label still fits above the panel
+        row_ax.set_title(f"query {labels[row]}\nweight on the future: {future:.2f}", fontsize=10)
+        return [score_image, weight_image, *frames, *changed, score_ax.title, row_ax.title]
 
     caption = (
         "Scores (left, future scores set to −∞ and drawn black), their softmax weights (middle), "
-        "and the chosen query's row (right; red bars are future tokens). With the causal mask, "
-        "every future token gets weight exactly 0."
+        "and the chosen query's row (right). With the causal mask, every future token gets "
+        "weight exactly 0, so its bar has no height; without the mask it gets a blue bar."
     )
     return Explorer(figure, controls, update, caption=caption)

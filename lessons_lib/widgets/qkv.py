@@ -1,4 +1,7 @@
-"""Chapter "Queries, keys and values": one query's weights over the keys."""
+"""Chapter "Queries, keys and values": one query's weights over the keys.
+
+Layer: presentation (matplotlib, ipywidgets).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,14 @@ from collections.abc import Sequence
 
 import ipywidgets
 import torch
+from matplotlib.artist import Artist
 
+from lessons_lib._validate import require_float, require_rank
 from lessons_lib.attention import attention_scores
 from lessons_lib.plotting import bars, set_bar_heights
 from lessons_lib.softmax import softmax
-from lessons_lib.widgets.core import Explorer, new_figure
+from lessons_lib.widgets.explorer import Explorer
+from lessons_lib.widgets.rendering import new_figure
 
 
 def query_weights(
@@ -38,7 +44,26 @@ def query_weights(
 def qkv_explorer(
     tokens: Sequence[str], inputs: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor
 ) -> Explorer:
-    """Pick a query token and toggle the 1/sqrt(d_k) scaling; see its scores and weights."""
+    """Pick a query token and toggle the 1/sqrt(d_k) scaling; see its scores and weights.
+
+    tokens: ``seq`` names; inputs ``(seq, d_model)``; w_q, w_k ``(d_model, d_k)``.
+
+    >>> explorer = qkv_explorer(["the", "cat"], torch.randn(2, 4), torch.eye(4), torch.eye(4))
+    >>> explorer.controls["query_index"].value = 1  # the picture follows
+    """
+    require_rank("inputs", require_float("inputs", inputs), 2, "(seq, d_model)")
+    for name, weight in (("w_q", w_q), ("w_k", w_k)):
+        require_rank(name, require_float(name, weight), 2, "(d_model, d_k)")
+    if not len(tokens) == inputs.shape[0] >= 1 or not w_q.shape == w_k.shape:
+        raise ValueError(
+            f"need one token name per input row (at least one) and w_q, w_k of one shape, got "
+            f"{len(tokens)} names, inputs {tuple(inputs.shape)}, w_q {tuple(w_q.shape)}, "
+            f"w_k {tuple(w_k.shape)}"
+        )
+    if w_q.shape[0] != inputs.shape[1]:
+        raise ValueError(
+            f"inputs have d_model={inputs.shape[1]} but w_q and w_k have {w_q.shape[0]} rows"
+        )
     d_k = w_q.shape[1]
     figure = new_figure(8, 2.8)
     score_ax, weight_ax = figure.subplots(1, 2)
@@ -64,10 +89,9 @@ def qkv_explorer(
     bound = 1.1 * max(float(scores.abs().max()) for scores, _ in table.values())
     score_ax.set_ylim(-bound, bound)
 
-    def update(query_index: int, scaled: bool) -> None:
+    def update(query_index: int, scaled: bool) -> list[Artist]:
         scores, weights = table[query_index, scaled]
-        set_bar_heights(score_bars, scores)
-        set_bar_heights(weight_bars, weights)
+        changed = [*set_bar_heights(score_bars, scores), *set_bar_heights(weight_bars, weights)]
         for i, (score_bar, weight_bar) in enumerate(zip(score_bars, weight_bars)):
             colour = "tab:orange" if i == query_index else "tab:blue"
             weight_bar.set_color(colour)
@@ -77,6 +101,7 @@ def qkv_explorer(
         weight_ax.set_title(
             f"weights = softmax(scores); largest {float(weights.max()):.2f}", fontsize=10
         )
+        return [*changed, score_ax.title, weight_ax.title]
 
     caption = (
         f"One query's scores (left) and softmax weights (right) over every key, with d_k = {d_k}. "

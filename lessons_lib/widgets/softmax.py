@@ -1,4 +1,7 @@
-"""Chapter "Softmax": edit logits and temperature; watch softmax saturate as d_k grows."""
+"""Chapter "Softmax": edit logits and temperature; watch softmax saturate as d_k grows.
+
+Layer: presentation (matplotlib, ipywidgets).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,13 @@ from collections.abc import Sequence
 import ipywidgets
 import numpy as np
 import torch
+from matplotlib.artist import Artist
 
-from lessons_lib._validate import require_float, require_positive_int, require_rank
+from lessons_lib._validate import require_float, require_int, require_positive_int, require_rank
 from lessons_lib.plotting import bars, set_bar_heights
 from lessons_lib.softmax import entropy, softmax
-from lessons_lib.widgets.core import Explorer, new_figure
+from lessons_lib.widgets.explorer import Explorer
+from lessons_lib.widgets.rendering import new_figure
 
 TEMPERATURES = (0.25, 0.5, 1.0, 2.0, 4.0)
 D_KS = (1, 4, 16, 64, 256, 1024)
@@ -35,8 +40,18 @@ def softmax_explorer(
     edit_index: int = 0,
     edit_values: Sequence[int] = (-2, 2, 6, 10),
 ) -> Explorer:
-    """Set one logit and the temperature; see exp((x - max)/T) and the probabilities."""
+    """Set one logit and the temperature; see exp((x - max)/T) and the probabilities.
+
+    >>> explorer = softmax_explorer([2.0, 1.0, 0.5], ["the", "cat", "sat"], edit_index=1)
+    >>> explorer.controls["temperature"].value = 4.0  # the picture follows
+    """
     base = torch.tensor(list(logits), dtype=torch.float32)
+    if len(base) == 0 or len(edit_values) == 0:
+        raise ValueError(
+            f"need at least one logit and one value to set it to, got {len(base)} logits "
+            f"and edit_values={tuple(edit_values)}"
+        )
+    edit_index = require_int("edit_index", edit_index)
     if len(labels) != len(base):
         raise ValueError(f"need one label per logit: got {len(labels)} labels, {len(base)} logits")
     if not 0 <= edit_index < len(base):
@@ -63,15 +78,15 @@ def softmax_explorer(
         ),
     }
 
-    def update(value: int, temperature: float) -> None:
+    def update(value: int, temperature: float) -> list[Artist]:
         edited = base.clone()
         edited[edit_index] = float(value)
         exps, probabilities = softmax_steps(edited, temperature)
-        set_bar_heights(logit_bars, edited)
-        set_bar_heights(exp_bars, exps)
-        set_bar_heights(prob_bars, probabilities)
+        changed = set_bar_heights(logit_bars, edited) + set_bar_heights(exp_bars, exps)
+        changed += set_bar_heights(prob_bars, probabilities)
         logit_ax.set_title(f"logits x (T = {temperature})", fontsize=10)
         prob_ax.set_title(f"normalised: entropy {float(entropy(probabilities)):.2f}", fontsize=10)
+        return [*changed, logit_ax.title, prob_ax.title]
 
     caption = (
         "Softmax in two steps: the logits (left), each exponentiated after subtracting the "
@@ -105,7 +120,13 @@ def scaling_frame(
 
 
 def scaling_explorer(d_ks: Sequence[int] = D_KS, n_keys: int = 8) -> Explorer:
-    """Pick d_k and toggle 1/sqrt(d_k): the spread of the scores, and one row of weights."""
+    """Pick d_k and toggle 1/sqrt(d_k): the spread of the scores, and one row of weights.
+
+    >>> scaling_explorer(d_ks=(4, 64)).controls["scaled"].value = True
+    """
+    d_ks = [require_positive_int("every d_k", d_k) for d_k in d_ks]
+    if not d_ks:
+        raise ValueError("d_ks must list at least one d_k, got none")
     figure = new_figure(8.5, 2.4)
     hist_ax, weight_ax = figure.subplots(1, 2)
     edges = np.linspace(-60, 60, 61)
@@ -122,12 +143,12 @@ def scaling_explorer(d_ks: Sequence[int] = D_KS, n_keys: int = 8) -> Explorer:
         "scaled": ipywidgets.Checkbox(value=False, description="divide by √d_k"),
     }
 
-    def update(d_k: int, scaled: bool) -> None:
+    def update(d_k: int, scaled: bool) -> list[Artist]:
         samples, weights = scaling_frame(d_k, scaled, n_keys=n_keys)
         clipped = samples.clamp(edges[0], edges[-1] - 1e-6).numpy()
         counts, _ = np.histogram(clipped, bins=edges)
-        set_bar_heights(histogram, counts / len(clipped))
-        set_bar_heights(weight_bars, weights)
+        changed = set_bar_heights(histogram, counts / len(clipped))
+        changed += set_bar_heights(weight_bars, weights)
         how = "q·k / √d_k" if scaled else "q·k, unscaled"
         hist_ax.set_title(f"{how}: std {float(samples.std()):.1f}", fontsize=10)
         weight_ax.set_title(
@@ -135,6 +156,7 @@ def scaling_explorer(d_ks: Sequence[int] = D_KS, n_keys: int = 8) -> Explorer:
             f"entropy {float(entropy(weights)):.2f}",
             fontsize=10,
         )
+        return [*changed, hist_ax.title, weight_ax.title]
 
     caption = (
         "Left: scores of 2000 random query-key pairs with N(0, 1) entries; right: one query's "

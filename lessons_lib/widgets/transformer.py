@@ -1,4 +1,7 @@
-"""Chapter "Putting it together": every attention map of the trained model, head by head."""
+"""Chapter "Putting it together": every attention map of the trained model, head by head.
+
+Layer: presentation (matplotlib, ipywidgets).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,13 @@ from collections.abc import Sequence
 
 import ipywidgets
 import torch
+from matplotlib.artist import Artist
 
 from lessons_lib.data import shift_right
 from lessons_lib.decoding import greedy_decode
 from lessons_lib.plotting import heatmap
-from lessons_lib.widgets.core import Explorer, new_figure
+from lessons_lib.widgets.explorer import Explorer
+from lessons_lib.widgets.rendering import new_figure
 
 KINDS = ("encoder self-attention", "decoder self-attention (masked)", "decoder cross-attention")
 
@@ -23,25 +28,36 @@ def attention_maps(
 
     Decodes ``source`` ``(length,)`` greedily, runs the model once on the
     result, and returns ``({kind: weights (heads, L_q, L_k)}, output tokens)``.
+
+    >>> maps, output = attention_maps(model, torch.tensor([3, 1, 4]), bos=10)  # doctest: +SKIP
+    >>> maps["decoder cross-attention"].shape  # (heads, L_tgt, L_src)  # doctest: +SKIP
+    torch.Size([2, 3, 3])
     """
     if source.dim() != 1:
         raise ValueError(f"source must be one sequence (length,), got shape {tuple(source.shape)}")
     output = greedy_decode(model, source[None], bos)  # (1, length)
-    model(source[None], shift_right(output, bos))
-    encoder, decoder = model.encoder_layers[-1], model.decoder_layers[-1]
+    memory, encoder_weights = model.encode(source[None], need_weights=True)
+    _, decoder_weights = model.decode(shift_right(output, bos), memory, need_weights=True)
     maps = {
-        KINDS[0]: encoder.attention_weights[0],  # (heads, L_src, L_src)
-        KINDS[1]: decoder.self_attention_weights[0],  # (heads, L_tgt, L_tgt)
-        KINDS[2]: decoder.cross_attention_weights[0],  # (heads, L_tgt, L_src)
+        KINDS[0]: encoder_weights[-1][0],  # (heads, L_src, L_src)
+        KINDS[1]: decoder_weights[-1]["self"][0],  # (heads, L_tgt, L_tgt)
+        KINDS[2]: decoder_weights[-1]["cross"][0],  # (heads, L_tgt, L_src)
     }
     return maps, output[0]
 
 
-def attention_explorer(
+def transformer_attention_explorer(
     model: torch.nn.Module, source: torch.Tensor, bos: int, token_names: Sequence[str]
 ) -> Explorer:
-    """Pick an attention (encoder, masked decoder, cross) and a head; see its weights."""
+    """Pick an attention (encoder, masked decoder, cross) and a head; see its weights.
+
+    >>> transformer_attention_explorer(model, source, task.bos, names)  # doctest: +SKIP
+    """
     maps, output = attention_maps(model, source, bos)
+    if len(token_names) != model.vocab_size:
+        raise ValueError(
+            f"need one token name per vocabulary entry ({model.vocab_size}), got {len(token_names)}"
+        )
     num_heads = maps[KINDS[0]].shape[0]
     source_labels = [f"{i}:{token_names[int(t)]}" for i, t in enumerate(source)]
     decoder_inputs = [bos, *output[:-1].tolist()]
@@ -65,15 +81,22 @@ def attention_explorer(
         "head": ipywidgets.ToggleButtons(options=head_options, description="head"),
     }
 
-    def update(kind: str, head: int | None) -> None:
+    labelled_kind = None  # the kind whose token labels the axes' ticks show now
+
+    def update(kind: str, head: int | None) -> list[Artist]:
+        nonlocal labelled_kind
         weights = maps[kind]  # (heads, L_q, L_k)
         image.set_data((weights.mean(0) if head is None else weights[head]).numpy())
-        rows, cols = labels[kind]
-        ax.set_yticks(range(len(rows)), rows, fontsize=8)
-        ax.set_xticks(range(len(cols)), cols, fontsize=8, rotation=45)
         ax.set_title(
             f"{kind}, {'mean of the heads' if head is None else f'head {head}'}", fontsize=9
         )
+        if kind == labelled_kind:
+            return [image, ax.title]
+        labelled_kind = kind
+        rows, cols = labels[kind]
+        ax.set_yticks(range(len(rows)), rows, fontsize=8)
+        ax.set_xticks(range(len(cols)), cols, fontsize=8, rotation=45)
+        return [ax]  # new tick labels: the whole axes is drawn again
 
     caption = (
         "The trained model's attention weights, last layer, for one held-out source. Rows are "

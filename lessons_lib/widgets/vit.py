@@ -1,4 +1,12 @@
-"""Chapter "The whole ViT": where one query (a patch or the class token) looks, layer by layer."""
+"""Chapter "The whole ViT": where one query looks, layer by layer; the ViT against a CNN.
+
+- :func:`vit_attention_explorer`: one query's attention (a patch or the class
+  token) drawn over the image, in every layer;
+- :func:`vit_cnn_explorer`: test accuracy against training-set size, the ViT
+  beside the small CNN, with the spread over seeds.
+
+Layer: presentation (matplotlib, ipywidgets).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +15,13 @@ from collections.abc import Sequence
 import ipywidgets
 import numpy as np
 import torch
+from matplotlib.artist import Artist
 from matplotlib.patches import Rectangle
 
+from lessons_lib.experiments import summarise_runs
 from lessons_lib.vit import ViT
-from lessons_lib.widgets.core import Explorer, new_figure
+from lessons_lib.widgets.explorer import Explorer
+from lessons_lib.widgets.rendering import new_figure
 
 OVERLAY_RGB = (0.9, 0.1, 0.0)  # attention is drawn as red, more opaque where the weight is larger
 OVERLAY_MAX_ALPHA = 0.8
@@ -54,16 +65,20 @@ def query_options(grid_h: int, grid_w: int) -> list[tuple[str, int]]:
 
 
 @torch.no_grad()
-def attention_explorer(model: ViT, images: torch.Tensor, names: Sequence[str]) -> Explorer:
-    """Pick an image and a query; see its attention over the image in every layer."""
-    if images.dim() != 4 or len(names) != images.shape[0]:
+def vit_attention_explorer(model: ViT, images: torch.Tensor, names: Sequence[str]) -> Explorer:
+    """Pick an image and a query; see its attention over the image in every layer.
+
+    images ``(k, channels, H, W)``, one name each.
+
+    >>> vit_attention_explorer(model, test.images[:3], ["a", "b", "c"])  # doctest: +SKIP
+    """
+    if images.dim() != 4 or len(names) != images.shape[0] or images.shape[0] == 0:
         raise ValueError(
-            f"images must be (k, channels, H, W) with one name each, got shape "
+            f"images must be (k, channels, H, W), k >= 1, with one name each, got shape "
             f"{tuple(images.shape)} and {len(names)} names"
         )
     model.eval()
-    logits = model(images)  # (k, classes)
-    maps = model.attention_maps()  # (depth, k, heads, 1 + N, 1 + N)
+    logits, maps = model(images, need_weights=True)  # (k, classes), (depth, k, heads, 1+N, 1+N)
     predictions = logits.argmax(-1).tolist()
     grid_h, grid_w, size = model.grid_h, model.grid_w, model.image_size
     p = size // grid_h
@@ -92,7 +107,7 @@ def attention_explorer(model: ViT, images: torch.Tensor, names: Sequence[str]) -
         ),
     }
 
-    def update(image_index: int, query_index: int) -> None:
+    def update(image_index: int, query_index: int) -> list[Artist]:
         layers = attention_overlay(maps[:, image_index], query_index, grid_h, grid_w)
         for picture in pictures:
             picture.set_data(grey[image_index])
@@ -111,6 +126,7 @@ def attention_explorer(model: ViT, images: torch.Tensor, names: Sequence[str]) -
             f"{names[image_index]}, predicted {predictions[image_index]}\nquery: {who}",
             fontsize=9,
         )
+        return [*pictures, *overlays, *boxes, *(ax.title for ax in axes)]
 
     caption = (
         "The chosen query's attention weights over the patches, heads averaged, drawn over the "
@@ -119,3 +135,93 @@ def attention_explorer(model: ViT, images: torch.Tensor, names: Sequence[str]) -
         "in the image."
     )
     return Explorer(figure, controls, update, caption=caption)
+
+
+MODEL_COLOURS = {"ViT": "tab:blue", "CNN": "tab:orange"}
+SHOWN = {"both": ("ViT", "CNN"), "ViT": ("ViT",), "CNN": ("CNN",)}
+
+
+def seed_readout(
+    scores: dict[str, dict[int, list[float]]], models: Sequence[str], size: int
+) -> str:
+    """One line per model: each seed's accuracy at ``size`` training images, and their mean.
+
+    >>> seed_readout({"ViT": {50: [0.5, 0.7]}}, ["ViT"], 50)
+    'ViT: 0.50, 0.70 (mean 0.60)'
+    """
+    lines = []
+    for model in models:
+        values = scores[model][size]
+        each = ", ".join(f"{value:.2f}" for value in values)
+        lines.append(f"{model}: {each} (mean {sum(values) / len(values):.2f})")
+    return "\n".join(lines)
+
+
+def vit_cnn_explorer(scores: dict[str, dict[int, list[float]]]) -> Explorer:
+    """Test accuracy against training-set size: the ViT, the CNN, their spread over seeds.
+
+    ``scores`` is :func:`~lessons_lib.experiments.compare_vit_and_cnn`'s
+    result, ``{"ViT": {size: [accuracy per seed]}, "CNN": {...}}``, the same
+    sizes for both. Controls: which models, the spread drawn as a band
+    (lowest to highest seed) or as every seed's point, and a size whose
+    accuracies the title lists.
+
+    >>> vit_cnn_explorer({"ViT": {50: [0.3, 0.4]}, "CNN": {50: [0.6, 0.7]}})  # doctest: +SKIP
+    """
+    if set(scores) != set(MODEL_COLOURS) or scores["ViT"].keys() != scores["CNN"].keys():
+        raise ValueError(
+            "scores must be {'ViT': {size: [...]}, 'CNN': {size: [...]}} with the same sizes, "
+            f"got models {sorted(scores)}"
+        )
+    summaries = {model: summarise_runs(scores[model]) for model in MODEL_COLOURS}
+    sizes = summaries["ViT"]["sizes"]
+    figure = new_figure(6.4, 3.8)
+    ax = figure.subplots()
+    drawn: dict[str, dict[str, Artist]] = {}
+    for model, summary in summaries.items():
+        colour = MODEL_COLOURS[model]
+        (mean,) = ax.plot(sizes, summary["mean"], marker="o", color=colour, label=f"{model}, mean")
+        band = ax.fill_between(sizes, summary["low"], summary["high"], color=colour, alpha=0.2)
+        xs = [size for size in sizes for _ in scores[model][size]]
+        ys = [value for size in sizes for value in scores[model][size]]
+        points = ax.scatter(xs, ys, s=14, color=colour, alpha=0.7, linewidths=0)
+        drawn[model] = {"mean": mean, "band": band, "points": points}
+    marker = ax.axvline(sizes[0], color="tab:gray", linestyle="--", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [str(size) for size in sizes])
+    ax.minorticks_off()
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("training images (log scale)")
+    ax.set_ylabel("test accuracy")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    title = ax.set_title("", fontsize=9)
+    controls = {
+        "models": ipywidgets.Dropdown(
+            options=[("ViT and CNN", "both"), ("ViT only", "ViT"), ("CNN only", "CNN")],
+            description="models",
+        ),
+        "spread": ipywidgets.ToggleButtons(
+            options=[("lowest-highest band", "band"), ("every seed", "seeds")],
+            description="spread",
+        ),
+        "size": ipywidgets.SelectionSlider(options=sizes, description="size"),
+    }
+
+    def update(models: str, spread: str, size: int) -> list[Artist]:
+        shown = SHOWN[models]
+        for model, artists in drawn.items():
+            artists["mean"].set_visible(model in shown)
+            artists["band"].set_visible(model in shown and spread == "band")
+            artists["points"].set_visible(model in shown and spread == "seeds")
+        marker.set_xdata([size, size])
+        title.set_text(f"{size} training images\n" + seed_readout(scores, shown, size))
+        changed = [artist for artists in drawn.values() for artist in artists.values()]
+        return [*changed, marker, title]
+
+    caption = (
+        "Test accuracy of the small ViT (blue) and the small CNN (orange) against the number "
+        "of training images, log scale: the line is the mean over seeds, the band or the "
+        "points the seeds' spread. The title lists each seed's accuracy at the chosen size."
+    )
+    return Explorer(figure, controls, update, caption=caption, dpi=72)

@@ -1,4 +1,7 @@
-"""Chapter "Autoregressive decoding": step through a decode, with a temperature control."""
+"""Chapter "Autoregressive decoding": step through a decode, with a temperature control.
+
+Layer: presentation (matplotlib, ipywidgets).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,12 @@ from collections.abc import Sequence
 
 import ipywidgets
 import torch
+from matplotlib.artist import Artist
 
 from lessons_lib.decoding import Trace, generate, greedy_choice, sampling_choice
 from lessons_lib.plotting import bars, set_bar_heights
-from lessons_lib.widgets.core import Explorer, new_figure
+from lessons_lib.widgets.explorer import Explorer
+from lessons_lib.widgets.rendering import new_figure
 
 TEMPERATURES = (("greedy", None), ("T = 1", 1.0), ("T = 2", 2.0), ("T = 4", 4.0))
 
@@ -43,10 +48,20 @@ def decoding_explorer(
     token_names: Sequence[str] | None = None,
     seed: int = 0,
 ) -> Explorer:
-    """Step through the decoding of ``source``; see the tokens so far and the probability bars."""
+    """Step through the decoding of ``source``; see the tokens so far and the probability bars.
+
+    source ``(length,)``; ``bos`` is the begin token's id.
+
+    >>> decoding_explorer(model, held_out_sources[0], task.bos, token_names=names)  # doctest: +SKIP
+    """
     length = source.shape[0]
     vocab = model.vocab_size
     names = list(token_names) if token_names is not None else [str(i) for i in range(vocab)]
+    if len(names) != vocab or not 0 <= bos < vocab:
+        raise ValueError(
+            f"need one token name per vocabulary entry ({vocab}) and bos in 0..{vocab - 1}, "
+            f"got {len(names)} names and bos={bos!r}"
+        )
     names[bos] = names[bos] if token_names is not None else "<bos>"
     traces = {value: decoding_trace(model, source, bos, value, seed) for _, value in TEMPERATURES}
 
@@ -62,12 +77,12 @@ def decoding_explorer(
     }
     source_text = " ".join(names[int(token)] for token in source)
 
-    def update(step: int, temperature: float | None) -> None:
+    def update(step: int, temperature: float | None) -> list[Artist]:
         trace = traces[temperature]
         tokens = trace.tokens[0]  # (length,)
         chosen = int(tokens[step - 1])
         probabilities = trace.probabilities[0, step - 1]  # (vocab,)
-        set_bar_heights(probability_bars, probabilities)
+        changed = set_bar_heights(probability_bars, probabilities)
         for index, bar in enumerate(probability_bars):
             bar.set_color("tab:orange" if index == chosen else "tab:blue")
         so_far = " ".join([names[bos]] + [names[int(t)] for t in tokens[: step - 1]])
@@ -80,6 +95,7 @@ def decoding_explorer(
         )
         how = "argmax" if temperature is None else f"a draw at T = {temperature:g}"
         bar_ax.set_title(f"step {step}: next-token probabilities, chosen by {how}", fontsize=9)
+        return [*changed, lines, bar_ax.title]
 
     caption = (
         "One decoding step at a time. Left: the source, the decoder's input so far (begin token "

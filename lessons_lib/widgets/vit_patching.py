@@ -1,4 +1,7 @@
-"""Chapter "ViT patching": an image cut into patches, and the sequence they become."""
+"""Chapter "ViT patching": an image cut into patches, and the sequence they become.
+
+Layer: presentation (matplotlib, ipywidgets).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +10,16 @@ from collections.abc import Sequence
 import ipywidgets
 import numpy as np
 import torch
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.ticker import MaxNLocator
 
+from lessons_lib._validate import require_float
 from lessons_lib.patching import patch_grid, patchify
-from lessons_lib.widgets.core import Explorer, new_figure
+from lessons_lib.widgets.explorer import Explorer
+from lessons_lib.widgets.rendering import new_figure
 
 GRID_COLOUR = "tab:orange"
 
@@ -30,8 +36,11 @@ def patch_sequence(image: torch.Tensor, patch_size: int) -> tuple[torch.Tensor, 
     return patchify(image[None], patch_size)[0], grid  # (N, C*p*p)
 
 
-def _grey(image: torch.Tensor) -> np.ndarray:
-    return image.detach().mean(dim=0).cpu().numpy()  # (H, W): channels averaged for display
+def _picture(image: torch.Tensor) -> np.ndarray:
+    """What to show: a colour image as RGB ``(H, W, 3)``, any other as grey ``(H, W)``."""
+    if image.shape[0] == 3:
+        return image.detach().permute(1, 2, 0).clamp(0, 1).cpu().numpy()  # (H, W, 3)
+    return image.detach().mean(dim=0).cpu().numpy()  # (H, W): channels averaged
 
 
 class PatchGrid:
@@ -39,12 +48,14 @@ class PatchGrid:
 
     ``show(patch_size)`` moves the lines and numbers; at most ``max_lines``
     lines per direction and ``max_labels`` numbers are kept ready.
+
+    >>> PatchGrid(ax, images[0]).show(4)  # doctest: +SKIP
     """
 
     def __init__(self, ax: Axes, image: torch.Tensor, max_lines: int = 16, max_labels: int = 64):
         self.ax = ax
         self.height, self.width = image.shape[1], image.shape[2]
-        self.picture = ax.imshow(_grey(image), cmap="gray_r", vmin=0, vmax=1)
+        self.picture = ax.imshow(_picture(image), cmap="gray_r", vmin=0, vmax=1)
         style = dict(color=GRID_COLOUR, linewidth=1.5)
         self.row_lines = [ax.axhline(0, **style) for _ in range(max_lines)]
         self.col_lines = [ax.axvline(0, **style) for _ in range(max_lines)]
@@ -59,8 +70,12 @@ class PatchGrid:
         ax.set_xticks([])
         ax.set_yticks([])
 
+    def artists(self) -> list[Artist]:
+        """Everything this grid draws: the image, the lines and the numbers."""
+        return [self.picture, *self.row_lines, *self.col_lines, *self.labels]
+
     def set_image(self, image: torch.Tensor) -> None:
-        self.picture.set_data(_grey(image))
+        self.picture.set_data(_picture(image))
 
     def show(self, patch_size: int, numbers: bool = True) -> None:
         grid_h, grid_w = patch_grid(self.height, self.width, patch_size)
@@ -81,7 +96,14 @@ class PatchGrid:
 
 def draw_patch_sequence(ax: Axes, patches: torch.Tensor) -> AxesImage:
     """The flattened patches as rows of a matrix: row i is patch i, ``C*p*p`` columns."""
-    image = ax.imshow(patches.detach().cpu().numpy(), cmap="gray_r", vmin=0, vmax=1, aspect="auto")
+    image = ax.imshow(
+        patches.detach().cpu().numpy(),
+        cmap="gray_r",
+        vmin=0,
+        vmax=1,
+        aspect="auto",
+        interpolation="nearest",  # one block per value; a photo's rows also compress better
+    )
     ax.set_ylabel("patch (sequence position)")
     ax.set_xlabel("value inside the patch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
@@ -90,19 +112,35 @@ def draw_patch_sequence(ax: Axes, patches: torch.Tensor) -> AxesImage:
 
 
 def patching_explorer(
-    images: torch.Tensor, names: Sequence[str], patch_sizes: Sequence[int] = (1, 2, 4, 8)
+    images: torch.Tensor,
+    names: Sequence[str],
+    patch_sizes: Sequence[int] = (1, 2, 4, 8),
+    dpi: int = 80,
 ) -> Explorer:
-    """Pick an image and a patch size; see the grid, the sequence and its length."""
-    if images.dim() != 4 or len(names) != images.shape[0]:
+    """Pick an image and a patch size; see the grid, the sequence and its length.
+
+    images ``(k, channels, H, W)``, one name each; every patch size must divide H and W.
+    Grey digits, or a colour photograph (3 channels, drawn in colour), e.g. a
+    112-pixel copy with ``patch_sizes=(8, 14, 16, 28)`` and a low ``dpi`` to
+    keep the static page light.
+
+    >>> explorer = patching_explorer(torch.rand(2, 1, 8, 8), ["a", "b"], patch_sizes=(2, 4))
+    >>> explorer.controls["patch_size"].value = 4  # the picture follows
+    """
+    images = require_float("images", images)
+    if images.dim() != 4 or len(names) != images.shape[0] or images.shape[0] == 0:
         raise ValueError(
-            f"images must be (k, channels, H, W) with one name each, got shape "
+            f"images must be (k, channels, H, W), k >= 1, with one name each, got shape "
             f"{tuple(images.shape)} and {len(names)} names"
         )
+    if len(patch_sizes) == 0:
+        raise ValueError("patch_sizes must list at least one patch size, got none")
     for size in patch_sizes:
         patch_grid(images.shape[2], images.shape[3], size)  # refuse sizes that do not divide
     figure: Figure = new_figure(8, 3.4)
     grid_ax, sequence_ax = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
-    grid = PatchGrid(grid_ax, images[0])
+    most_lines = max(max(patch_grid(images.shape[2], images.shape[3], p)) for p in patch_sizes)
+    grid = PatchGrid(grid_ax, images[0], max_lines=max(16, most_lines))
     sequence = draw_patch_sequence(sequence_ax, patch_sequence(images[0], patch_sizes[0])[0])
     controls = {
         "image_index": ipywidgets.Dropdown(
@@ -114,7 +152,7 @@ def patching_explorer(
     }
     channels = images.shape[1]
 
-    def update(image_index: int, patch_size: int) -> None:
+    def update(image_index: int, patch_size: int) -> list[Artist]:
         patches, (grid_h, grid_w) = patch_sequence(images[image_index], patch_size)
         grid.set_image(images[image_index])
         grid.show(patch_size, numbers=grid_h * grid_w <= 16)
@@ -125,10 +163,12 @@ def patching_explorer(
         values = f"{channels}·{patch_size}·{patch_size} = {length}"
         patches_word = "patch" if n_patches == 1 else "patches"
         sequence_ax.set_title(f"sequence: {n_patches} {patches_word} x ({values}) values")
+        # The sequence's extent sets its axes' limits and ticks: that axes is drawn whole.
+        return [*grid.artists(), grid_ax.title, sequence_ax]
 
     caption = (
         "Left: the image cut into p x p patches, numbered in reading order. Right: the "
         "sequence the Transformer reads, one flattened patch per row. Smaller patches give a "
         "longer sequence of shorter vectors; the number of values stays H·W·C."
     )
-    return Explorer(figure, controls, update, caption=caption)
+    return Explorer(figure, controls, update, caption=caption, dpi=dpi)

@@ -1,4 +1,7 @@
-"""Chapter "1-D vs 2-D position codes": how similar each patch's code is to all the others."""
+"""Chapter "1-D vs 2-D position codes": how similar each patch's code is to all the others.
+
+Layer: presentation (matplotlib, ipywidgets).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,13 @@ from collections.abc import Mapping
 import ipywidgets
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from lessons_lib.plotting import heatmap
-from lessons_lib.widgets.core import Explorer, new_figure
+from lessons_lib.widgets.explorer import Explorer
+from lessons_lib.widgets.rendering import new_figure
 
 
 def cosine_similarity_map(codes: torch.Tensor) -> torch.Tensor:
@@ -66,8 +71,16 @@ def plot_similarity_grid(codes: torch.Tensor, grid_h: int, grid_w: int, title: s
 def position_explorer(
     codes_by_kind: Mapping[str, torch.Tensor], grid_h: int, grid_w: int
 ) -> Explorer:
-    """Pick a patch and a kind of code; see that patch's similarity to every other patch."""
+    """Pick a patch and a kind of code; see that patch's similarity to every other patch.
+
+    Each table of codes is ``(grid_h * grid_w, d)``, in row-major patch order.
+
+    >>> explorer = position_explorer({"random": torch.randn(4, 8)}, grid_h=2, grid_w=2)
+    >>> explorer.controls["patch_index"].value = 3  # the picture follows
+    """
     kinds = list(codes_by_kind)
+    if not kinds:
+        raise ValueError("codes_by_kind must hold at least one table of codes, got none")
     for codes in codes_by_kind.values():
         patch_similarity(codes, 0, grid_h, grid_w)  # validate every table up front
     figure = new_figure(4.2, 3.4)
@@ -88,15 +101,71 @@ def position_explorer(
         "kind": ipywidgets.ToggleButtons(options=kinds, description="codes"),
     }
 
-    def update(patch_index: int, kind: str) -> None:
+    def update(patch_index: int, kind: str) -> list[Artist]:
         similarity = patch_similarity(codes_by_kind[kind], patch_index, grid_h, grid_w)
         image.set_data(similarity.numpy())
         row, col = divmod(patch_index, grid_w)
         marker.set_xy((col - 0.5, row - 0.5))
         ax.set_title(f"{kind}: similarity to patch {patch_index}", fontsize=10)
+        return [image, marker, ax.title]
 
     caption = (
         "Cosine similarity between the chosen patch's position code (red box) and the code "
         "of every patch: bright cells are patches whose codes point the same way."
+    )
+    return Explorer(figure, controls, update, caption=caption)
+
+
+def stretched_codes_explorer(
+    codes_by_method: Mapping[str, torch.Tensor], grid_h: int, grid_w: int
+) -> Explorer:
+    """Codes stretched to a larger grid, side by side: one patch's similarity to every patch.
+
+    ``codes_by_method`` maps a name (how the codes were stretched) to a table
+    ``(grid_h * grid_w, d)`` in row-major patch order; each gets one panel. Pick
+    a patch: every panel shows the cosine similarity of that patch's code with
+    all the codes of the same table, laid out as the grid.
+
+    >>> codes = {"a": torch.randn(16, 8), "b": torch.randn(16, 8)}
+    >>> explorer = stretched_codes_explorer(codes, grid_h=4, grid_w=4)
+    >>> explorer.controls["patch_index"].value = 5  # every panel follows
+    """
+    if not codes_by_method:
+        raise ValueError("codes_by_method must name at least one table of codes, got none")
+    for codes in codes_by_method.values():
+        patch_similarity(codes, 0, grid_h, grid_w)  # validate every table up front
+    names = list(codes_by_method)
+    figure = new_figure(2.6 * len(names) + 0.8, 3.0)
+    axes = figure.subplots(1, len(names), squeeze=False)[0]
+    images, markers = [], []
+    for ax, name in zip(axes, names):
+        images.append(heatmap(ax, torch.zeros(grid_h, grid_w), cmap="viridis", vmin=-1, vmax=1))
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        markers.append(
+            ax.add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="red", linewidth=2))
+        )
+    figure.colorbar(images[0], ax=list(axes), shrink=0.8, label="cosine similarity")
+    controls = {
+        "patch_index": ipywidgets.Dropdown(
+            options=[
+                (f"{i} (row {i // grid_w}, col {i % grid_w})", i) for i in range(grid_h * grid_w)
+            ],
+            description="patch",
+        ),
+    }
+
+    def update(patch_index: int) -> list[Artist]:
+        row, col = divmod(patch_index, grid_w)
+        for image, marker, name in zip(images, markers, names):
+            similarity = patch_similarity(codes_by_method[name], patch_index, grid_h, grid_w)
+            image.set_data(similarity.numpy())  # (grid_h, grid_w)
+            marker.set_xy((col - 0.5, row - 0.5))
+        return [*images, *markers]
+
+    caption = (
+        "Each panel: the same trained codes stretched to a larger grid in one way. Bright "
+        "cells are patches whose codes point the same way as the chosen patch's (red box)."
     )
     return Explorer(figure, controls, update, caption=caption)
