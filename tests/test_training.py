@@ -3,19 +3,28 @@
 How fast it learns is measured by bench/bench_transformer.py, never asserted here.
 """
 
+import datetime
+from dataclasses import replace
+
 import pytest
 import torch
 
-from lessons_lib.data import ImageSet, ReversalTask
+from lessons_lib.data import DateTask, ImageSet, ReversalTask, shift_right
+from lessons_lib.masking import padding_mask
 from lessons_lib.metrics import exact_match_accuracy
 from lessons_lib.training import (
+    DateRecipe,
     ToyRecipe,
+    date_accuracy,
+    date_loss,
     fit,
     one_thread,
     seeded,
+    train_date_model,
     train_reversal_model,
     train_vit,
 )
+from lessons_lib.transformer import Transformer
 from lessons_lib.vit import ViT
 
 
@@ -136,3 +145,68 @@ def test_fit_refuses_a_negative_or_fractional_warm_up():
         fit(model, lambda m, b: m(b).mean(), batches, steps=2, progress=False, warmup_steps=-1)
     with pytest.raises(TypeError, match="warmup_steps must be an int, got float"):
         fit(model, lambda m, b: m(b).mean(), batches, steps=2, progress=False, warmup_steps=2.5)
+
+
+# --- chapter 06: dates --------------------------------------------------------------------
+
+TINY_DATES = DateRecipe(
+    d_model=16, num_heads=2, d_ff=32, batch_size=16, max_steps=6, eval_every=3,
+    validation_size=20, test_size=30, target=None,
+)  # fmt: skip
+
+
+def test_the_date_model_is_seeded_and_scored_on_held_out_dates():
+    task = DateTask()
+    before = torch.random.get_rng_state()
+    model, first, splits = train_date_model(task, TINY_DATES, progress=False)
+    assert torch.equal(torch.random.get_rng_state(), before)  # the caller's RNG is untouched
+    _, second, _ = train_date_model(task, TINY_DATES, progress=False)
+    assert first.losses == second.losses and first.eval_steps == [3, 6]
+    _, other, _ = train_date_model(task, replace(TINY_DATES, seed=1), progress=False)
+    assert other.losses != first.losses
+    train_days = set(task.split_days("train").tolist())
+    assert not set(splits.validation.days.tolist()) & train_days
+    assert not set(splits.test.days.tolist()) & train_days
+    assert set(splits.test.days.tolist()) <= set(task.split_days("test").tolist())
+    assert splits.test.sources.shape[0] == 30 and splits.validation.sources.shape[0] == 20
+    assert first.scores[-1] == date_accuracy(model, splits.validation, task.bos)
+    assert model.max_len == task.max_source_length == 30
+
+
+def test_the_padding_mask_hides_the_padding_from_the_model_and_its_score():
+    task = DateTask()
+    torch.manual_seed(0)
+    model = Transformer(task.vocab_size, d_model=16, num_heads=2, num_layers=1, d_ff=32).eval()
+    texts = ["Nov 27, 2026", "27/11/26"]
+    short, lengths = task.encode(texts, length=14)
+    long, _ = task.encode(texts)  # 30 characters, 16 more pads
+    long[:, 14:] = task.bos  # what stands in the padding must not matter either
+    target_in = shift_right(task.encode(["2026-11-27"] * 2, length=10)[0], task.bos)
+    with torch.no_grad():
+        seen_short = model(short, target_in, padding_mask(lengths, 14))
+        seen_long = model(long, target_in, padding_mask(lengths, 30))
+        unmasked = model(long, target_in)
+    torch.testing.assert_close(seen_short, seen_long, atol=1e-5, rtol=1e-5)
+    assert (seen_long - unmasked).abs().max() > 1e-3  # without the mask it does matter
+    targets = task.encode(["2026-11-27"] * 2, length=10)[0]
+    masked = exact_match_accuracy(model, long, targets, task.bos, padding_mask(lengths, 30))
+    assert masked == exact_match_accuracy(
+        model, short, targets, task.bos, padding_mask(lengths, 14)
+    )
+    batch = task.make_batch([datetime.date(2026, 11, 27)] * 2, ["Nov 27, 2026", "27/11/26"])
+    loss = date_loss(model, batch, task.bos)
+    assert loss.shape == () and loss > 0
+
+
+def test_a_trained_date_model_loss_falls():
+    recipe = replace(TINY_DATES, max_steps=60, eval_every=60, d_model=32)
+    _, history, _ = train_date_model(recipe=recipe, progress=False)
+    first, last = sum(history.losses[:5]) / 5, sum(history.losses[-5:]) / 5
+    assert first > 3.0 and last < 0.75 * first  # from about ln(46) = 3.8 towards the ISO form
+
+
+def test_train_date_model_refuses_other_tasks_and_recipes():
+    with pytest.raises(TypeError, match="task must be a DateTask and recipe a DateRecipe"):
+        train_date_model(ReversalTask(), progress=False)
+    with pytest.raises(TypeError, match="got DateTask and ToyRecipe"):
+        train_date_model(DateTask(), ToyRecipe(), progress=False)

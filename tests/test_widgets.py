@@ -9,6 +9,7 @@ Marked ``widgets``: `make test` also runs these under ipywidgets 7.7.1 (Colab's 
 
 from __future__ import annotations
 
+import datetime
 import functools
 import importlib
 import inspect
@@ -26,6 +27,7 @@ import torch
 from PIL import Image
 
 import lessons_lib.widgets
+from lessons_lib.data import DateTask
 from lessons_lib.positions import PositionCodes2D, sinusoidal_positions
 from lessons_lib.transformer import Transformer
 from lessons_lib.widgets import (
@@ -35,6 +37,7 @@ from lessons_lib.widgets import (
     add_norm_explorer,
     control_options,
     cross_attention_explorer,
+    date_attention_explorer,
     decoding_explorer,
     masking_explorer,
     patching_explorer,
@@ -97,6 +100,14 @@ def position_example() -> Explorer:
     return position_explorer(codes, 3, 4)
 
 
+def date_example() -> Explorer:
+    task = DateTask()
+    torch.manual_seed(0)
+    model = Transformer(task.vocab_size, d_model=16, num_heads=2, num_layers=2, d_ff=32)
+    batch = task.make_batch([datetime.date(2026, 11, 27)] * 2, ["Nov 27, 2026", "27/11/26"])
+    return date_attention_explorer(model.eval(), task, batch)
+
+
 def vit_example() -> Explorer:
     model = seeded_vit(0, image_size=8, patch_size=4, d_model=16, depth=2, num_heads=2)
     return vit_attention_explorer(model, images(), ["a", "b"])
@@ -114,6 +125,7 @@ EXAMPLES: dict[str, Callable[[], Explorer]] = {
     "transformer_attention_explorer": lambda: transformer_attention_explorer(
         transformer(2), SOURCE, BOS, DIGIT_NAMES
     ),
+    "date_attention_explorer": date_example,
     "patching_explorer": lambda: patching_explorer(images(), ["a", "b"]),
     "position_explorer": position_example,
     "stretched_codes_explorer": lambda: stretched_codes_explorer(

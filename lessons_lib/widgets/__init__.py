@@ -30,7 +30,10 @@ from lessons_lib.widgets.qkv import qkv_explorer, query_weights
 from lessons_lib.widgets.rendering import FrameDrawer
 from lessons_lib.widgets.softmax import scaling_explorer, softmax_explorer
 from lessons_lib.widgets.static import control_options, static_forms_enabled
-from lessons_lib.widgets.transformer import transformer_attention_explorer
+from lessons_lib.widgets.transformer import (
+    date_attention_explorer,
+    transformer_attention_explorer,
+)
 from lessons_lib.widgets.vit import vit_attention_explorer, vit_cnn_explorer
 from lessons_lib.widgets.vit_patching import patching_explorer
 
@@ -45,6 +48,7 @@ EXPLORERS: dict[str, Callable[..., Explorer]] = {
         cross_attention_explorer,
         add_norm_explorer,
         transformer_attention_explorer,
+        date_attention_explorer,
         decoding_explorer,
         patching_explorer,
         position_explorer,
@@ -62,6 +66,7 @@ __all__ = [
     "add_norm_explorer",
     "control_options",
     "cross_attention_explorer",
+    "date_attention_explorer",
     "decoding_explorer",
     "masking_explorer",
     "patching_explorer",

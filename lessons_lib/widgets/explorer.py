@@ -64,7 +64,11 @@ class Explorer(ipywidgets.VBox):
         self.dpi = dpi
         for control in self.controls.values():
             control_options(control)  # refuse continuous controls early
-        self.image = ipywidgets.Image(format="png", layout=ipywidgets.Layout(max_width="100%"))
+        # Natural size: a VBox stretches its children to its width by default, which would
+        # blow the picture up (and blur it) in a wide JupyterLab output area.
+        self.image = ipywidgets.Image(
+            format="png", layout=ipywidgets.Layout(max_width="100%", align_self="flex-start")
+        )
         # Lay the figure out once, then keep that layout: the axes stay put between frames,
         # and each update skips the layout solver (about half of a redraw's time).
         self.update(**self.values())

@@ -1,4 +1,5 @@
-"""Chapter "Putting it together": every attention map of the trained model, head by head.
+"""Chapter "Putting it together": every attention map of the trained model, head by head,
+and where the date model reads each character it writes.
 
 Layer: presentation (matplotlib, ipywidgets).
 """
@@ -10,10 +11,13 @@ from collections.abc import Sequence
 import ipywidgets
 import torch
 from matplotlib.artist import Artist
+from matplotlib.patches import Rectangle
 
-from lessons_lib.data import shift_right
+from lessons_lib._validate import require_float, require_rank
+from lessons_lib.data import DateBatch, DateTask, shift_right
 from lessons_lib.decoding import greedy_decode
-from lessons_lib.plotting import heatmap
+from lessons_lib.experiments import date_cross_attention
+from lessons_lib.plotting import bars, heatmap, set_bar_heights
 from lessons_lib.widgets.explorer import Explorer
 from lessons_lib.widgets.rendering import new_figure
 
@@ -104,3 +108,120 @@ def transformer_attention_explorer(
         "input at that position (the begin token, then each chosen digit)."
     )
     return Explorer(figure, controls, update, caption=caption)
+
+
+# --- the date model: where each output character reads ----------------------------------
+
+MAX_DATE_FRAMES = 160  # examples x output characters x layers, each a frame of the static page
+
+
+def date_reading(
+    cross: torch.Tensor, position: int, layer: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One example's cross-attention, mean of the heads, and one output character's row.
+
+    cross ``(layers, heads, L_tgt, L_src)`` -> the layer's matrix ``(L_tgt, L_src)``
+    (the mean of its heads) and the row of output character ``position``, ``(L_src,)``.
+
+    >>> cross = torch.softmax(torch.randn(1, 2, 10, 12), dim=-1)
+    >>> matrix, row = date_reading(cross, position=3, layer=0)  # (10, 12), (12,)
+    """
+    require_rank("cross", require_float("cross", cross), 4, "(layers, heads, L_tgt, L_src)")
+    layers, _, l_tgt, _ = cross.shape
+    if not 0 <= layer < layers:
+        raise ValueError(f"layer must lie in 0..{layers - 1}, got {layer}")
+    if not 0 <= position < l_tgt:
+        raise ValueError(f"position must lie in 0..{l_tgt - 1}, got {position}")
+    matrix = cross[layer].mean(0)  # (L_tgt, L_src)
+    return matrix, matrix[position]
+
+
+def date_attention_explorer(model: torch.nn.Module, task: DateTask, batch: DateBatch) -> Explorer:
+    """Pick a date and an output character: see which source characters that character reads.
+
+    ``batch``: a few dates (:meth:`DateTask.make_batch`); the model writes each
+    as ``YYYY-MM-DD`` greedily, and the picture shows the cross-attention of
+    that decode, the mean of the heads, with a layer control when the model
+    has more than one decoder layer.
+
+    >>> date_attention_explorer(model, task, batch)  # doctest: +SKIP
+    """
+    n, steps = batch.targets.shape
+    layers = len(model.decoder_layers)
+    if not 1 <= n * steps * layers <= MAX_DATE_FRAMES:
+        raise ValueError(
+            f"{n} dates x {steps} characters x {layers} layers make {n * steps * layers} "
+            f"frames; the static page holds at most {MAX_DATE_FRAMES}: pass fewer dates"
+        )
+    attention = date_cross_attention(model, batch, task.bos)
+    names = task.token_names
+    width = batch.sources.shape[1]
+    sources = [
+        [names[int(t)] for t in row[:length]] for row, length in zip(batch.sources, batch.lengths)
+    ]
+    outputs = [task.decode(row) for row in attention.outputs]
+    figure = new_figure(7.5, 4.2)
+    figure.set_layout_engine("none")  # fixed margins: the tick labels change between dates
+    matrix_ax, row_ax = figure.subplots(
+        2,
+        1,
+        gridspec_kw={
+            "height_ratios": [3, 1.4],
+            "hspace": 0.55,
+            "left": 0.1,
+            "right": 0.98,
+            "top": 0.93,
+            "bottom": 0.1,
+        },
+    )
+    image = heatmap(matrix_ax, torch.zeros(steps, width), vmin=0.0, vmax=1.0)
+    matrix_ax.set_ylabel("output character")
+    highlight = Rectangle((-0.5, -0.5), width, 1, fill=False, lw=2, ec="tab:orange")
+    matrix_ax.add_patch(highlight)
+    row_bars = bars(row_ax, torch.zeros(width), [""] * width)
+    row_ax.set_ylabel("weight")
+    controls = {
+        "example": ipywidgets.Dropdown(
+            options=[(task.decode(row), index) for index, row in enumerate(batch.sources)],
+            description="date",
+        ),
+        "position": ipywidgets.IntSlider(value=0, min=0, max=steps - 1, description="output char"),
+    }
+    if layers > 1:
+        controls["layer"] = ipywidgets.ToggleButtons(
+            options=[(f"layer {k}", k) for k in range(layers)], description="layer"
+        )
+    labelled = None  # the example whose characters the axes' ticks show now
+
+    def update(example: int, position: int, layer: int = layers - 1) -> list[Artist]:
+        nonlocal labelled
+        matrix, row = date_reading(attention.cross[example], position, layer)
+        image.set_data(matrix.numpy())
+        highlight.set_y(position - 0.5)
+        changed = [image, highlight, *set_bar_heights(row_bars, row)]
+        most = int(row.argmax())
+        for j, bar in enumerate(row_bars):
+            bar.set_color("tab:orange" if j == most else "tab:blue")
+        written = outputs[example]
+        char = written[position] if position < len(written) else "?"
+        matrix_ax.set_title(f"cross-attention, layer {layer}, mean of the heads", fontsize=9)
+        row_ax.set_title(
+            f"output {position} ({char!r}) reads source {most} ({sources[example][most]!r}) "
+            f"with weight {float(row[most]):.2f}",
+            fontsize=9,
+        )
+        if example == labelled:
+            return [*changed, matrix_ax.title, row_ax.title]
+        labelled = example
+        labels = sources[example] + [""] * (width - len(sources[example]))
+        for ax in (matrix_ax, row_ax):
+            ax.set_xticks(range(width), labels, fontsize=8, rotation=0)
+        matrix_ax.set_yticks(range(steps), list(written.ljust(steps)), fontsize=8)
+        return [matrix_ax, row_ax]  # new tick labels: both axes are drawn again
+
+    caption = (
+        "The trained date model's cross-attention while it writes one date as YYYY-MM-DD: "
+        "rows are the output characters, columns the source characters (padding gets weight "
+        "0); below, the chosen output character's row, its largest weight in orange."
+    )
+    return Explorer(figure, controls, update, caption=caption, dpi=72)

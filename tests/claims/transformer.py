@@ -34,3 +34,38 @@ CLAIMS = [
         lambda g: 1 - g["wrong_sequences"] / g["test_size"] <= g["worst_position_accuracy"] <= 1,
     ),
 ]
+
+# Section 6: the date model (a reduced run; `make bench` times the full one).
+CLAIMS += [
+    Claim(
+        "After {date_steps} steps the model writes {date_test_accuracy} of the "
+        "{date_test_size} test dates exactly right (validation: {date_validation_accuracy}), "
+        "and no format falls below {date_worst_format_accuracy}.",
+        lambda g: (
+            g["date_test_accuracy"] >= 0.8
+            and g["date_validation_accuracy"] >= 0.8
+            and g["date_worst_format_accuracy"] <= g["date_test_accuracy"] <= 1
+        ),
+    ),
+    Claim(
+        "The year's, month's and day's output characters put {year_share}, {month_share} and "
+        "{day_share} of their attention on the same field of the source (a uniform reader: "
+        "{year_uniform_share}, {month_uniform_share}, {day_uniform_share}): at least "
+        "{smallest_lift} times the uniform share.",
+        lambda g: (
+            g["smallest_lift"] > 2
+            and all(
+                g[f"{field}_share"] >= g["smallest_lift"] * g[f"{field}_uniform_share"] - 1e-6
+                for field in ("year", "month", "day")
+            )
+        ),
+    ),
+    Claim(
+        "Every head takes part: the weakest head on its weakest field still puts "
+        "{weakest_head_share} there, more than the uniform reader gives any field.",
+        lambda g: (
+            g["weakest_head_share"]
+            > max(g[f"{field}_uniform_share"] for field in ("year", "month", "day"))
+        ),
+    ),
+]
