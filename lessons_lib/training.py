@@ -312,12 +312,11 @@ class DateRecipe:
 
     Training stops once ``target`` of the ``validation_size`` validation dates
     come out exactly right; ``test_size`` test dates are for the caller to
-    score once. ``max_steps`` caps the run. The goal is 99% of the test dates:
-    training stops a little above it, at 99.5% of the validation dates (at
-    most 2 of 500 wrong), so that the test score, which scatters around the
-    validation score, still reaches the goal. One layer on each side is
-    enough: each output character reads one field of the source. The sizes
-    were tuned for the time to the goal (``bench/bench_dates.py``).
+    score once. ``max_steps`` caps the run. One layer on each side is enough:
+    each output character reads one field of the source. The sizes, rate and
+    batch were tuned for the time to 99% of the test dates
+    (``bench/bench_dates.py``). With 1,000 validation dates, one date moves
+    the stopping score by 0.1%.
     """
 
     d_model: int = 32
@@ -329,9 +328,9 @@ class DateRecipe:
     warmup_steps: int = 100
     max_steps: int = 3000
     eval_every: int = 100
-    validation_size: int = 500
+    validation_size: int = 1000
     test_size: int = 1000
-    target: float = 0.995
+    target: float = 0.99
     seed: int = 0
 
 

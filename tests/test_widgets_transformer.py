@@ -87,3 +87,7 @@ def test_date_explorer_has_a_frame_per_date_character_and_layer_and_refuses_too_
     assert len(html) < 2_000_000
     with pytest.raises(ValueError, match=r"9 dates x 10 characters x 2 layers make 180 frames"):
         date_attention_explorer(model, task, task.sample(9, torch.Generator(), "test"))
+    with pytest.raises(TypeError, match=r"batch must be a DateBatch, got tuple"):
+        date_attention_explorer(model, task, (batch.sources, batch.targets))
+    with pytest.raises(TypeError, match=r"model must be a Transformer, got Linear"):
+        date_attention_explorer(torch.nn.Linear(2, 2), task, batch)

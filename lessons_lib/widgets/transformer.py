@@ -18,6 +18,7 @@ from lessons_lib.data import DateBatch, DateTask, shift_right
 from lessons_lib.decoding import greedy_decode
 from lessons_lib.experiments import date_cross_attention
 from lessons_lib.plotting import bars, heatmap, set_bar_heights
+from lessons_lib.transformer import Transformer
 from lessons_lib.widgets.explorer import Explorer
 from lessons_lib.widgets.rendering import new_figure
 
@@ -146,6 +147,13 @@ def date_attention_explorer(model: torch.nn.Module, task: DateTask, batch: DateB
 
     >>> date_attention_explorer(model, task, batch)  # doctest: +SKIP
     """
+    for name, value, kind in (
+        ("model", model, Transformer),
+        ("task", task, DateTask),
+        ("batch", batch, DateBatch),
+    ):
+        if not isinstance(value, kind):
+            raise TypeError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
     n, steps = batch.targets.shape
     layers = len(model.decoder_layers)
     if not 1 <= n * steps * layers <= MAX_DATE_FRAMES:
@@ -160,21 +168,23 @@ def date_attention_explorer(model: torch.nn.Module, task: DateTask, batch: DateB
         [names[int(t)] for t in row[:length]] for row, length in zip(batch.sources, batch.lengths)
     ]
     outputs = [task.decode(row) for row in attention.outputs]
-    figure = new_figure(7.5, 4.2)
+    figure = new_figure(6.0, 3.1)
     figure.set_layout_engine("none")  # fixed margins: the tick labels change between dates
     matrix_ax, row_ax = figure.subplots(
         2,
         1,
+        sharex=True,  # the same source characters: labelled once, under the bars
         gridspec_kw={
-            "height_ratios": [3, 1.4],
-            "hspace": 0.55,
+            "height_ratios": [2.4, 1.2],
+            "hspace": 0.3,
             "left": 0.1,
             "right": 0.98,
-            "top": 0.93,
+            "top": 0.92,
             "bottom": 0.1,
         },
     )
     image = heatmap(matrix_ax, torch.zeros(steps, width), vmin=0.0, vmax=1.0)
+    image.set_interpolation("nearest")  # crisp cells: smaller frames
     matrix_ax.set_ylabel("output character")
     highlight = Rectangle((-0.5, -0.5), width, 1, fill=False, lw=2, ec="tab:orange")
     matrix_ax.add_patch(highlight)
@@ -214,8 +224,8 @@ def date_attention_explorer(model: torch.nn.Module, task: DateTask, batch: DateB
             return [*changed, matrix_ax.title, row_ax.title]
         labelled = example
         labels = sources[example] + [""] * (width - len(sources[example]))
-        for ax in (matrix_ax, row_ax):
-            ax.set_xticks(range(width), labels, fontsize=8, rotation=0)
+        row_ax.set_xticks(range(width), labels, fontsize=8, rotation=0)
+        matrix_ax.tick_params(axis="x", labelbottom=False)
         matrix_ax.set_yticks(range(steps), list(written.ljust(steps)), fontsize=8)
         return [matrix_ax, row_ax]  # new tick labels: both axes are drawn again
 

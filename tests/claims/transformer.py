@@ -53,7 +53,7 @@ CLAIMS += [
         "{year_uniform_share}, {month_uniform_share}, {day_uniform_share}): at least "
         "{smallest_lift} times the uniform share.",
         lambda g: (
-            g["smallest_lift"] > 2
+            g["smallest_lift"] > 1.5
             and all(
                 g[f"{field}_share"] >= g["smallest_lift"] * g[f"{field}_uniform_share"] - 1e-6
                 for field in ("year", "month", "day")
@@ -69,3 +69,14 @@ CLAIMS += [
         ),
     ),
 ]
+CLAIMS.append(
+    Claim(
+        "The month is the weakest field ... written as a number, the month's output characters put "
+        "{month_number_share} of their weight on it; written as a word or an abbreviation, "
+        "{month_word_share}.",
+        lambda g: (
+            g["month_word_share"] < g["month_number_share"]
+            and g["month_share"] < min(g["year_share"], g["day_share"])
+        ),
+    )
+)
