@@ -38,6 +38,7 @@ help:
 	@echo "make book   render the book into _build/html"
 	@echo "make test   run every check (lint, tests, strict build, HTML checks)"
 	@echo "make bench  measure build, notebook, widget and training speed (prints a table)"
+	@echo "make test-lowest  unit tests and every chapter at the lowest versions pyproject.toml allows"
 
 # (Re)create .venv when it is missing or requirements.txt / pyproject.toml changed.
 $(STAMP): requirements.txt pyproject.toml

@@ -142,17 +142,17 @@ def patching_explorer(
     most_lines = max(max(patch_grid(images.shape[2], images.shape[3], p)) for p in patch_sizes)
     grid = PatchGrid(grid_ax, images[0], max_lines=max(16, most_lines))
     sequence = draw_patch_sequence(sequence_ax, patch_sequence(images[0], patch_sizes[0])[0])
-    controls = {
-        "image_index": ipywidgets.Dropdown(
+    controls: dict[str, ipywidgets.Widget] = {}
+    if len(names) > 1:  # one image needs no image control
+        controls["image_index"] = ipywidgets.Dropdown(
             options=[(name, i) for i, name in enumerate(names)], description="image"
-        ),
-        "patch_size": ipywidgets.ToggleButtons(
-            options=[(f"p = {size}", size) for size in patch_sizes], description="patch size"
-        ),
-    }
+        )
+    controls["patch_size"] = ipywidgets.ToggleButtons(
+        options=[(f"p = {size}", size) for size in patch_sizes], description="patch size"
+    )
     channels = images.shape[1]
 
-    def update(image_index: int, patch_size: int) -> list[Artist]:
+    def update(patch_size: int, image_index: int = 0) -> list[Artist]:
         patches, (grid_h, grid_w) = patch_sequence(images[image_index], patch_size)
         grid.set_image(images[image_index])
         grid.show(patch_size, numbers=grid_h * grid_w <= 16)
