@@ -27,23 +27,33 @@ GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`([A-Za-z_]\w*)")
 pytestmark = pytest.mark.book
 
 
+def parse(output: dict) -> object:
+    """A glued output's value, parsed back from its stored text form."""
+    data = output.get("data", {})
+    prefix = output.get("metadata", {}).get("scrapbook", {}).get("mime_prefix", "")
+    text = data.get(f"{prefix}text/plain") or data.get("text/plain", "")
+    text = "".join(text)
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
 def glued_values(notebook: Path) -> dict[str, object]:
-    """name -> value of everything the executed notebook glued (its text/plain form, parsed)."""
+    """name -> value of everything an executed notebook glued.
+
+    MyST-NB takes the glued outputs out of the notebook it saves and writes them beside
+    it, to ``<name>.glue.json``; a notebook executed elsewhere (nbclient) still holds them.
+    """
+    sidecar = notebook.with_suffix(".glue.json")
+    if sidecar.exists():
+        return {name: parse(output) for name, output in json.loads(sidecar.read_text()).items()}
     values: dict[str, object] = {}
     for cell in json.loads(notebook.read_text())["cells"]:
         for output in cell.get("outputs", []):
-            record = output.get("metadata", {}).get("scrapbook", {})
-            if "name" not in record:
-                continue
-            # glue(..., display=False) keeps the value under a prefixed mimetype
-            data = output.get("data", {})
-            prefix = record.get("mime_prefix", "")
-            text = "".join(data.get(f"{prefix}text/plain") or data.get("text/plain", ""))
-            name = record["name"]
-            try:
-                values[name] = ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                values[name] = text
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name is not None:
+                values[name] = parse(output)
     return values
 
 
