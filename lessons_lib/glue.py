@@ -23,6 +23,9 @@ from lessons_lib._env import building_book
 
 def _plain(value: object) -> object:
     """A tensor or numpy scalar as a plain Python number, so the stored text parses back."""
+    detach = getattr(value, "detach", None)
+    if callable(detach):  # a tensor that carries a gradient: keep the number only
+        value = detach()
     item = getattr(value, "item", None)
     if callable(item) and getattr(value, "ndim", 0) == 0:
         value = item()
