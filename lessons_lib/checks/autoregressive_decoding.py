@@ -7,23 +7,10 @@ from collections.abc import Callable
 import torch
 
 from lessons_lib.checks.core import Case, CheckResult, Exercise, Mistake
+from lessons_lib.checks.transformer import small_transformer
 from lessons_lib.decoding import greedy_decode, next_token_probabilities
 from lessons_lib.softmax import softmax
 from lessons_lib.transformer import Transformer
-
-
-def _model(vocab: int, seed: int) -> Transformer:
-    """A small random Transformer, the same for a seed.
-
-    Its final Linear is scaled up so that its choices vary from step to step
-    (an untrained model at the usual scale repeats one or two tokens).
-    """
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        model = Transformer(vocab, d_model=16, num_heads=2, num_layers=1, d_ff=32, max_len=16)
-    with torch.no_grad():
-        model.output.weight.mul_(4)
-    return model.eval()
 
 
 def _greedy_cases() -> list[Case]:
@@ -33,7 +20,7 @@ def _greedy_cases() -> list[Case]:
     for vocab, bos, batch, length, steps in ((9, 8, 3, 6, 7), (7, 0, 2, 4, 5)):
         source = torch.randint(0, vocab, (batch, length), generator=generator)  # (batch, L)
         label = f"a source ({batch}, {length}), bos = {bos} and {steps} steps"
-        cases.append(Case((_model(vocab, seed=vocab), source, bos, steps), label))
+        cases.append(Case((small_transformer(vocab, seed=vocab), source, bos, steps), label))
     return cases
 
 

@@ -169,8 +169,12 @@ def check_parameter_count(function: Callable[[int, int], int]) -> CheckResult:
 # --- Exercise 2: the teacher-forcing loss ----------------------------------------------
 
 
-def _small_model(vocab: int, seed: int) -> Transformer:
-    """A small random Transformer whose final Linear is scaled up, so that slips show clearly."""
+def small_transformer(vocab: int, seed: int) -> Transformer:
+    """A small random Transformer, the same for a seed, for the checkers of chapters 06 and 07.
+
+    Its final Linear is scaled up so that slips show clearly and its choices vary from
+    step to step (an untrained model at the usual scale repeats one or two tokens).
+    """
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = Transformer(vocab, d_model=16, num_heads=2, num_layers=1, d_ff=32, max_len=16)
@@ -188,7 +192,7 @@ def _loss_cases() -> list[Case]:
         sources = torch.randint(0, vocab, (batch, source_length), generator=generator)
         targets = torch.randint(0, vocab, (batch, length), generator=generator)
         label = f"sources ({batch}, {source_length}), targets ({batch}, {length}) and bos = {bos}"
-        cases.append(Case((_small_model(vocab, seed=vocab), sources, targets, bos), label))
+        cases.append(Case((small_transformer(vocab, seed=vocab), sources, targets, bos), label))
     return cases
 
 
