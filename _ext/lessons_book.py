@@ -1,6 +1,6 @@
 """Sphinx extension that keeps the built book self-contained, light and quick to load.
 
-Wired in ``_config.yml`` (``sphinx: local_extensions``). It does six things:
+Wired in ``_config.yml`` (``sphinx: local_extensions``). It does seven things:
 
 1. Renders the math at build time. The math renderer ``katex-prerendered`` writes each
    formula's TeX into a placeholder; after the build, every placeholder of every page is
@@ -24,7 +24,12 @@ Wired in ``_config.yml`` (``sphinx: local_extensions``). It does six things:
    ``_static/``, whose every ``.js`` Jupyter Book would add to every page): the stylesheet
    (reading comfort at 375 px) and ``lessons-zoom.js`` (a tap on a figure or an explorer's
    frame opens it full size).
-6. Removes exact duplicates among a page's scripts. sphinx-thebe registers its inline
+6. Stacks a figure's panels on a phone. While the book is built, every figure that is one
+   row of panels also carries a copy with its panels stacked (see
+   ``lessons_lib.plotting.narrow_layout``), which the page ignores; after the build, each
+   such figure becomes a ``<picture>`` that shows the stacked copy on screens at most
+   ``NARROW_SCREEN`` wide, from ``_images/narrow/``.
+7. Removes exact duplicates among a page's scripts. sphinx-thebe registers its inline
    configuration script (``const THEBE_JS_URL = ...``) twice under Jupyter Book 1, and the
    second copy raises "Identifier 'THEBE_JS_URL' has already been declared".
 
@@ -32,7 +37,7 @@ It also drops the widget state that myst-nb stores in each page for a widget man
 book does not load (its explorers are static), and gives the bibliography's entries the
 list-item role that their list needs (docutils' ``doc-biblioentry`` fails axe).
 
-Steps 1-4 rewrite the written HTML pages after a successful build. Each step leaves a
+Steps 1-4 and 6 rewrite the written HTML pages after a successful build. Each step leaves a
 page it has already handled as it is, so an incremental build may run them over every
 page again at little cost.
 """
@@ -63,6 +68,8 @@ KATEX_SOURCE = VENDOR / "node_modules" / "katex" / "dist"
 KATEX_TARGET = Path("_static") / "vendor" / "katex"
 RENDER_MATH = VENDOR / "render-math.js"
 FRAMES = Path("_images") / "frames"
+NARROW = Path("_images") / "narrow"
+NARROW_SCREEN = "640px"  # phones, and a browser window narrowed to a phone's width
 ICONS_CSS = "lessons-icons.css"
 MATH_RENDERER = "katex-prerendered"
 
@@ -75,6 +82,8 @@ DISPLAY_BOX = '<span class="katex-display" tabindex="0">'
 CITATION_ROLE = 'role="doc-biblioentry"'
 DATA_PNG = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
 IMG_TAG = re.compile(r"<img\b[^>]*>")
+# A figure written by myst-nb: _images/<sha256 of the PNG>.png
+FIGURE_IMG = re.compile(r'<img\b[^>]*\bsrc="([^"]*?)_images/([0-9a-f]{64})\.png"[^>]*>')
 # myst-nb stores the notebook's widget state in each page for a widget manager; the book
 # loads none (nb_ipywidgets_js is empty in _config.yml): its explorers are static.
 WIDGET_STATE = re.compile(
@@ -253,6 +262,49 @@ def move_frames_to_files(outdir: Path, pages: dict[Path, str]) -> None:
         pages[path] = DATA_PNG.sub(to_file, text)
 
 
+# --- 6. stacked figures on a phone ------------------------------------------------------
+
+
+def narrow_copies(executed: Path) -> dict[str, bytes]:
+    """{sha256 of a figure's PNG: its stacked copy's PNG}, from the executed notebooks."""
+    from lessons_lib.plotting import NARROW_FIGURE_MIME  # the kernel writes it; we read it
+
+    def png(text: str | list[str]) -> bytes:
+        return base64.b64decode("".join(text))
+
+    copies = {}
+    for notebook in sorted(executed.rglob("*.ipynb")):
+        for cell in json.loads(notebook.read_text(encoding="utf-8")).get("cells", []):
+            for output in cell.get("outputs", []):
+                data = output.get("data", {})
+                if NARROW_FIGURE_MIME in data and "image/png" in data:
+                    key = hashlib.sha256(png(data["image/png"])).hexdigest()
+                    copies[key] = png(data[NARROW_FIGURE_MIME])
+    return copies
+
+
+def stack_figures_on_phones(outdir: Path, pages: dict[Path, str], copies: dict[str, bytes]) -> None:
+    """Each figure with a stacked copy becomes a <picture> that shows it on narrow screens."""
+    folder = outdir / NARROW
+    for path, text in pages.items():
+        if f"{NARROW.as_posix()}/" in text:
+            continue  # rewritten by an earlier build, and not written again since
+
+        def picture(match: re.Match) -> str:
+            stacked = copies.get(match[2])
+            if stacked is None:
+                return match[0]
+            name = hashlib.sha256(stacked).hexdigest()[:20] + ".png"
+            folder.mkdir(parents=True, exist_ok=True)
+            if not (folder / name).exists():
+                (folder / name).write_bytes(stacked)
+            media = f"(max-width: {NARROW_SCREEN})"
+            source = f'<source media="{media}" srcset="{match[1]}{NARROW.as_posix()}/{name}">'
+            return f"<picture>{source}{match[0]}</picture>"
+
+        pages[path] = FIGURE_IMG.sub(picture, text)
+
+
 # --- 3. lazy images --------------------------------------------------------------------
 
 
@@ -375,6 +427,7 @@ def finish_pages(app: Sphinx, exception: Exception | None) -> None:
     original = dict(pages)
     render_math(pages)
     move_frames_to_files(outdir, pages)
+    stack_figures_on_phones(outdir, pages, narrow_copies(outdir.parent / "jupyter_execute"))
     for path, text in pages.items():
         text = WIDGET_STATE.sub("\n", defer_scripts(lazy_images(text)))
         text = text.replace(CITATION_ROLE, 'role="listitem"')

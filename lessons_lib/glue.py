@@ -11,6 +11,9 @@ Colab and plain Jupyter have no MyST-NB to render the Markdown, so there the
 call prints ``name = value`` under the cell: the reader sees the number the
 sentence refers to.
 
+While the book is built, importing this module also gives every figure of one row of
+panels a stacked copy for phones (:func:`lessons_lib.plotting.show_narrow_figures_in_book`).
+
 Layer: presentation (imports IPython).
 """
 
@@ -19,6 +22,10 @@ from __future__ import annotations
 import numbers
 
 from lessons_lib._env import building_book
+from lessons_lib.plotting import show_narrow_figures_in_book
+
+if building_book():  # every chapter imports this module; the book stacks figures on phones
+    show_narrow_figures_in_book()
 
 
 def _plain(value: object) -> object:

@@ -8,6 +8,9 @@ Layer: presentation (matplotlib).
 
 from __future__ import annotations
 
+import base64
+import io
+import pickle
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -150,3 +153,108 @@ def plot_head_computation(
         cols = tokens if matrix is weights else None
         heatmap(ax, matrix, row_labels=rows, col_labels=cols, title=title, cmap=cmap)
     return fig
+
+
+# --- Figures for a phone ---------------------------------------------------------------
+# A row of panels drawn 10 inches wide shrinks to a third of its size on a phone, where its
+# tick labels can no longer be read. While the book is built, every figure that is a single
+# row of panels also gets a narrow copy with the panels stacked, which the rendered page
+# shows on narrow screens (see _ext/lessons_book.py). Jupyter and Colab never see it.
+
+NARROW_FIGURE_MIME = "application/vnd.lessons-book.narrow-figure+png"
+NARROW_WIDTH = 4.5  # inches: 450 px at 100 dpi, shown at about 340 px on a phone
+
+
+def _single_row_panels(fig: Figure) -> list[Axes] | None:
+    """The figure's panels, left to right, if they fill one row of one grid; else None."""
+    panels = [ax for ax in fig.axes if ax.get_subplotspec() is not None]
+    if len(panels) < 2:
+        return None
+    grid = panels[0].get_subplotspec().get_gridspec()
+    if type(grid).__name__ != "GridSpec" or grid.nrows != 1 or grid.ncols != len(panels):
+        return None
+    columns = []
+    for ax in panels:
+        spec = ax.get_subplotspec()
+        if spec.get_gridspec() is not grid or spec.num1 != spec.num2:
+            return None  # another grid, or a panel spanning two columns
+        columns.append(spec.num1)
+    if sorted(columns) != list(range(len(panels))):
+        return None
+    return [ax for _, ax in sorted(zip(columns, panels), key=lambda pair: pair[0])]
+
+
+def narrow_layout(fig: Figure, width: float = NARROW_WIDTH) -> Figure | None:
+    """A copy of ``fig`` whose single row of panels is stacked into a grid ``width`` inches wide.
+
+    Each panel keeps its height; as many panels share a row as fit in ``width`` at their
+    width in ``fig`` (panels wider than ``width`` are narrowed to it). Returns None when
+    ``fig`` is not one row of two or more panels, or when its panels already fit. ``fig``
+    itself is not changed.
+
+    >>> fig, axes = plt.subplots(1, 3, figsize=(11, 2.8), layout="constrained")
+    >>> narrow_layout(fig).get_size_inches().round(2).tolist()  # three panels, stacked
+    [3.67, 8.4]
+    """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    if not width > 0:
+        raise ValueError(f"width must be a positive number of inches, got {width!r}")
+    panels = _single_row_panels(fig)
+    if panels is None:
+        return None
+    fig_width, fig_height = fig.get_size_inches()
+    panel_width = min(fig_width / len(panels), width)
+    per_row = max(1, int(width // panel_width))
+    if per_row >= len(panels):
+        return None
+    rows = -(-len(panels) // per_row)  # ceil
+    copy = pickle.loads(pickle.dumps(fig))
+    plt.close(copy)  # unpickling hands a pyplot figure to pyplot; the copy is ours alone
+    grid = copy.add_gridspec(rows, per_row)
+    for index, ax in enumerate(_single_row_panels(copy) or []):
+        ax.set_subplotspec(grid[index // per_row, index % per_row])
+        ax.tick_params(labelleft=True, labelbottom=True)  # a shared axis hid inner labels
+    copy.set_size_inches(panel_width * per_row, fig_height * rows)
+    return copy
+
+
+def narrow_figure_png(fig: Figure) -> str | None:
+    """The narrow copy of ``fig`` as base64 PNG text (what a display bundle holds), or None."""
+    narrow = narrow_layout(fig)
+    if narrow is None:
+        return None
+    buffer = io.BytesIO()
+    narrow.savefig(buffer, format="png", dpi=fig.dpi, bbox_inches="tight")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def show_narrow_figures_in_book() -> bool:
+    """Add a narrow copy to the display of every single-row figure in this kernel.
+
+    Registers an IPython formatter for :data:`NARROW_FIGURE_MIME`; the book's build
+    (:func:`lessons_lib._env.building_book`) calls it. Returns False outside IPython.
+    """
+    try:
+        from IPython import get_ipython
+        from IPython.core.formatters import BaseFormatter
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+
+    class NarrowFigureFormatter(BaseFormatter):
+        # Decides by type itself: the inline backend clears every formatter's table of
+        # Figure printers when it starts (IPython's select_figure_formats), which may come
+        # after this call. An error here fails the cell, and so the build.
+        format_type = NARROW_FIGURE_MIME
+        _return_type = str
+
+        def __call__(self, obj: object) -> str | None:
+            return narrow_figure_png(obj) if isinstance(obj, Figure) else None
+
+    formatters = shell.display_formatter.formatters
+    if not isinstance(formatters.get(NARROW_FIGURE_MIME), NarrowFigureFormatter):
+        formatters[NARROW_FIGURE_MIME] = NarrowFigureFormatter(parent=shell.display_formatter)
+    return True

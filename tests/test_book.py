@@ -4,6 +4,7 @@ Marked ``book``: they skip when the book has not been built, unless REQUIRE_BOOK
 (as `make test` sets), in which case a missing build is a failure.
 """
 
+import json
 import os
 import re
 import sys
@@ -60,6 +61,30 @@ def test_chapter_figures_are_rendered_and_captioned(name):
     for tag in re.findall(r"<img[^>]*>", html):
         assert re.search(r'alt="[^"]+"', tag), f"{name}: an image has no alt text: {tag[:120]}"
     assert "<figcaption" in html, f"{name} has no figure caption"
+
+
+@pytest.mark.parametrize("name", TOC_CHAPTERS)
+def test_every_row_of_panels_has_its_stacked_copy_in_the_page(name):
+    """Each figure the kernel gave a stacked copy is a <picture> that offers it to phones."""
+    from lessons_lib.plotting import NARROW_FIGURE_MIME
+
+    executed = json.loads(
+        (ROOT / "_build" / "jupyter_execute" / "book" / f"{name}.ipynb").read_text("utf-8")
+    )
+    with_copy = [
+        output
+        for cell in executed["cells"]
+        for output in cell.get("outputs", [])
+        if NARROW_FIGURE_MIME in output.get("data", {})
+    ]
+    pictures = re.findall(
+        r'<picture><source media="\(max-width: \d+px\)" srcset="\.\./(_images/narrow/[^"]+)">'
+        r'<img\b[^>]*src="\.\./_images/[0-9a-f]{64}\.png"',
+        page(name),
+    )
+    assert len(pictures) == len(with_copy), f"{name}: {len(with_copy)} copies, {pictures}"
+    for source in pictures:
+        assert (HTML / source).stat().st_size > 1000, source
 
 
 @pytest.mark.parametrize("name", TOC_CHAPTERS)

@@ -47,6 +47,7 @@ CHROMIUM_ARGS = [
 ]
 WIDTHS = (1280, 375)
 SMALLEST_TEXT_PX = 14  # body text at 375 px
+SMALLEST_FIGURE_SCALE = 0.7  # a stacked figure at 375 px, shown width / its pixel width
 # axe-core, pinned in tools/vendor (the version Lighthouse 12.2.3 runs): every WCAG 2.0/2.1
 # A and AA rule, which covers the audits of Lighthouse's accessibility category.
 AXE = ROOT / "tools" / "vendor" / "node_modules" / "axe-core" / "axe.min.js"
@@ -189,6 +190,8 @@ def inspect_page(browser: Any, site_url: str, page_path: str) -> dict[str, Any]:
         page.set_viewport_size({"width": WIDTHS[1], "height": 800})
         page.wait_for_timeout(200)  # let the theme's layout settle
         seen["narrow"] = page.evaluate(NARROW, SMALLEST_TEXT_PX)
+        page.evaluate(LOAD_EVERY_IMAGE)  # a <picture> now loads its stacked copy
+        seen["figures_375"] = page.evaluate(STACKED_FIGURES)
         seen["toggles_375"] = page.evaluate(TOGGLES_VISIBLE)
         page.screenshot(path=f"{shot}-375.png", full_page=True)
         seen["zoom"] = tap_to_zoom(page)
@@ -308,6 +311,15 @@ NARROW = """(smallest) => {
     tooSmall: tooSmall.slice(0, 10),
   };
 }"""
+
+
+# Figures whose panels stack on a phone (_ext/lessons_book.py, step 6), at 375 px.
+STACKED_FIGURES = """() => Array.from(document.querySelectorAll('article picture img'))
+  .map((img) => ({
+    src: img.currentSrc.split('/').slice(-3).join('/'),
+    stacked: img.currentSrc.includes('/_images/narrow/'),
+    scale: img.naturalWidth ? img.clientWidth / img.naturalWidth : 0,
+  }))"""
 
 
 def tap_to_zoom(page: Any) -> list[dict[str, Any]]:
@@ -529,6 +541,22 @@ def test_readable_at_375_px(visit, page):
     assert not narrow["pageScrollsSideways"], f"{page} scrolls sideways at 375 px"
     assert not narrow["overflowing"], f"{page}: wider than 375 px: {narrow['overflowing']}"
     assert not narrow["tooSmall"], f"{page}: text under {SMALLEST_TEXT_PX} px: {narrow['tooSmall']}"
+
+
+@pages
+def test_figures_stack_their_panels_at_375_px(visit, page):
+    """A row of panels shows its stacked copy, at nearly its own size, not shrunk to a third."""
+    figures = visit(page)["figures_375"]
+    wide = [figure["src"] for figure in figures if not figure["stacked"]]
+    assert not wide, f"{page}: at 375 px these figures still show their row of panels: {wide}"
+    shrunk = [figure for figure in figures if figure["scale"] < SMALLEST_FIGURE_SCALE]
+    assert not shrunk, f"{page}: stacked figures shown below {SMALLEST_FIGURE_SCALE:.0%}: {shrunk}"
+
+
+def test_every_chapter_has_a_figure_that_stacks(visit):
+    chapters = [page for page in PAGES if page.startswith("book/") and page[5:7].isdigit()]
+    for page in chapters:
+        assert visit(page)["figures_375"], f"{page}: no figure stacks its panels at 375 px"
 
 
 @pages
