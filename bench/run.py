@@ -200,6 +200,7 @@ def lighthouse_page(url: str) -> dict:
         "best-practices": result["categories"]["best-practices"]["score"],
         "lcp_s": audits["largest-contentful-paint"]["numericValue"] / 1000,
         "tbt_ms": audits["total-blocking-time"]["numericValue"],
+        "cls": audits["cumulative-layout-shift"]["numericValue"],
         "kb": audits["total-byte-weight"]["numericValue"] / 1024,
         "errors": audits["errors-in-console"]["details"].get("items", []),
     }
@@ -317,6 +318,7 @@ def main() -> None:
             row(f"  {name}: best practices", figures["best-practices"], "", 0.95, True)
             row(f"  {name}: largest contentful paint", figures["lcp_s"], "s", None)
             row(f"  {name}: total blocking time", figures["tbt_ms"], "ms", None)
+            row(f"  {name}: cumulative layout shift", figures["cls"], "", None)
             row(f"  {name}: transferred", figures["kb"], "KiB", None)
             row(f"  {name}: console errors", figures["console_errors"], "", 0)
     if args.only_lighthouse:
