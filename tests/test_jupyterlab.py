@@ -40,6 +40,7 @@ ALL_CHAPTERS = sorted(path.stem for path in (ROOT / "book").glob("*.ipynb"))
 DEFAULT_CHAPTERS = ["01_qkv", "02_softmax"]
 RUN_TIMEOUT_S = 600
 CHANGE_TIMEOUT_MS = 20_000
+SHOTS = ROOT / "_build" / "screenshots"  # a failing run leaves its picture here
 
 
 def chosen_chapters() -> list[str]:
@@ -157,6 +158,16 @@ def stop(server: subprocess.Popen, folder: Path) -> None:
     psutil.wait_procs(kernels, timeout=10)
 
 
+def dismiss_dialogs(page: Any) -> None:
+    """Close any dialog JupyterLab opened on its own (its text goes to the test's output)."""
+    dialogs = page.locator(".jp-Dialog")
+    for index in range(dialogs.count()):
+        print("JupyterLab dialog:", dialogs.nth(index).inner_text()[:300])
+    while page.locator(".jp-Dialog").count():
+        page.keyboard.press("Escape")
+        page.wait_for_timeout(200)
+
+
 def run_all_cells(page: Any) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
@@ -166,6 +177,7 @@ def run_all_cells(page: Any) -> None:
         timeout=120_000
     )
     for _ in range(3):
+        dismiss_dialogs(page)
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         try:  # started: some prompt shows [*] or a count
@@ -207,17 +219,21 @@ def move_control(output: Any) -> str:
         return "dropdown"
     handle = output.locator(".noUi-handle, .ui-slider-handle")
     if handle.count():
+        now, top = (handle.first.get_attribute(name) for name in ("aria-valuenow", "aria-valuemax"))
+        at_the_end = now is not None and top is not None and float(now) >= float(top)
         handle.first.focus()
-        handle.first.press("ArrowRight")
-        handle.first.press("ArrowRight")
+        handle.first.press("ArrowLeft" if at_the_end else "ArrowRight")  # a step it can take
         return "slider"
     checkbox = output.locator("input[type=checkbox]")
     if checkbox.count():
         checkbox.first.click()
         return "checkbox"
-    toggle = output.locator("button.widget-toggle-button, .widget-toggle-button button")
+    toggle = output.locator(
+        "button.widget-toggle-button:not(.mod-active),"
+        " .widget-toggle-button button:not(.mod-active)"
+    )
     if toggle.count():
-        toggle.first.click()
+        toggle.first.click()  # a button not already chosen
         return "toggle"
     raise AssertionError("an explorer with no control this test can move")
 
@@ -240,11 +256,19 @@ def test_every_explorer_responds_at_natural_size(browser, jupyterlab, chapter):
             image.wait_for(timeout=CHANGE_TIMEOUT_MS)
             before = image.get_attribute("src")
             kind = move_control(output)
-            page.wait_for_function(
-                "([img, before]) => img.src !== before && img.complete && img.naturalWidth > 0",
-                arg=[image.element_handle(), before],
-                timeout=CHANGE_TIMEOUT_MS,
-            )
+            try:
+                page.wait_for_function(
+                    "([img, before]) => img.src !== before && img.complete && img.naturalWidth > 0",
+                    arg=[image.element_handle(), before],
+                    timeout=CHANGE_TIMEOUT_MS,
+                )
+            except Exception:
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(SHOTS / f"jupyterlab-{chapter}-explorer{i + 1}.png"))
+                raise AssertionError(
+                    f"{chapter}, explorer {i + 1}: moving its {kind} did not change the picture "
+                    f"within {CHANGE_TIMEOUT_MS} ms (screenshot in {SHOTS})"
+                ) from None
             size = image.evaluate(
                 "img => ({natural: img.naturalWidth, shown: img.getBoundingClientRect().width})"
             )
