@@ -15,7 +15,7 @@ Balanced workers. Sphinx splits the pages into one slice per job (01-07 to one w
 08-10 and the Markdown pages to the other), so one worker idles while the other still
 executes. ``_slowest_first`` hands out one page at a time instead, notebooks first and
 the later (heavier) chapters before the earlier ones, so both workers stay busy until the
-end: on 2 cores this took a clean build from 61 s to 54 s.
+end: on 2 cores this took a clean build from 61 s to 53 s.
 
 Re-running only what changed (``--execute cache``, what ``make book`` uses). Sphinx
 re-reads only the pages whose source changed, and myst-nb takes a notebook's outputs
