@@ -92,7 +92,12 @@ def jupyterlab(tmp_path: Path, chapter: str) -> Iterator[dict[str, Any]]:
     token = secrets.token_hex(16)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "LESSONS_STATIC_WIDGETS"}  # live widgets
+    # Start the notebook's kernel without asking (no "Select Kernel" dialog).
+    tracker = folder / ".settings" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text('{"autoStartDefaultKernel": true}')
     env.update(
+        JUPYTERLAB_SETTINGS_DIR=str(folder / ".settings"),
         JUPYTER_CONFIG_DIR=str(folder / ".config"),
         JUPYTER_RUNTIME_DIR=str(folder / ".runtime"),
         JUPYTER_PREFER_ENV_PATH="1",
@@ -162,16 +167,21 @@ def stop(server: subprocess.Popen, folder: Path) -> None:
 def accept_dialogs(page: Any) -> None:
     """Accept any dialog JupyterLab opened on its own; its text goes to the test's output.
 
-    Enter takes the dialog's default: "Select" the default kernel, or "OK". Seen once: a
-    dialog over the menu bar when the server had failed the page's first connection to
-    the kernel (``'NoneType' object has no attribute 'kernel_ws_protocol'`` in its log).
+    Its accept button takes the default: "Select" the default kernel, or "OK". Seen in CI:
+    "Select Kernel" over the menu bar (JupyterLab asks when it opens the notebook before
+    it has the kernel list; the server's settings below ask it to start the preferred
+    kernel instead, which it did not always do).
     """
     for _ in range(5):
         dialogs = page.locator(".jp-Dialog")
         if not dialogs.count():
             return
         print("JupyterLab dialog:", dialogs.first.inner_text()[:300].replace("\n", " | "))
-        page.keyboard.press("Enter")
+        accept = dialogs.first.locator("button.jp-mod-accept")
+        if accept.count():
+            accept.first.click()
+        else:
+            page.keyboard.press("Enter")
         page.wait_for_timeout(500)
 
 
