@@ -280,64 +280,6 @@ def move_frames_to_files(outdir: Path, pages: dict[Path, str]) -> None:
         pages[path] = DATA_PNG.sub(to_file, text)
 
 
-# --- 6. stacked figures on a phone ------------------------------------------------------
-
-
-def executed_notebooks(app: Sphinx) -> list[Path]:
-    """Where the executed chapters are: myst-nb's copies, and the execution cache.
-
-    myst-nb writes each chapter to ``jupyter_execute/`` with its outputs only when it has
-    just executed it; a chapter taken from the cache is written there without outputs, so
-    the cache (``_build/.jupyter_cache``, see tools/build_book.py) is read as well.
-    """
-    build = Path(app.outdir).parent
-    cache = Path(getattr(app.config, "nb_execution_cache_path", "") or build / ".jupyter_cache")
-    return [
-        *sorted((build / "jupyter_execute").rglob("*.ipynb")),
-        *sorted((cache / "executed").glob("*/*.ipynb")),
-    ]
-
-
-def narrow_copies(notebooks: list[Path]) -> dict[str, bytes]:
-    """{sha256 of a figure's PNG: its stacked copy's PNG}, from executed notebooks."""
-    from lessons_lib.plotting import NARROW_FIGURE_MIME  # the kernel writes it; we read it
-
-    def png(text: str | list[str]) -> bytes:
-        return base64.b64decode("".join(text))
-
-    copies = {}
-    for notebook in notebooks:
-        for cell in json.loads(notebook.read_text(encoding="utf-8")).get("cells", []):
-            for output in cell.get("outputs", []):
-                data = output.get("data", {})
-                if NARROW_FIGURE_MIME in data and "image/png" in data:
-                    key = hashlib.sha256(png(data["image/png"])).hexdigest()
-                    copies[key] = png(data[NARROW_FIGURE_MIME])
-    return copies
-
-
-def stack_figures_on_phones(outdir: Path, pages: dict[Path, str], copies: dict[str, bytes]) -> None:
-    """Each figure with a stacked copy becomes a <picture> that shows it on narrow screens."""
-    folder = outdir / NARROW
-    for path, text in pages.items():
-        if f"{NARROW.as_posix()}/" in text:
-            continue  # rewritten by an earlier build, and not written again since
-
-        def picture(match: re.Match) -> str:
-            stacked = copies.get(match[2])
-            if stacked is None:
-                return match[0]
-            name = hashlib.sha256(stacked).hexdigest()[:20] + ".png"
-            folder.mkdir(parents=True, exist_ok=True)
-            if not (folder / name).exists():
-                (folder / name).write_bytes(stacked)
-            media = f"(max-width: {NARROW_SCREEN})"
-            source = f'<source media="{media}" srcset="{match[1]}{NARROW.as_posix()}/{name}">'
-            return f"<picture>{source}{match[0]}</picture>"
-
-        pages[path] = FIGURE_IMG.sub(picture, text)
-
-
 # --- 3. sized and lazy images ---------------------------------------------------------
 
 SIZED_TAG = re.compile(r'<(?:img|source)\b[^>]*?\b(?:src|srcset)="([^"]+\.png)"[^>]*>')
@@ -468,6 +410,64 @@ def icons_stylesheet(
     return "\n".join(rules) + "\n"
 
 
+# --- 6. stacked figures on a phone ------------------------------------------------------
+
+
+def executed_notebooks(app: Sphinx) -> list[Path]:
+    """Where the executed chapters are: myst-nb's copies, and the execution cache.
+
+    myst-nb writes each chapter to ``jupyter_execute/`` with its outputs only when it has
+    just executed it; a chapter taken from the cache is written there without outputs, so
+    the cache (``_build/.jupyter_cache``, see tools/build_book.py) is read as well.
+    """
+    build = Path(app.outdir).parent
+    cache = Path(getattr(app.config, "nb_execution_cache_path", "") or build / ".jupyter_cache")
+    return [
+        *sorted((build / "jupyter_execute").rglob("*.ipynb")),
+        *sorted((cache / "executed").glob("*/*.ipynb")),
+    ]
+
+
+def narrow_copies(notebooks: list[Path]) -> dict[str, bytes]:
+    """{sha256 of a figure's PNG: its stacked copy's PNG}, from executed notebooks."""
+    from lessons_lib.plotting import NARROW_FIGURE_MIME  # the kernel writes it; we read it
+
+    def png(text: str | list[str]) -> bytes:
+        return base64.b64decode("".join(text))
+
+    copies = {}
+    for notebook in notebooks:
+        for cell in json.loads(notebook.read_text(encoding="utf-8")).get("cells", []):
+            for output in cell.get("outputs", []):
+                data = output.get("data", {})
+                if NARROW_FIGURE_MIME in data and "image/png" in data:
+                    key = hashlib.sha256(png(data["image/png"])).hexdigest()
+                    copies[key] = png(data[NARROW_FIGURE_MIME])
+    return copies
+
+
+def stack_figures_on_phones(outdir: Path, pages: dict[Path, str], copies: dict[str, bytes]) -> None:
+    """Each figure with a stacked copy becomes a <picture> that shows it on narrow screens."""
+    folder = outdir / NARROW
+    for path, text in pages.items():
+        if f"{NARROW.as_posix()}/" in text:
+            continue  # rewritten by an earlier build, and not written again since
+
+        def picture(match: re.Match) -> str:
+            stacked = copies.get(match[2])
+            if stacked is None:
+                return match[0]
+            name = hashlib.sha256(stacked).hexdigest()[:20] + ".png"
+            folder.mkdir(parents=True, exist_ok=True)
+            if not (folder / name).exists():
+                (folder / name).write_bytes(stacked)
+            media = f"(max-width: {NARROW_SCREEN})"
+            source = f'<source media="{media}" srcset="{match[1]}{NARROW.as_posix()}/{name}">'
+            return f"<picture>{source}{match[0]}</picture>"
+
+        pages[path] = FIGURE_IMG.sub(picture, text)
+
+
 # --- after the build: rewrite the pages ------------------------------------------------
 
 
@@ -502,7 +502,7 @@ def finish_pages(app: Sphinx, exception: Exception | None) -> None:
             path.write_text(text, encoding="utf-8")
 
 
-# --- 5, 6. our static files; no duplicate scripts --------------------------------------
+# --- 5, 7. our static files; no duplicate scripts --------------------------------------
 
 
 def drop_duplicate_scripts(

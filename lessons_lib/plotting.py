@@ -19,6 +19,7 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
+from matplotlib.gridspec import GridSpec
 from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 
@@ -171,7 +172,7 @@ def _single_row_panels(fig: Figure) -> list[Axes] | None:
     if len(panels) < 2:
         return None
     grid = panels[0].get_subplotspec().get_gridspec()
-    if type(grid).__name__ != "GridSpec" or grid.nrows != 1 or grid.ncols != len(panels):
+    if type(grid) is not GridSpec or grid.nrows != 1 or grid.ncols != len(panels):
         return None
     columns = []
     for ax in panels:
@@ -254,7 +255,6 @@ def show_narrow_figures_in_book() -> bool:
         def __call__(self, obj: object) -> str | None:
             return narrow_figure_png(obj) if isinstance(obj, Figure) else None
 
-    formatters = shell.display_formatter.formatters
-    if not isinstance(formatters.get(NARROW_FIGURE_MIME), NarrowFigureFormatter):
-        formatters[NARROW_FIGURE_MIME] = NarrowFigureFormatter(parent=shell.display_formatter)
+    formatter = NarrowFigureFormatter(parent=shell.display_formatter)
+    shell.display_formatter.formatters[NARROW_FIGURE_MIME] = formatter  # replaces an earlier one
     return True

@@ -169,8 +169,8 @@ def accept_dialogs(page: Any) -> None:
 
     Its accept button takes the default: "Select" the default kernel, or "OK". Seen in CI:
     "Select Kernel" over the menu bar (JupyterLab asks when it opens the notebook before
-    it has the kernel list; the server's settings below ask it to start the preferred
-    kernel instead, which it did not always do).
+    it has the kernel list). The ``jupyterlab`` fixture's settings now have it start the
+    preferred kernel instead; this stays for any other dialog.
     """
     for _ in range(5):
         dialogs = page.locator(".jp-Dialog")
