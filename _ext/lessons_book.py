@@ -85,6 +85,10 @@ DISPLAY_BOX = '<span class="katex-display" tabindex="0">'
 CITATION_ROLE = 'role="doc-biblioentry"'
 DATA_PNG = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
 IMG_TAG = re.compile(r"<img\b[^>]*>")
+# The output type of a figure's stacked copy, which the kernel adds: the same string as
+# lessons_lib.plotting.NARROW_FIGURE_MIME (a test checks). Not imported from there: that
+# would load torch and matplotlib into Sphinx's process, a second of the build's serial end.
+NARROW_FIGURE_MIME = "application/vnd.lessons-book.narrow-figure+png"
 # A figure written by myst-nb: _images/<sha256 of the PNG>.png
 FIGURE_IMG = re.compile(r'<img\b[^>]*\bsrc="([^"]*?)_images/([0-9a-f]{64})\.png"[^>]*>')
 # myst-nb stores the notebook's widget state in each page for a widget manager; the book
@@ -430,7 +434,6 @@ def executed_notebooks(app: Sphinx) -> list[Path]:
 
 def narrow_copies(notebooks: list[Path]) -> dict[str, bytes]:
     """{sha256 of a figure's PNG: its stacked copy's PNG}, from executed notebooks."""
-    from lessons_lib.plotting import NARROW_FIGURE_MIME  # the kernel writes it; we read it
 
     def png(text: str | list[str]) -> bytes:
         return base64.b64decode("".join(text))

@@ -5,17 +5,21 @@ ViT chapters) second. Every set that a chapter trains on comes with a
 validation split, which training watches to stop and to choose, and a test
 split, which is scored once at the end.
 
-Layer: data (imports torch, and scikit-learn's bundled digits on first use).
+Layer: data (imports torch and numpy; reads the digits and photographs that ship inside
+scikit-learn).
 """
 
 from __future__ import annotations
 
 import datetime
+import importlib.util
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from lessons_lib._validate import require_positive_int, require_tensor
@@ -302,17 +306,22 @@ class DateTask:
         length = (
             self.max_source_length if length is None else require_positive_int("length", length)
         )
-        index = {character: token for token, character in enumerate(self.token_names)}
-        tokens = torch.full((len(texts), length), self.pad, dtype=torch.long)
-        for row, text in enumerate(texts):
-            unknown = sorted(set(text) - set(index))
+        index = self._token_of
+        rows = []
+        for text in texts:
+            unknown = sorted(set(text) - index.keys())
             if unknown:
                 raise ValueError(f"{text!r} holds characters outside the vocabulary: {unknown}")
             if len(text) > length:
                 raise ValueError(f"{text!r} has {len(text)} characters, more than length={length}")
-            tokens[row, : len(text)] = torch.tensor([index[c] for c in text], dtype=torch.long)
+            rows.append([index[c] for c in text] + [self.pad] * (length - len(text)))
+        tokens = torch.tensor(rows, dtype=torch.long).reshape(len(texts), length)  # (n, length)
         lengths = torch.tensor([len(text) for text in texts], dtype=torch.long)
         return tokens, lengths
+
+    @cached_property
+    def _token_of(self) -> dict[str, int]:
+        return {character: token for token, character in enumerate(self.token_names)}
 
     def decode(self, tokens: torch.Tensor) -> str:
         """One row of token ids ``(length,)`` back to text; stops at the first ``pad``."""
@@ -423,6 +432,47 @@ class Splits(NamedTuple):
     test: ImageSet
 
 
+def _sklearn_file(*parts: str) -> Path | None:
+    """A data file inside the installed scikit-learn, found without importing it; else None.
+
+    ``from sklearn.datasets import ...`` imports much of scikit-learn and SciPy (0.6 s),
+    only to read a file. The loaders below read the same files themselves, and fall back
+    to scikit-learn's own functions if a release moves them. Tests check both agree.
+    """
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(
+            "the digits and the sample photographs ship with scikit-learn: pip install scikit-learn"
+        )
+    path = Path(next(iter(spec.submodule_search_locations)), "datasets", *parts)
+    return path if path.is_file() else None
+
+
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits as ``(images (1797, 8, 8) in 0..16, labels (1797,))``."""
+    path = _sklearn_file("data", "digits.csv.gz")
+    if path is None:
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        return digits.images, digits.target
+    rows = np.loadtxt(path, delimiter=",")  # (1797, 65): 64 pixels, then the label
+    return rows[:, :-1].reshape(-1, 8, 8), rows[:, -1].astype(int)
+
+
+def _sample_image(name: str) -> np.ndarray:
+    """One of scikit-learn's sample photographs, ``(427, 640, 3)`` uint8, as it loads them."""
+    path = _sklearn_file("images", name)
+    if path is None:
+        from sklearn.datasets import load_sample_image
+
+        return load_sample_image(name)
+    from PIL import Image  # installed with matplotlib
+
+    with Image.open(path) as image:
+        return np.asarray(image)
+
+
 def load_digits_split(
     test_fraction: float = 0.2, validation_fraction: float = 0.1, seed: int = 0
 ) -> Splits:
@@ -436,8 +486,6 @@ def load_digits_split(
     >>> train.images.shape, len(validation), len(test)
     (torch.Size([1258, 1, 8, 8]), 180, 359)
     """
-    from sklearn.datasets import load_digits  # bundled data; imported on first use
-
     for name, fraction in (
         ("test_fraction", test_fraction),
         ("validation_fraction", validation_fraction),
@@ -449,9 +497,9 @@ def load_digits_split(
             f"test_fraction + validation_fraction must be below 1 to leave training images, "
             f"got {test_fraction} + {validation_fraction}"
         )
-    digits = load_digits()
-    images = torch.tensor(digits.images, dtype=torch.float32)[:, None] / 16.0  # (1797, 1, 8, 8)
-    labels = torch.tensor(digits.target, dtype=torch.long)  # (1797,)
+    pixels, targets = _digits_arrays()
+    images = torch.tensor(pixels, dtype=torch.float32)[:, None] / 16.0  # (1797, 1, 8, 8)
+    labels = torch.tensor(targets, dtype=torch.long)  # (1797,)
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
     n_test = round(len(labels) * test_fraction)
     n_validation = round(len(labels) * validation_fraction)
@@ -474,12 +522,11 @@ def load_sample_photo(size: int = 224, name: str = "china.jpg") -> torch.Tensor:
     torch.Size([3, 224, 224])
     """
     import torch.nn.functional as F
-    from sklearn.datasets import load_sample_image  # bundled with scikit-learn
 
     size = require_positive_int("size", size)
     if name not in ("china.jpg", "flower.jpg"):
         raise ValueError(f"name must be 'china.jpg' or 'flower.jpg', got {name!r}")
-    pixels = torch.tensor(load_sample_image(name)).permute(2, 0, 1)  # (3, H, W) uint8
+    pixels = torch.tensor(_sample_image(name)).permute(2, 0, 1)  # (3, H, W) uint8
     height, width = pixels.shape[1:]
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2

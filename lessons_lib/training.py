@@ -15,6 +15,7 @@ Layer: training (imports the models, the data and the metrics below it, and tqdm
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -50,6 +51,74 @@ class History:
         return self.scores[-1] if self.scores else None
 
 
+class Adam:
+    """Adam (Kingma & Ba, 2015) with PyTorch's defaults: what ``torch.optim.Adam`` computes.
+
+    For every weight, with gradient ``g`` at step ``t`` (1, 2, ...)::
+
+        m = beta1 m + (1 - beta1) g        v = beta2 v + (1 - beta2) g^2
+        weight -= lr * m_hat / (sqrt(v_hat) + eps),  m_hat = m / (1 - beta1^t),
+                                                       v_hat = v / (1 - beta2^t)
+
+    The same operations in the same order as ``torch.optim.Adam(params, lr)`` on the CPU,
+    so both give the same weights (the tests check this against torch, step by step).
+    The book uses its own only for speed: the first optimiser made from ``torch.optim``
+    imports PyTorch's compiler (``torch._dynamo``, about a second), which no chapter uses.
+    In your own code, use ``torch.optim.Adam``.
+    ``step(lr)`` takes the rate of this step, so that a schedule (warm-up) is one line.
+
+    >>> weight = nn.Parameter(torch.tensor([1.0]))
+    >>> optimiser = Adam([weight], lr=0.1)
+    >>> (weight**2).sum().backward()
+    >>> optimiser.step()  # the first step moves each weight by lr, whatever its gradient
+    >>> weight.data
+    tensor([0.9000])
+    """
+
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
+        self.params = [param for param in params if param.requires_grad]
+        if not self.params:
+            raise ValueError("Adam got no parameters that require a gradient")
+        for name, value in (("lr", lr), ("eps", eps), *zip(("beta1", "beta2"), betas)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+        if not lr > 0 or not eps >= 0:
+            raise ValueError(f"lr must be > 0 and eps >= 0, got lr={lr!r}, eps={eps!r}")
+        if len(betas) != 2 or not all(0 <= beta < 1 for beta in betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+        self.lr, self.betas, self.eps = lr, betas, eps
+        self.m = [torch.zeros_like(param) for param in self.params]  # running mean of g
+        self.v = [torch.zeros_like(param) for param in self.params]  # running mean of g^2
+        self.t = 0  # steps taken
+
+    def zero_grad(self) -> None:
+        """Forget the gradients (set them to None, as torch's optimisers do by default)."""
+        for param in self.params:
+            param.grad = None
+
+    @torch.no_grad()
+    def step(self, lr: float | None = None) -> None:
+        """Move every weight that has a gradient by Adam's rule, at ``lr`` (default: the rate)."""
+        lr = self.lr if lr is None else lr
+        beta1, beta2 = self.betas
+        self.t += 1
+        step_size = lr / (1 - beta1**self.t)  # lr, and m's correction
+        v_correction = (1 - beta2**self.t) ** 0.5  # sqrt of v's correction
+        for param, m, v in zip(self.params, self.m, self.v):
+            if param.grad is None:
+                continue
+            m.lerp_(param.grad, 1 - beta1)  # m + (1 - beta1)(g - m) = beta1 m + (1 - beta1) g
+            v.mul_(beta2).addcmul_(param.grad, param.grad, value=1 - beta2)
+            denominator = (v.sqrt() / v_correction).add_(self.eps)  # sqrt(v_hat) + eps
+            param.addcdiv_(m, denominator, value=-step_size)
+
+
 def fit(
     model: nn.Module,
     loss_fn: Callable[[nn.Module, object], torch.Tensor],
@@ -72,7 +141,8 @@ def fit(
     evaluation whose score reaches it.
     ``warmup_steps=w > 0`` warms the learning rate up linearly: step ``s``
     (1, 2, ...) uses ``lr * min(1, s / w)``, so the full ``lr`` is reached at
-    step ``w`` (a ``LambdaLR`` schedule); ``0`` (default) uses ``lr`` throughout.
+    step ``w`` (what torch's ``LambdaLR`` with that factor gives); ``0`` (default) uses ``lr``
+    throughout.
     ``progress=None`` shows a bar except while the rendered book is built,
     where a live bar cannot move, and prints a one-line :func:`summary`;
     ``progress=False`` is silent.
@@ -89,17 +159,13 @@ def fit(
     if warmup_steps < 0:
         raise ValueError(f"warmup_steps must be >= 0 (0 = no warm-up), got {warmup_steps}")
     batch_iterator = iter(batches)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    # scheduler step k (0, 1, ...) sets the rate of optimiser step k + 1: lr * min(1, (k + 1) / w)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda k: min(1.0, (k + 1) / warmup_steps) if warmup_steps else 1.0
-    )
+    optimiser = Adam(model.parameters(), lr=lr)
     history = History()
     start = time.perf_counter()
     show_bar = not building_book() if progress is None else progress
     bar = tqdm(range(1, steps + 1), desc=description, disable=not show_bar, mininterval=0.5)
+    model.train()
     for step in bar:
-        model.train()
         batch = next(batch_iterator, None)
         if batch is None:
             raise ValueError(
@@ -113,16 +179,16 @@ def fit(
                 f"loss_fn must return a scalar tensor (one number to minimise), got {shape}; "
                 "average the per-example losses with .mean()"
             )
-        optimiser.zero_grad(set_to_none=True)
+        optimiser.zero_grad()
         loss.backward()
-        optimiser.step()
-        scheduler.step()
+        optimiser.step(lr * min(1.0, step / warmup_steps) if warmup_steps else lr)
         history.steps.append(step)
         history.losses.append(float(loss.detach()))
         if evaluate is not None and (step % eval_every == 0 or step == steps):
             model.eval()
             with torch.no_grad():
                 score = float(evaluate(model))
+            model.train()  # evaluation switched dropout off; switch it back on
             history.eval_steps.append(step)
             history.scores.append(score)
             bar.set_postfix(loss=f"{history.losses[-1]:.3f}", score=f"{score:.3f}")

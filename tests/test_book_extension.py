@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -72,3 +73,21 @@ def test_a_figure_with_a_stacked_copy_becomes_a_picture(tmp_path):
     again = dict(pages)
     lessons_book.stack_figures_on_phones(outdir, again, copies)
     assert again == pages
+
+
+def test_the_extension_reads_the_output_type_the_kernel_writes():
+    # The extension keeps its own copy of the name, so that Sphinx's process never imports
+    # lessons_lib (and with it torch); the two must agree or no figure would stack.
+    assert lessons_book.NARROW_FIGURE_MIME == NARROW_FIGURE_MIME
+
+
+def test_reading_the_stacked_copies_does_not_import_torch():
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT / '_ext')!r}); import lessons_book; "
+        "lessons_book.narrow_copies([]); "
+        "print('torch' in sys.modules, 'lessons_lib' in sys.modules)"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert completed.stdout.split() == ["False", "False"]

@@ -1,8 +1,10 @@
 """Image sets: the bundled digits and the position-dependent mark task."""
 
+import numpy as np
 import pytest
 import torch
 
+from lessons_lib import data
 from lessons_lib.data import ImageSet, MarkPositionTask, load_digits_split
 from lessons_lib.patching import patchify
 
@@ -93,3 +95,37 @@ def test_sample_photo_is_the_middle_square_resized_with_antialiasing():
         load_sample_photo(name="x.png")
     with pytest.raises((TypeError, ValueError)):
         load_sample_photo(0)
+
+
+@pytest.mark.parametrize("found", [True, False])
+def test_the_bundled_files_read_as_scikit_learn_reads_them(monkeypatch, found):
+    # Read from scikit-learn's folder without importing it, or (found=False, as if a release
+    # moved the files) through scikit-learn's own loaders: the same arrays either way.
+    from sklearn.datasets import load_digits, load_sample_image
+
+    if not found:
+        monkeypatch.setattr(data, "_sklearn_file", lambda *parts: None)
+    images, labels = data._digits_arrays()
+    digits = load_digits()
+    assert np.array_equal(images, digits.images) and np.array_equal(labels, digits.target)
+    for name in ("china.jpg", "flower.jpg"):
+        photo = data._sample_image(name)
+        assert photo.dtype == np.uint8 and np.array_equal(photo, load_sample_image(name))
+
+
+def test_reading_the_digits_does_not_import_scikit_learn():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from lessons_lib.data import load_digits_split, load_sample_photo; "
+        "load_digits_split(); load_sample_photo(32); print('sklearn' in sys.modules)"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert completed.stdout.split() == ["False"], completed.stderr
+
+
+def test_without_scikit_learn_the_error_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(data.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ImportError, match="pip install scikit-learn"):
+        load_digits_split()

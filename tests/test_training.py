@@ -13,6 +13,7 @@ from lessons_lib.data import DateTask, ImageSet, ReversalTask, shift_right
 from lessons_lib.masking import padding_mask
 from lessons_lib.metrics import exact_match_accuracy
 from lessons_lib.training import (
+    Adam,
     DateRecipe,
     ToyRecipe,
     date_accuracy,
@@ -145,6 +146,65 @@ def test_fit_refuses_a_negative_or_fractional_warm_up():
         fit(model, lambda m, b: m(b).mean(), batches, steps=2, progress=False, warmup_steps=-1)
     with pytest.raises(TypeError, match="warmup_steps must be an int, got float"):
         fit(model, lambda m, b: m(b).mean(), batches, steps=2, progress=False, warmup_steps=2.5)
+
+
+def _two_layer_model(seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.GELU(), torch.nn.Linear(7, 3))
+
+
+@pytest.mark.parametrize("warmup_steps", [0, 4])
+def test_our_adam_gives_the_weights_torch_adam_gives(warmup_steps):
+    # The same model, the same batches: ours (through fit) and torch.optim.Adam with a
+    # LambdaLR warm-up, step by step. Gradients of every size, including a frozen bias.
+    ours, theirs = _two_layer_model(0), _two_layer_model(0)
+    ours[2].bias.requires_grad_(False)
+    theirs[2].bias.requires_grad_(False)
+    generator = torch.Generator().manual_seed(1)
+    batches = [
+        (torch.randn(16, 5, generator=generator) * 10**k, torch.randn(16, 3, generator=generator))
+        for k in (-3, 0, 2) * 4
+    ]
+
+    def loss_fn(model, batch):
+        return torch.nn.functional.mse_loss(model(batch[0]), batch[1])
+
+    fit(ours, loss_fn, batches, steps=12, lr=3e-2, warmup_steps=warmup_steps, progress=False)
+    optimiser = torch.optim.Adam([p for p in theirs.parameters() if p.requires_grad], lr=3e-2)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda k: min(1.0, (k + 1) / warmup_steps) if warmup_steps else 1.0
+    )
+    for batch in batches:
+        optimiser.zero_grad()
+        loss_fn(theirs, batch).backward()
+        optimiser.step()
+        schedule.step()
+    moved = 0.0
+    for (name, mine), theirs_param in zip(ours.named_parameters(), theirs.parameters()):
+        torch.testing.assert_close(mine, theirs_param, rtol=0, atol=1e-6, msg=name)
+        moved = max(moved, (mine - _two_layer_model(0).state_dict()[name]).abs().max().item())
+    assert moved > 0.1  # the runs did move the weights, so agreeing means something
+
+
+def test_adam_skips_weights_without_a_gradient_and_refuses_bad_settings():
+    used, unused = torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(2))
+    optimiser = Adam([used, unused], lr=0.5)
+    used.sum().backward()
+    optimiser.step()
+    assert torch.equal(unused.data, torch.ones(2))
+    torch.testing.assert_close(used.data, torch.full((2,), 0.5))  # step one moves by lr
+    optimiser.zero_grad()
+    assert used.grad is None
+    with pytest.raises(ValueError, match="no parameters that require a gradient"):
+        Adam([torch.ones(2)])
+    with pytest.raises(ValueError, match="lr must be > 0 and eps >= 0, got lr=0"):
+        Adam([used], lr=0)
+    with pytest.raises(TypeError, match="lr must be a number, got str"):
+        Adam([used], lr="0.1")
+    with pytest.raises(
+        ValueError, match=r"betas must be two numbers in \[0, 1\), got \(0.9, 1.0\)"
+    ):
+        Adam([used], betas=(0.9, 1.0))
 
 
 # --- chapter 06: dates --------------------------------------------------------------------
