@@ -240,14 +240,18 @@ def timed_edit(path: Path, edit, command: list[str]) -> float:
         timed(command)
 
 
-def edit_cell(kind: str):
-    """An edit of a notebook's last cell of this kind: a markdown word, or a code comment."""
+def edit_cell(kind: str, run: int):
+    """An edit of a notebook's last cell of this kind: a markdown word, or a code comment.
+
+    Each run's edit differs (``run`` is in it): the execution cache keeps the outputs of
+    every version it has executed, so a second identical edit would execute nothing.
+    """
 
     def edit(source: bytes) -> bytes:
         notebook = json.loads(source)
         cell = [cell for cell in notebook["cells"] if cell["cell_type"] == kind][-1]
         lines = cell["source"] if isinstance(cell["source"], list) else [cell["source"]]
-        extra = " (edited)" if kind == "markdown" else "  # edited"
+        extra = f" (edited {run})" if kind == "markdown" else f"  # edited {run}"
         cell["source"] = [*lines[:-1], lines[-1] + extra] if lines else [extra]
         return (json.dumps(notebook, indent=1, ensure_ascii=False) + "\n").encode()
 
@@ -299,7 +303,8 @@ def main() -> None:
         chapter = chapters()[len(chapters()) // 2]
         for kind, what in (("markdown", "a markdown cell"), ("code", "a code cell")):
             edits = [
-                timed_edit(chapter, edit_cell(kind), ["make", "book"]) for _ in range(args.repeat)
+                timed_edit(chapter, edit_cell(kind, run), ["make", "book"])
+                for run in range(args.repeat)
             ]
             row(
                 f"make book after editing {what} of {chapter.stem}",

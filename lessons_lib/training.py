@@ -6,9 +6,9 @@ split. It stops early once that score reaches ``target``. The test split is
 never seen here: a chapter scores it once, after training, so that the number
 it reports was not used to decide when to stop.
 
-Read top to bottom: the loop (:func:`fit`), then the recipes: the alignment
-model of chapter 04, the toy Transformer of chapters 06-07, the date model of
-chapter 06, the ViT of 09-10.
+Read top to bottom: the optimiser (:class:`Adam`), the loop (:func:`fit`), then the
+recipes: the alignment model of chapter 04, the toy Transformer of chapters 06-07, the
+date model of chapter 06, the ViT of 09-10.
 
 Layer: training (imports the models, the data and the metrics below it, and tqdm).
 """
@@ -61,7 +61,8 @@ class Adam:
                                                        v_hat = v / (1 - beta2^t)
 
     The same operations in the same order as ``torch.optim.Adam(params, lr)`` on the CPU,
-    so both give the same weights (the tests check this against torch, step by step).
+    so both give the same weights (a test checks this against torch over a dozen steps,
+    with and without warm-up).
     The book uses its own only for speed: the first optimiser made from ``torch.optim``
     imports PyTorch's compiler (``torch._dynamo``, about a second), which no chapter uses.
     In your own code, use ``torch.optim.Adam``.
