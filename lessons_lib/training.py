@@ -83,6 +83,15 @@ class Adam:
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
     ) -> None:
+        if isinstance(params, (nn.Module, torch.Tensor)):
+            raise TypeError(
+                f"params must be an iterable of tensors, such as model.parameters(), "
+                f"got a {type(params).__name__}"
+            )
+        params = list(params)
+        for param in params:
+            if not isinstance(param, torch.Tensor):
+                raise TypeError(f"params must hold tensors, got a {type(param).__name__}")
         self.params = [param for param in params if param.requires_grad]
         if not self.params:
             raise ValueError("Adam got no parameters that require a gradient")
@@ -107,6 +116,8 @@ class Adam:
     def step(self, lr: float | None = None) -> None:
         """Move every weight that has a gradient by Adam's rule, at ``lr`` (default: the rate)."""
         lr = self.lr if lr is None else lr
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr >= 0:
+            raise ValueError(f"lr must be a number >= 0, got {lr!r}")
         beta1, beta2 = self.betas
         self.t += 1
         step_size = lr / (1 - beta1**self.t)  # lr, and m's correction

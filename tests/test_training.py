@@ -205,6 +205,12 @@ def test_adam_skips_weights_without_a_gradient_and_refuses_bad_settings():
         ValueError, match=r"betas must be two numbers in \[0, 1\), got \(0.9, 1.0\)"
     ):
         Adam([used], betas=(0.9, 1.0))
+    with pytest.raises(TypeError, match=r"such as model.parameters\(\), got a Linear"):
+        Adam(torch.nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="params must hold tensors, got a str"):
+        Adam(["weight"])
+    with pytest.raises(ValueError, match="lr must be a number >= 0, got -1"):
+        optimiser.step(lr=-1)
 
 
 # --- chapter 06: dates --------------------------------------------------------------------
