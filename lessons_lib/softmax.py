@@ -60,8 +60,8 @@ def softmax(x: torch.Tensor, dim: int = -1, temperature: float = 1.0) -> torch.T
     # Dividing after the shift keeps a tiny temperature from overflowing. A temperature too
     # small or too large for the dtype turns 0 / T or -inf / T into NaN; keep the limit there,
     # which is the shifted value itself (0 or -inf).
-    scaled = shifted
-    if temperature != 1:  # T = 1 (attention's case) divides by nothing, and turns nothing to NaN
+    scaled = shifted  # at T = 1 (attention's case) there is nothing to divide, or to guard
+    if temperature != 1:
         scaled = shifted / temperature
         scaled = torch.where(torch.isnan(scaled), shifted, scaled)
     exps = torch.exp(scaled)
