@@ -433,7 +433,9 @@ class Splits(NamedTuple):
 
 
 def _sklearn_file(*parts: str) -> Path | None:
-    """A data file inside the installed scikit-learn, found without importing it; else None.
+    """A data file inside the installed scikit-learn, found without importing it.
+
+    None if that release keeps no such file; an ImportError if scikit-learn is missing.
 
     ``from sklearn.datasets import ...`` imports much of scikit-learn and SciPy (0.6 s),
     only to read a file. The loaders below read the same files themselves, and fall back
