@@ -6,6 +6,7 @@ was expected and what came, so that a reader can fix the call at once.
 
 from __future__ import annotations
 
+import numbers
 import operator
 
 import torch
@@ -68,6 +69,17 @@ def require_positive_int(name: str, value: object) -> int:
     value = require_int(name, value)
     if value <= 0:
         raise ValueError(f"{name} must be > 0, got {value}")
+    return value
+
+
+def require_number(name: str, value: object) -> float:
+    """Return ``value`` if it is a real number (int, float, numpy scalar), but not a bool.
+
+    >>> require_number("lr", 0.1)
+    0.1
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     return value
 
 

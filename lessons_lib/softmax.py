@@ -12,11 +12,9 @@ Layer: ops (imports torch only).
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 
-from lessons_lib._validate import require_float
+from lessons_lib._validate import require_float, require_number
 
 
 def naive_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
@@ -45,8 +43,7 @@ def softmax(x: torch.Tensor, dim: int = -1, temperature: float = 1.0) -> torch.T
     tensor([1., 0.])
     """
     x = require_float("x", x)
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
-        raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
+    temperature = require_number("temperature", temperature)
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
     if not -x.dim() <= dim < max(x.dim(), 1):

@@ -15,7 +15,6 @@ Layer: training (imports the models, the data and the metrics below it, and tqdm
 
 from __future__ import annotations
 
-import numbers
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -28,7 +27,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lessons_lib._env import building_book
-from lessons_lib._validate import require_int, require_positive_int
+from lessons_lib._validate import require_int, require_number, require_positive_int
 from lessons_lib.data import DateBatch, DateTask, ImageSet, ReversalTask, shift_right
 from lessons_lib.metrics import classification_accuracy, exact_match_accuracy, token_accuracy
 from lessons_lib.transformer import Transformer
@@ -96,8 +95,7 @@ class Adam:
         if not self.params:
             raise ValueError("Adam got no parameters that require a gradient")
         for name, value in (("lr", lr), ("eps", eps), *zip(("beta1", "beta2"), betas)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+            require_number(name, value)
         if not lr > 0 or not eps >= 0:
             raise ValueError(f"lr must be > 0 and eps >= 0, got lr={lr!r}, eps={eps!r}")
         if len(betas) != 2 or not all(0 <= beta < 1 for beta in betas):
@@ -116,8 +114,8 @@ class Adam:
     def step(self, lr: float | None = None) -> None:
         """Move every weight that has a gradient by Adam's rule, at ``lr`` (default: the rate)."""
         lr = self.lr if lr is None else lr
-        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr >= 0:
-            raise ValueError(f"lr must be a number >= 0, got {lr!r}")
+        if not require_number("lr", lr) >= 0:
+            raise ValueError(f"lr must be >= 0, got {lr!r}")
         beta1, beta2 = self.betas
         self.t += 1
         step_size = lr / (1 - beta1**self.t)  # lr, and m's correction

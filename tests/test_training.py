@@ -209,8 +209,10 @@ def test_adam_skips_weights_without_a_gradient_and_refuses_bad_settings():
         Adam(torch.nn.Linear(2, 2))
     with pytest.raises(TypeError, match="params must hold tensors, got a str"):
         Adam(["weight"])
-    with pytest.raises(ValueError, match="lr must be a number >= 0, got -1"):
+    with pytest.raises(ValueError, match="lr must be >= 0, got -1"):
         optimiser.step(lr=-1)
+    with pytest.raises(TypeError, match="lr must be a number, got str"):
+        optimiser.step(lr="0.1")
 
 
 # --- chapter 06: dates --------------------------------------------------------------------
