@@ -129,17 +129,29 @@ def require_dtype_of(name: str, tensor: torch.Tensor, module: torch.nn.Module) -
 
 
 def require_bool_mask(name: str, mask: object, target_shape: tuple[int, ...]) -> torch.Tensor:
-    """Return ``mask`` if it is a bool tensor broadcastable to ``target_shape``."""
+    """Return ``mask`` if it is a bool tensor that broadcasts to ``target_shape`` as it is.
+
+    The mask may have fewer dimensions, or size 1 where the scores have more,
+    but it may not *enlarge* the scores: a mask of 3 sentences for scores of 2
+    would otherwise give 3 outputs, from data that has 2.
+
+    >>> require_bool_mask("mask", torch.ones(1, 4, dtype=torch.bool), (2, 3, 4)).shape
+    torch.Size([1, 4])
+    """
     tensor = require_tensor(name, mask)
     if tensor.dtype != torch.bool:
         raise TypeError(
             f"{name} must be a bool tensor (True = may attend), got dtype {tensor.dtype}"
         )
+    target_shape = tuple(target_shape)
     try:
-        torch.broadcast_shapes(tuple(tensor.shape), target_shape)
+        joint = torch.broadcast_shapes(tuple(tensor.shape), target_shape)
     except RuntimeError:
+        joint = None
+    if joint != target_shape:
         raise ValueError(
-            f"{name} of shape {tuple(tensor.shape)} does not broadcast "
-            f"to the scores' shape {target_shape}"
-        ) from None
+            f"{name} of shape {tuple(tensor.shape)} does not broadcast to the scores' shape "
+            f"{target_shape} without enlarging it; each of its dimensions must equal the "
+            "scores' one or be 1"
+        )
     return tensor

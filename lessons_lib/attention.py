@@ -16,7 +16,7 @@ Read top to bottom: the scores, one head's attention, the same thing as a
 per-token loop, then several heads side by side (``MultiHeadAttention``),
 with the key/value cache that decoding passes it (``KVCache``).
 
-Layer: modules (imports the ops ``softmax`` and ``masking`` only).
+Layer: modules (imports the op ``softmax`` only; masks come from ``masking``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from lessons_lib._validate import (
     require_positive_int,
     require_rank,
 )
-from lessons_lib.masking import apply_mask
 from lessons_lib.softmax import softmax
 
 
@@ -47,6 +46,7 @@ def attention_scores(
 
     queries ``(..., L_q, d_k)``, keys ``(..., L_k, d_k)`` -> scores ``(..., L_q, L_k)``.
     A random q·k has variance d_k; dividing by sqrt(d_k) brings it back to 1.
+    Like :func:`attend`, it checks nothing: its callers do.
 
     >>> attention_scores(torch.ones(2, 4), torch.ones(3, 4)).shape
     torch.Size([2, 3])
@@ -67,8 +67,10 @@ def attend(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The computation itself, without input checks: scores, softmax, weighted sum.
 
-    ``bias`` (float, broadcastable to ``(..., L_q, L_k)``) is added to the
-    scores before the mask and the softmax: ``softmax(Q K^T / sqrt(d_k) + bias)``,
+    The callers (:func:`scaled_dot_product_attention`, :class:`MultiHeadAttention`)
+    check the inputs once, so nothing is checked here. ``bias`` (float,
+    broadcastable to ``(..., L_q, L_k)``) is added to the scores before the
+    mask and the softmax: ``softmax(Q K^T / sqrt(d_k) + bias)``,
     as torch's ``scaled_dot_product_attention`` does with a float ``attn_mask``.
     A masked-out score becomes -inf, so its weight is exactly 0; a row with
     nothing allowed gets all-zero weights (see :func:`lessons_lib.softmax`).
@@ -77,7 +79,7 @@ def attend(
     if bias is not None:
         scores = scores + bias  # (..., L_q, L_k), e.g. a relative position bias
     if mask is not None:
-        scores = apply_mask(scores, mask)  # masked-out scores -> -inf
+        scores = scores.masked_fill(~mask, float("-inf"))  # may not attend -> -inf (apply_mask)
     weights = softmax(scores, dim=-1)  # each row sums to 1 over the keys
     return weights @ values, weights  # (..., L_q, d_v), (..., L_q, L_k)
 
@@ -95,9 +97,10 @@ def scaled_dot_product_attention(
         weights = softmax(Q K^T / sqrt(d_k)),  out = weights V
 
     q ``(..., L_q, d_k)``, k ``(..., L_k, d_k)``, v ``(..., L_k, d_v)``;
-    ``mask`` is bool, broadcastable to ``(..., L_q, L_k)``, True = may attend.
-    Returns out ``(..., L_q, d_v)`` and weights ``(..., L_q, L_k)``, in the
-    input dtype. ``scaled=False`` drops the 1/sqrt(d_k), for experiments.
+    ``mask`` is bool, broadcastable to ``(..., L_q, L_k)`` without enlarging it
+    (ValueError otherwise), True = may attend. Returns out ``(..., L_q, d_v)``
+    and weights ``(..., L_q, L_k)``, in the input dtype. ``scaled=False`` drops
+    the 1/sqrt(d_k), for experiments.
     Matches ``torch.nn.functional.scaled_dot_product_attention``.
 
     >>> q, k, v = torch.randn(5, 8), torch.randn(7, 8), torch.randn(7, 3)
@@ -138,7 +141,7 @@ def attention_per_token(
     form ``softmax(X W_Q (X W_K)^T / sqrt(d_k)) X W_V``, which is how a GPU
     runs it: every position at once.
     """
-    require_rank("inputs", require_float("inputs", inputs), 2, "(seq, d_model)")
+    _check_per_token(inputs, w_q, w_k, w_v)
     keys = [x @ w_k for x in inputs]  # seq vectors of (d_k,)
     values = [x @ w_v for x in inputs]  # seq vectors of (d_v,)
     outputs = []
@@ -148,6 +151,23 @@ def attention_per_token(
         weights = softmax(scores)
         outputs.append(sum(weight * value for weight, value in zip(weights, values)))
     return torch.stack(outputs)  # (seq, d_v)
+
+
+def _check_per_token(
+    inputs: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor, w_v: torch.Tensor
+) -> None:
+    require_rank("inputs", require_float("inputs", inputs), 2, "(seq, d_model)")
+    if inputs.shape[0] == 0:
+        raise ValueError(f"inputs hold no tokens (shape {tuple(inputs.shape)}): nothing to attend")
+    for name, weight in (("w_q", w_q), ("w_k", w_k), ("w_v", w_v)):
+        require_rank(name, require_float(name, weight), 2, "(d_model, d_k)")
+        if weight.shape[0] != inputs.shape[1]:
+            raise ValueError(
+                f"{name} has {weight.shape[0]} rows but the inputs have d_model="
+                f"{inputs.shape[1]}; each weight is (d_model, d_k)"
+            )
+    if w_q.shape[1] != w_k.shape[1]:
+        raise ValueError(f"w_q gives d_k={w_q.shape[1]} but w_k gives d_k={w_k.shape[1]}")
 
 
 @dataclass
@@ -176,6 +196,10 @@ class KVCache:
     def length(self) -> int:
         """How many positions the cache holds."""
         return 0 if self.keys is None else self.keys.shape[2]
+
+    def length_after(self, n_new: int) -> int:
+        """How many keys attention reads when a call brings ``n_new`` more positions."""
+        return self.length if self.fixed and self.keys is not None else self.length + n_new
 
 
 class MultiHeadAttention(nn.Module):
@@ -248,12 +272,12 @@ class MultiHeadAttention(nn.Module):
         cache: KVCache | None = None,
         bias: torch.Tensor | Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        self._check_inputs(query, key, value)
+        self._check_inputs(query, key, value, cache)
+        if mask is not None:  # checked before the cache grows, so a bad mask leaves it as it was
+            length_k = key.shape[1] if cache is None else cache.length_after(key.shape[1])
+            mask = self.mask_for_heads(mask, (query.shape[0], query.shape[1], length_k))
         queries = self.split_heads(self.w_q(query))  # (batch, heads, L_q, d_head)
         keys, values = self.keys_and_values(key, value, cache)  # (batch, heads, L_k, d_head)
-        if mask is not None:
-            require_bool_mask("mask", mask, (query.shape[0], query.shape[1], keys.shape[2]))
-            mask = self.mask_for_heads(mask)  # (batch or 1, 1, L_q or 1, L_k)
         if bias is not None:
             bias = self._bias_for_heads(bias, queries, keys.shape[2])  # (.., heads, L_q, L_k)
         heads, weights = attend(queries, keys, values, mask=mask, bias=bias)  # (b, h, L_q, d_h)
@@ -305,18 +329,33 @@ class MultiHeadAttention(nn.Module):
         return bias
 
     @staticmethod
-    def mask_for_heads(mask: torch.Tensor) -> torch.Tensor:
-        """Give a ``(batch, L_q, L_k)``-broadcastable mask a head axis of size 1."""
-        if mask.dim() > 3:
+    def mask_for_heads(
+        mask: torch.Tensor, scores_shape: tuple[int, int, int] | None = None
+    ) -> torch.Tensor:
+        """Give a ``(batch, L_q, L_k)``-broadcastable mask a head axis of size 1.
+
+        With ``scores_shape`` ``(batch, L_q, L_k)`` (as :meth:`forward` passes it,
+        its one check of the mask), the mask must also be a bool tensor that
+        broadcasts to that shape without enlarging it.
+        """
+        if isinstance(mask, torch.Tensor) and mask.dim() > 3:
             raise ValueError(
                 "mask must broadcast to (batch, L_q, L_k) and is shared by all heads, "
                 f"got {mask.dim()} dimensions with shape {tuple(mask.shape)}"
             )
+        if scores_shape is not None:
+            mask = require_bool_mask("mask", mask, scores_shape)
         while mask.dim() < 3:
             mask = mask.unsqueeze(0)  # (1, ..., L_k)
         return mask.unsqueeze(1)  # (batch, 1, L_q, L_k)
 
-    def _check_inputs(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> None:
+    def _check_inputs(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        cache: KVCache | None = None,
+    ) -> None:
         for name, tensor in (("query", query), ("key", key), ("value", value)):
             require_rank(name, require_float(name, tensor), 3, "(batch, seq, d_model)")
             require_dtype_of(name, tensor, self)
@@ -332,6 +371,18 @@ class MultiHeadAttention(nn.Module):
             )
         if query.shape[0] != key.shape[0]:
             raise ValueError(f"query has batch {query.shape[0]} but key has batch {key.shape[0]}")
+        if cache is None:
+            return
+        if not isinstance(cache, KVCache):
+            raise TypeError(f"cache must be a KVCache, got {type(cache).__name__}")
+        expected = (key.shape[0], self.num_heads, self.d_head)  # (batch, heads, d_head)
+        held = None if cache.keys is None else cache.keys.shape  # (batch, heads, seen, d_head)
+        if held is not None and (held[0], held[1], held[3]) != expected:
+            raise ValueError(
+                f"the cache holds keys of shape {tuple(cache.keys.shape)} (batch, heads, seen, "
+                f"d_head) but this call needs (batch, heads, d_head) = {expected}: "
+                "use one cache per layer and per batch of sequences"
+            )
 
 
 def copy_into_torch(ours: MultiHeadAttention) -> nn.MultiheadAttention:
@@ -368,6 +419,22 @@ def copy_from_torch(ours: MultiHeadAttention, theirs: nn.MultiheadAttention) -> 
     Copies in place and also works when ``theirs`` was made by
     :func:`copy_into_torch`, as a round trip.
     """
+    if not isinstance(ours, MultiHeadAttention):
+        raise TypeError(f"ours must be a MultiHeadAttention, got {type(ours).__name__}")
+    if not isinstance(theirs, nn.MultiheadAttention):
+        raise TypeError(f"theirs must be an nn.MultiheadAttention, got {type(theirs).__name__}")
+    if theirs.in_proj_weight is None:
+        raise ValueError("theirs keeps separate q/k/v weights (kdim or vdim != embed_dim)")
+    if (theirs.embed_dim, theirs.num_heads) != (ours.d_model, ours.num_heads):
+        raise ValueError(
+            f"theirs has (embed_dim, num_heads) = {(theirs.embed_dim, theirs.num_heads)} but "
+            f"ours has (d_model, num_heads) = {(ours.d_model, ours.num_heads)}"
+        )
+    if (theirs.in_proj_bias is None) != (ours.w_q.bias is None):
+        raise ValueError(
+            f"one layer has biases and the other not (theirs: {theirs.in_proj_bias is not None}, "
+            f"ours: {ours.w_q.bias is not None})"
+        )
     projections = (ours.w_q, ours.w_k, ours.w_v)
     with torch.no_grad():
         for linear, weight in zip(projections, theirs.in_proj_weight.chunk(3)):

@@ -22,12 +22,36 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from lessons_lib._validate import require_positive_int, require_tensor
+from lessons_lib._validate import (
+    require_float,
+    require_int,
+    require_number,
+    require_positive_int,
+    require_rank,
+    require_tensor,
+)
 from lessons_lib.masking import padding_mask
 
 # --- sequence tasks -------------------------------------------------------------------
 
 MAX_DRAWS = 100  # rejection sampling gives up, with a clear error, after this many rounds
+
+
+def _require_generator(generator: object) -> torch.Generator:
+    """Every draw takes a ``torch.Generator``, so that no sampler touches the global RNG."""
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(
+            "generator must be a torch.Generator, e.g. torch.Generator().manual_seed(0), "
+            f"got {type(generator).__name__}"
+        )
+    return generator
+
+
+def _require_fraction(name: str, value: object) -> float:
+    """A number strictly between 0 and 1."""
+    if not 0.0 < require_number(name, value) < 1.0:
+        raise ValueError(f"{name} must lie strictly between 0 and 1, got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -69,6 +93,7 @@ class ReversalTask:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(sources, targets)``, each ``(batch_size, length)`` long, from one split."""
         require_positive_int("batch_size", batch_size)
+        _require_generator(generator)
         chosen: list[torch.Tensor] = []
         found = 0
         for _ in range(MAX_DRAWS):
@@ -91,6 +116,13 @@ class ReversalTask:
         self, batch_size: int, generator: torch.Generator
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Training batches ``(sources, targets)`` forever, drawn with ``generator``."""
+        require_positive_int("batch_size", batch_size)
+        _require_generator(generator)
+        return self._batches(batch_size, generator)
+
+    def _batches(
+        self, batch_size: int, generator: torch.Generator
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         while True:
             yield self.sample(batch_size, generator)
 
@@ -104,6 +136,11 @@ def shift_right(targets: torch.Tensor, bos: int) -> torch.Tensor:
     >>> shift_right(torch.tensor([[5, 1, 4]]), bos=10)
     tensor([[10,  5,  1]])
     """
+    targets = require_tensor("targets", targets)
+    if targets.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"targets must hold token ids (torch.long), got dtype {targets.dtype}")
+    require_rank("targets", targets, 2, "(batch, length)")
+    bos = require_int("bos", bos)
     start = torch.full_like(targets[:, :1], bos)  # (batch, 1)
     return torch.cat([start, targets[:, :-1]], dim=1)  # (batch, length)
 
@@ -199,6 +236,8 @@ def _date_pieces(date: datetime.date, style: str) -> list[tuple[str | None, str]
 
 def iso_date(date: datetime.date) -> str:
     """The target: ``YYYY-MM-DD`` (ISO 8601). ``iso_date(date(2026, 11, 27)) == "2026-11-27"``."""
+    if not isinstance(date, datetime.date):
+        raise TypeError(f"date must be a datetime.date, got {type(date).__name__}")
     return date.isoformat()
 
 
@@ -264,13 +303,26 @@ class DateTask:
 
     def __post_init__(self) -> None:
         for name in ("validation_fraction", "test_fraction"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
-                raise ValueError(f"{name} must lie strictly between 0 and 1, got {value!r}")
+            _require_fraction(name, getattr(self, name))
         if self.validation_fraction + self.test_fraction >= 1.0:
             raise ValueError(
                 "validation_fraction + test_fraction must be below 1 to leave training dates, "
                 f"got {self.validation_fraction} + {self.test_fraction}"
+            )
+        require_int("split_seed", self.split_seed)
+        # token_names fixes the layout: 0 is "<pad>", 1 is "<bos>", the characters follow.
+        # Another pad or bos would be a character's id: decode would stop at the first space.
+        for name, token in (("pad", 0), ("bos", 1)):
+            if require_int(name, getattr(self, name)) != token:
+                raise ValueError(
+                    f"{name} must be {token}, the id of {self.token_names[token]!r} in "
+                    f"token_names (characters start at 2), got {getattr(self, name)}"
+                )
+        iso_length = len(iso_date(LAST_DATE))  # 10: "YYYY-MM-DD"
+        if require_int("target_length", self.target_length) < iso_length:
+            raise ValueError(
+                f"target_length must be at least {iso_length}, the length of an ISO date "
+                f"YYYY-MM-DD, got {self.target_length}"
             )
 
     @cached_property
@@ -377,6 +429,7 @@ class DateTask:
     def sample(self, n: int, generator: torch.Generator, split: str = "train") -> DateBatch:
         """``n`` random dates of ``split``, each in a random format (seeded by ``generator``)."""
         require_positive_int("n", n)
+        _require_generator(generator)
         pool = self.split_days(split)
         days = pool[torch.randint(0, len(pool), (n,), generator=generator)]
         style_ids = torch.randint(0, len(DATE_FORMATS), (n,), generator=generator)
@@ -386,6 +439,10 @@ class DateTask:
     def batches(self, batch_size: int, generator: torch.Generator) -> Iterator[DateBatch]:
         """Training batches forever, drawn with ``generator``."""
         require_positive_int("batch_size", batch_size)
+        _require_generator(generator)
+        return self._batches(batch_size, generator)
+
+    def _batches(self, batch_size: int, generator: torch.Generator) -> Iterator[DateBatch]:
         while True:
             yield self.sample(batch_size, generator)
 
@@ -402,10 +459,22 @@ class ImageSet:
     class_names: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        if self.images.dim() != 4 or self.labels.shape != (self.images.shape[0],):
+        images = require_float("images", self.images)
+        labels = require_tensor("labels", self.labels)
+        if images.dim() != 4 or labels.shape != (images.shape[0],):
             raise ValueError(
                 "an ImageSet needs images (n, channels, H, W) and labels (n,), got "
-                f"{tuple(self.images.shape)} and {tuple(self.labels.shape)}"
+                f"{tuple(images.shape)} and {tuple(labels.shape)}"
+            )
+        if labels.dtype not in (torch.int64, torch.int32):
+            raise TypeError(f"labels must be class ids (torch.long), got dtype {labels.dtype}")
+        if isinstance(self.class_names, str) or not isinstance(self.class_names, Sequence):
+            raise TypeError(f"class_names must be a tuple of names, got {self.class_names!r:.60}")
+        n_classes = len(self.class_names)
+        if labels.numel() and (labels.min() < 0 or labels.max() >= n_classes):
+            raise ValueError(
+                f"labels run from {int(labels.min())} to {int(labels.max())}, but there are "
+                f"{n_classes} class_names: each label must lie in 0..{n_classes - 1}"
             )
 
     def __len__(self) -> int:
@@ -416,8 +485,14 @@ class ImageSet:
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Random ``(images, labels)`` batches forever, drawn with ``generator`` (seeded)."""
         require_positive_int("batch_size", batch_size)
+        _require_generator(generator)
         if len(self) == 0:
             raise ValueError("this ImageSet holds no images, so there is nothing to draw from")
+        return self._batches(batch_size, generator)
+
+    def _batches(
+        self, batch_size: int, generator: torch.Generator
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         while True:
             chosen = torch.randint(0, len(self), (batch_size,), generator=generator)
             yield self.images[chosen], self.labels[chosen]  # (batch, C, H, W), (batch,)
@@ -488,12 +563,9 @@ def load_digits_split(
     >>> train.images.shape, len(validation), len(test)
     (torch.Size([1258, 1, 8, 8]), 180, 359)
     """
-    for name, fraction in (
-        ("test_fraction", test_fraction),
-        ("validation_fraction", validation_fraction),
-    ):
-        if not 0.0 < fraction < 1.0:
-            raise ValueError(f"{name} must lie strictly between 0 and 1, got {fraction}")
+    _require_fraction("test_fraction", test_fraction)
+    _require_fraction("validation_fraction", validation_fraction)
+    seed = require_int("seed", seed)
     if test_fraction + validation_fraction >= 1.0:
         raise ValueError(
             f"test_fraction + validation_fraction must be below 1 to leave training images, "
@@ -565,7 +637,7 @@ class MarkPositionTask:
                 f"image_size ({self.image_size}) must split into an even number of patches "
                 f"of patch_size ({self.patch_size}) across, so that the quadrants are whole"
             )
-        if not 0.0 <= self.noise < 1.0:
+        if not 0.0 <= require_number("noise", self.noise) < 1.0:
             raise ValueError(f"noise must lie in [0, 1), got {self.noise}")
 
     class_names = ("top-left", "top-right", "bottom-left", "bottom-right")
@@ -585,6 +657,7 @@ class MarkPositionTask:
     def sample(self, n: int, generator: torch.Generator) -> ImageSet:
         """``n`` images ``(n, 1, image_size, image_size)`` with their quadrant labels."""
         require_positive_int("n", n)
+        _require_generator(generator)
         size, p, grid = self.image_size, self.patch_size, self.grid
         images = torch.rand(n, 1, size, size, generator=generator) * self.noise
         rows = torch.randint(0, grid, (n,), generator=generator)

@@ -28,7 +28,13 @@ from dataclasses import dataclass, field
 
 import torch
 
-from lessons_lib._validate import require_float, require_int, require_positive_int, require_tensor
+from lessons_lib._validate import (
+    require_float,
+    require_int,
+    require_positive_int,
+    require_rank,
+    require_tensor,
+)
 from lessons_lib.softmax import softmax
 from lessons_lib.transformer import Transformer
 
@@ -36,6 +42,21 @@ Chooser = Callable[[torch.Tensor], torch.Tensor]
 
 
 # --- from logits to one token --------------------------------------------------------
+
+
+def _require_vocabulary(name: str, scores: torch.Tensor) -> None:
+    if scores.dim() == 0 or scores.shape[-1] == 0:
+        raise ValueError(
+            f"{name} must have a vocabulary dimension with at least one token (..., vocab), "
+            f"got shape {tuple(scores.shape)}"
+        )
+
+
+def _require_batch_of_logits(logits: object) -> torch.Tensor:
+    logits = require_tensor("logits", logits)
+    require_rank("logits", logits, 2, "(batch, vocab)")
+    _require_vocabulary("logits", logits)
+    return logits
 
 
 def next_token_probabilities(
@@ -51,11 +72,7 @@ def next_token_probabilities(
     tensor([0.7311, 0.2689, 0.0000])
     """
     logits = require_float("logits", logits)
-    if logits.dim() == 0 or logits.shape[-1] == 0:
-        raise ValueError(
-            "logits must have a vocabulary dimension with at least one token (..., vocab), "
-            f"got shape {tuple(logits.shape)}"
-        )
+    _require_vocabulary("logits", logits)
     if top_k is not None:
         top_k = require_positive_int("top_k", top_k)
         if top_k > logits.shape[-1]:
@@ -76,22 +93,34 @@ def one_hot_choice(probabilities: torch.Tensor) -> torch.Tensor:
     tensor([0., 1., 0.])
     """
     probabilities = require_float("probabilities", probabilities)
+    _require_vocabulary("probabilities", probabilities)
     chosen = probabilities.argmax(dim=-1)  # (...,)
     return torch.nn.functional.one_hot(chosen, probabilities.shape[-1]).to(probabilities.dtype)
 
 
 def greedy_choice(logits: torch.Tensor) -> torch.Tensor:
     """logits ``(batch, vocab)`` -> the most probable token of each row ``(batch,)``."""
-    return logits.argmax(dim=-1)
+    return _require_batch_of_logits(logits).argmax(dim=-1)
 
 
 def sampling_choice(
     temperature: float = 1.0, top_k: int | None = None, generator: torch.Generator | None = None
 ) -> Chooser:
-    """A chooser that draws each row's token from :func:`next_token_probabilities`."""
+    """A chooser that draws each row's token from :func:`next_token_probabilities`.
+
+    The draws come from ``generator``; without one, from a generator of its own,
+    seeded afresh, so that the global random state is never used or changed.
+    """
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {generator!r:.60}")
 
     def choose(logits: torch.Tensor) -> torch.Tensor:
+        nonlocal generator
         probabilities = next_token_probabilities(logits, temperature, top_k)  # (batch, vocab)
+        require_rank("logits", probabilities, 2, "(batch, vocab)")
+        if generator is None:  # a fresh, randomly seeded generator of its own
+            generator = torch.Generator(device=probabilities.device)
+            generator.seed()
         return torch.multinomial(probabilities, 1, generator=generator)[:, 0]  # (batch,)
 
     return choose
@@ -161,6 +190,8 @@ def generate(
     torch.Size([3, 8])
     """
     steps = _check_source(model, source, bos, steps)
+    if not callable(choose):
+        raise TypeError(f"choose must map logits (batch, vocab) to tokens (batch,), got {choose!r}")
     was_training = model.training
     model.eval()
     memory = model.encode(source, source_mask)  # (batch, L_src, d_model)

@@ -35,7 +35,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lessons_lib._env import building_book
-from lessons_lib._validate import require_float, require_positive_int, require_rank
+from lessons_lib._validate import require_float, require_int, require_positive_int, require_rank
 from lessons_lib.attention import MultiHeadAttention
 from lessons_lib.cnn import SmallCNN
 from lessons_lib.data import (
@@ -56,6 +56,14 @@ from lessons_lib.softmax import entropy, softmax
 from lessons_lib.training import cross_entropy, fit, one_thread, seeded, seeded_vit, train_vit
 from lessons_lib.transformer import EncoderLayer, Transformer
 from lessons_lib.vit import DIGITS_VIT, POSITION_KINDS, ViT, stretch_positions
+
+
+def _require_seeds(seeds: object) -> list[int]:
+    """A non-empty list (or tuple, or range) of int seeds."""
+    if not isinstance(seeds, (list, tuple, range)) or len(seeds) == 0:
+        raise TypeError(f"seeds must be a non-empty list of ints, got {seeds!r}")
+    return [require_int("seed", seed) for seed in seeds]
+
 
 # --- chapter 01: self-attention against an RNN, timed ------------------------------------
 
@@ -210,6 +218,7 @@ def scaling_experiment(
         require_positive_int("d_k", d_k)
     require_positive_int("n_keys", n_keys)
     require_positive_int("n_trials", n_trials)
+    require_int("seed", seed)
     generator = torch.Generator().manual_seed(seed)
     columns: dict[str, list[float]] = {}
     for d_k in d_ks:
@@ -297,6 +306,7 @@ def gradient_norms_per_layer(
     d_model = require_positive_int("d_model", d_model)
     if init not in INITS:
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    require_int("seed", seed)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         blocks = [FeedForward(d_model, 2 * d_model) for _ in range(depth)]
@@ -423,8 +433,9 @@ def warmup_experiment(
     (['post-norm', 'post-norm + warm-up', 'pre-norm', 'pre-norm + warm-up'], 3)
     """
     recipe = recipe or WarmupRecipe()
-    if not isinstance(seeds, (list, tuple)) or not seeds:
-        raise TypeError(f"seeds must be a non-empty list of ints, got {seeds!r}")
+    seeds = _require_seeds(seeds)
+    if not isinstance(recipe, WarmupRecipe):
+        raise TypeError(f"recipe must be a WarmupRecipe, got {type(recipe).__name__}")
     task = ReversalTask(length=recipe.length)
     show_bar = not building_book() if progress is None else progress
     runs = [(label, seed) for label in WARMUP_SETTINGS for seed in seeds]
@@ -453,6 +464,9 @@ def final_losses(curves: Mapping[str, list[list[float]]], last: int = 10) -> dic
     {'a': [1.5, 2.0]}
     """
     last = require_positive_int("last", last)
+    for label, runs in curves.items():
+        if any(len(losses) == 0 for losses in runs):
+            raise ValueError(f"every run needs at least one loss, got an empty run for {label!r}")
     return {
         label: [sum(losses[-last:]) / len(losses[-last:]) for losses in runs]
         for label, runs in curves.items()
@@ -481,6 +495,10 @@ def gradient_norms_at_init(
     torch.Size([3])
     """
     num_layers = require_positive_int("num_layers", num_layers)
+    seeds = _require_seeds(seeds)
+    batch_size = require_positive_int("batch_size", batch_size)
+    if recipe is not None and not isinstance(recipe, WarmupRecipe):
+        raise TypeError(f"recipe must be a WarmupRecipe, got {type(recipe).__name__}")
     recipe = replace(recipe or WarmupRecipe(), num_layers=num_layers)
     task = ReversalTask(length=recipe.length)
     total = torch.zeros(num_layers)
@@ -555,6 +573,10 @@ def date_cross_attention(model: Transformer, batch: DateBatch, bos: int) -> Date
     >>> date_cross_attention(model, batch, task.bos).cross.shape  # (n, layers, heads, 10, L_src)
     torch.Size([3, 1, 2, 10, 30])
     """
+    if not isinstance(model, Transformer):
+        raise TypeError(f"model must be a Transformer, got {type(model).__name__}")
+    if not isinstance(batch, DateBatch):
+        raise TypeError(f"batch must be a DateBatch (DateTask.sample), got {type(batch).__name__}")
     steps = batch.targets.shape[1]
     outputs = greedy_decode(model, batch.sources, bos, steps, source_mask=batch.source_mask)
     memory = model.encode(batch.sources, batch.source_mask)
@@ -642,6 +664,12 @@ def compare_position_codes(
     One progress bar counts the runs (``progress=None``: except while the book
     is built, where a live bar cannot move).
     """
+    if not isinstance(kinds, (list, tuple)) or not kinds:
+        raise TypeError(f"kinds must be a non-empty tuple of position kinds, got {kinds!r}")
+    unknown = [kind for kind in kinds if kind not in POSITION_KINDS]
+    if unknown:
+        raise ValueError(f"kinds must come from {POSITION_KINDS}, got {unknown}")
+    seeds = _require_seeds(seeds)
     show_bar = not building_book() if progress is None else progress
     scores: dict[str, list[float]] = {kind: [] for kind in kinds}
     models: dict[str, ViT] = {}
@@ -740,6 +768,8 @@ def upsample_images(data: ImageSet, factor: int) -> ImageSet:
     >>> tuple(upsample_images(data, 2).images.shape)
     (2, 1, 16, 16)
     """
+    if not isinstance(data, ImageSet):
+        raise TypeError(f"data must be an ImageSet, got {type(data).__name__}")
     factor = require_positive_int("factor", factor)
     images = nn.functional.interpolate(data.images, scale_factor=factor, mode="nearest")
     return ImageSet(images, data.labels, data.class_names)  # (n, C, factor H, factor W)
@@ -764,6 +794,12 @@ def evaluate_stretched(
     and scored on the upsampled ``test`` (:func:`upsample_images`), with no
     further training. Returns label -> (accuracy before, accuracy after).
     """
+    kinds = {kind for kind, _ in STRETCHES.values()}
+    if not isinstance(models, Mapping) or not kinds & set(models):
+        raise ValueError(
+            f"models must map at least one of the kinds {sorted(kinds)} to a trained ViT, "
+            f"got {sorted(models) if isinstance(models, Mapping) else type(models).__name__}"
+        )
     larger = upsample_images(test, factor)
     results = {}
     for label, (kind, method) in STRETCHES.items():
@@ -791,6 +827,9 @@ def training_subset(train: ImageSet, size: int, seed: int) -> ImageSet:
     3
     """
     size = require_positive_int("size", size)
+    seed = require_int("seed", seed)
+    if not isinstance(train, ImageSet):
+        raise TypeError(f"train must be an ImageSet, got {type(train).__name__}")
     if size > len(train):
         raise ValueError(f"size must be at most the {len(train)} training images, got {size}")
     chosen = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:size]
@@ -824,6 +863,12 @@ def compare_vit_and_cnn(
     """
     if not sizes:
         raise ValueError("sizes must name at least one training-set size, got none")
+    for size in sizes:
+        if not 1 <= require_int("size", size) <= len(train):
+            raise ValueError(
+                f"every size must lie in 1..{len(train)} (the training images), got {size}"
+            )
+    seeds = _require_seeds(seeds)
     show_bar = not building_book() if progress is None else progress
     builders: dict[str, Callable[[], nn.Module]] = {
         "ViT": lambda: ViT(**DIGITS_VIT),

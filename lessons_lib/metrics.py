@@ -11,10 +11,29 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lessons_lib._validate import require_tensor
+from lessons_lib._validate import require_positive_int, require_rank, require_tensor
 from lessons_lib.data import ImageSet
 from lessons_lib.decoding import greedy_decode
 from lessons_lib.transformer import Transformer
+
+
+def _require_module(model: object) -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return model
+
+
+def _require_token_ids(name: str, tokens: object) -> torch.Tensor:
+    tokens = require_tensor(name, tokens)
+    if tokens.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"{name} must hold token ids (torch.long), got dtype {tokens.dtype}")
+    require_rank(name, tokens, 2, "(batch, length)")
+    if tokens.shape[0] == 0:
+        raise ValueError(
+            f"{name} holds no sequences (shape {tuple(tokens.shape)}): an "
+            "accuracy needs at least one"
+        )
+    return tokens
 
 
 def parameter_count(module: nn.Module) -> int:
@@ -37,6 +56,10 @@ def classification_accuracy(model: nn.Module, data: ImageSet, batch_size: int = 
     >>> 0.0 <= classification_accuracy(ViT(num_classes=2), data) <= 1.0
     True
     """
+    _require_module(model)
+    if not isinstance(data, ImageSet):
+        raise TypeError(f"data must be an ImageSet, got {type(data).__name__}")
+    batch_size = require_positive_int("batch_size", batch_size)
     if len(data) == 0:
         raise ValueError("data holds no images: an accuracy needs at least one")
     was_training = model.training
@@ -56,10 +79,23 @@ def token_accuracy(model: nn.Module, sources: torch.Tensor, targets: torch.Tenso
     For the one-layer alignment model of chapter 04: sources and targets
     ``(batch, L)``; each output token is the argmax of its logits.
     """
+    _require_module(model)
+    sources = _require_token_ids("sources", sources)
+    targets = _require_token_ids("targets", targets)
+    if sources.shape[0] != targets.shape[0]:
+        raise ValueError(
+            f"sources {tuple(sources.shape)} and targets {tuple(targets.shape)} must hold "
+            "the same number of sequences"
+        )
     was_training = model.training
     model.eval()
     logits, _ = model(sources)  # (batch, L, vocab)
     model.train(was_training)
+    if logits.shape[:2] != targets.shape:
+        raise ValueError(
+            f"the model writes {tuple(logits.shape[:2])} tokens (batch, L) but targets are "
+            f"{tuple(targets.shape)}"
+        )
     return float((logits.argmax(-1) == targets).float().mean())
 
 
@@ -81,7 +117,8 @@ def exact_match_accuracy(
     >>> 0.0 <= exact_match_accuracy(model, sources, sources.flip(1), bos=10) <= 1.0
     True
     """
-    require_tensor("targets", targets)
+    sources = _require_token_ids("sources", sources)
+    targets = _require_token_ids("targets", targets)
     if sources.shape[0] != targets.shape[0] or (
         source_mask is None and sources.shape != targets.shape
     ):

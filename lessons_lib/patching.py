@@ -120,6 +120,11 @@ def linear_weight_from_conv(conv_weight: torch.Tensor) -> torch.Tensor:
     torch.Size([16, 48])
     """
     require_rank("conv_weight", require_float("conv_weight", conv_weight), 4, "(d_model, C, p, p)")
+    if conv_weight.shape[2] != conv_weight.shape[3]:
+        raise ValueError(
+            f"conv_weight must have a square p x p kernel, like the square patches, got "
+            f"{conv_weight.shape[2]}x{conv_weight.shape[3]} (shape {tuple(conv_weight.shape)})"
+        )
     return conv_weight.reshape(conv_weight.shape[0], -1)  # (d_model, C*p*p)
 
 
@@ -178,6 +183,8 @@ class PatchEmbedding(nn.Module):
     @torch.no_grad()
     def copy_from(self, other: PatchEmbedding) -> PatchEmbedding:
         """Take ``other``'s weights, converting between the two forms; returns self."""
+        if not isinstance(other, PatchEmbedding):
+            raise TypeError(f"other must be a PatchEmbedding, got {type(other).__name__}")
         if (other.patch_size, other.channels, other.d_model) != (
             self.patch_size,
             self.channels,

@@ -25,8 +25,12 @@ from matplotlib.patches import Rectangle
 
 
 def _as_array(values: torch.Tensor | np.ndarray | Sequence[float]) -> np.ndarray:
+    """Values numpy can hold: detached, on the CPU, bfloat16 and float16 as float32."""
     if isinstance(values, torch.Tensor):
-        return values.detach().cpu().numpy()
+        values = values.detach().cpu()
+        if values.dtype in (torch.bfloat16, torch.float16):
+            values = values.float()  # numpy has no bfloat16, matplotlib no float16 images
+        return values.numpy()
     return np.asarray(values)
 
 
@@ -45,6 +49,8 @@ def heatmap(
     """Draw a 2-D matrix as coloured cells; rows top to bottom, columns left to right.
 
     ``annotate=True`` writes each value in its cell (for small matrices).
+    NaN and inf cells are left blank (the colour map's "bad" colour), and the
+    colour limits that ``vmin``/``vmax`` leave open come from the finite values.
 
     >>> fig, ax = plt.subplots()
     >>> image = heatmap(ax, torch.eye(3), title="identity")
@@ -52,7 +58,9 @@ def heatmap(
     values = _as_array(matrix)
     if values.ndim != 2:
         raise ValueError(f"heatmap needs a 2-D matrix, got shape {values.shape}")
-    image = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    if not np.isfinite(values).any():  # nothing to scale the colours by
+        vmin, vmax = (0.0 if vmin is None else vmin), (1.0 if vmax is None else vmax)
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
     ax.set_title(title, fontsize=10)
     _label_axis(ax.set_yticks, ax.set_yticklabels, row_labels, values.shape[0])
     _label_axis(ax.set_xticks, ax.set_xticklabels, col_labels, values.shape[1])
@@ -91,6 +99,7 @@ def bars(
     """Bar chart of one value per label, e.g. a query's weights over the keys.
 
     ``highlight`` colours one bar orange (the chosen token, the query, ...).
+    A NaN or infinite value has no bar.
     """
     heights = _as_array(values)
     if heights.ndim != 1 or len(heights) != len(labels):
@@ -98,6 +107,7 @@ def bars(
             f"bars needs one value per label: got values of shape {heights.shape} "
             f"and {len(labels)} labels"
         )
+    heights = np.where(np.isfinite(heights), heights, 0.0)  # no bar for NaN or inf
     container = ax.bar(range(len(labels)), heights, color=color)
     if highlight is not None:
         container[highlight].set_color("tab:orange")
@@ -112,12 +122,14 @@ def bars(
 def set_bar_heights(container: BarContainer, values: torch.Tensor | np.ndarray) -> list[Rectangle]:
     """Change the heights of existing bars (a widget's fast update path); return the bars.
 
+    A NaN or infinite value has no bar (height 0): it has no height to draw.
+
     >>> fig, ax = plt.subplots(); group = bars(ax, [0.5, 0.5], ["a", "b"])
     >>> len(set_bar_heights(group, [0.2, 0.8]))
     2
     """
     for bar, height in zip(container, _as_array(values)):
-        bar.set_height(float(height))
+        bar.set_height(float(height) if np.isfinite(height) else 0.0)
     return list(container)
 
 

@@ -26,9 +26,16 @@ import math
 import torch
 from torch import nn
 
-from lessons_lib._validate import require_float, require_int, require_positive_int
+from lessons_lib._validate import require_float, require_int, require_number, require_positive_int
 
 INIT_STD = 0.02  # learnable codes start as N(0, 0.02^2), as in the ViT reference code
+
+
+def _require_init_std(init_std: object) -> float:
+    """A standard deviation for the codes' first draw: a finite number >= 0."""
+    if not 0.0 <= require_number("init_std", init_std) < math.inf:
+        raise ValueError(f"init_std must be a finite number >= 0, got {init_std}")
+    return init_std
 
 
 def sinusoidal_positions(n: int, d: int) -> torch.Tensor:
@@ -104,6 +111,7 @@ class PositionCodes1D(nn.Module):
         super().__init__()
         self.n_positions = require_positive_int("n_positions", n_positions)
         self.d = require_positive_int("d", d)
+        init_std = _require_init_std(init_std)
         self.codes = nn.Parameter(torch.randn(n_positions, d) * init_std)  # (n_positions, d)
 
     def forward(self) -> torch.Tensor:
@@ -141,6 +149,7 @@ class PositionCodes2D(nn.Module):
                 f"2-D position codes split d into a row half and a column half, "
                 f"so d must be even, got d={d}"
             )
+        init_std = _require_init_std(init_std)
         half = d // 2
         self.row_codes = nn.Parameter(torch.randn(grid_h, half) * init_std)  # (grid_h, d/2)
         self.col_codes = nn.Parameter(torch.randn(grid_w, half) * init_std)  # (grid_w, d/2)
@@ -279,6 +288,7 @@ class RelativePositionBias2D(nn.Module):
         self.class_tokens = require_int("class_tokens", class_tokens)
         if class_tokens < 0:
             raise ValueError(f"class_tokens must be >= 0, got {class_tokens}")
+        init_std = _require_init_std(init_std)
         n_offsets = (2 * grid_h - 1) * (2 * grid_w - 1)
         self.offset_codes = nn.Parameter(torch.randn(n_offsets, d_head) * init_std)  # (O, d_head)
         offsets = relative_offsets(grid_h, grid_w)  # (N, N, 2)
@@ -413,5 +423,10 @@ def interpolate_row_col(
     """
     row_codes = _require_codes("row_codes", row_codes)
     col_codes = _require_codes("col_codes", col_codes)
+    if row_codes.shape[1] != col_codes.shape[1]:
+        raise ValueError(
+            f"row_codes are (grid_h, {row_codes.shape[1]}) but col_codes are "
+            f"(grid_w, {col_codes.shape[1]}): both halves of a 2-D code have d/2 columns"
+        )
     new_h, new_w = _require_grid("new_grid", new_grid)
     return interpolate_codes_1d(row_codes, new_h), interpolate_codes_1d(col_codes, new_w)

@@ -29,6 +29,7 @@ from lessons_lib._validate import (
     require_dtype_of,
     require_float,
     require_min_rank,
+    require_number,
     require_positive_int,
 )
 
@@ -40,27 +41,36 @@ def layer_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
 
     The mean and the (biased, divide-by-n) variance are taken over the last
     dimension only, so every token is normalised on its own, whatever the batch.
-    ``x`` ``(..., d_model)`` -> same shape.
+    ``x`` ``(..., d_model)`` -> same shape and dtype.
+
+    As ``F.layer_norm``, half-precision input (float16, bfloat16) is normalised
+    in float32 and the result rounded back: in float16 a square overflows once a
+    value lies 256 from its row's mean (256^2 > 65504). ``torch.var_mean`` takes
+    both statistics in one pass (Welford's method), which gives a constant row
+    its exact mean and so an output of 0; a plain sum rounds, and 1000 copies of
+    10001.2345 in float32 would come out as 0.3 instead.
 
     >>> layer_norm(torch.tensor([[1.0, 2.0, 3.0]]))
     tensor([[-1.2247,  0.0000,  1.2247]])
     """
     x = require_float("x", x)
     require_min_rank("x", x, 1, "(..., d_model)")
-    if not eps >= 0:
+    if not require_number("eps", eps) >= 0:
         raise ValueError(f"eps must be >= 0, got {eps}")
-    centred = x - x.mean(dim=-1, keepdim=True)  # (..., d_model): x - mu
-    # sigma^2, the mean of the squared deviations: x.var(unbiased=False) gives the same, but
-    # this way is faster on small tensors on the CPU, and it runs in every layer of a model.
-    variance = (centred * centred).mean(dim=-1, keepdim=True)  # (..., 1)
-    return centred / torch.sqrt(variance + eps)
+    if x.numel() == 0:
+        return x.clone()  # no vectors, or vectors of length 0: nothing to normalise (as torch)
+    wide = x.to(torch.promote_types(x.dtype, torch.float32))  # float16/bfloat16 -> float32
+    variance, mean = torch.var_mean(wide, dim=-1, unbiased=False, keepdim=True)  # (..., 1) each
+    centred = wide - mean  # (..., d_model): x - mu
+    return (centred / torch.sqrt(variance + eps)).to(x.dtype)  # (..., d_model), x's dtype
 
 
 class LayerNorm(nn.Module):
     """Layer norm with a learned gain and bias: ``gain * layer_norm(x) + bias``.
 
     ``weight`` (the gain, starts at 1) and ``bias`` (starts at 0) are
-    ``(d_model,)``, named as in ``nn.LayerNorm``, which this matches.
+    ``(d_model,)``, named as in ``nn.LayerNorm``, which this matches, in
+    half precision too (computed in float32, rounded once).
 
     >>> LayerNorm(8)(torch.randn(2, 5, 8)).shape
     torch.Size([2, 5, 8])
@@ -69,6 +79,8 @@ class LayerNorm(nn.Module):
     def __init__(self, d_model: int, eps: float = 1e-5) -> None:
         super().__init__()
         self.d_model = require_positive_int("d_model", d_model)
+        if not require_number("eps", eps) >= 0:
+            raise ValueError(f"eps must be >= 0, got {eps}")
         self.eps = eps
         self.weight = nn.Parameter(torch.ones(d_model))  # the gain
         self.bias = nn.Parameter(torch.zeros(d_model))
@@ -77,7 +89,11 @@ class LayerNorm(nn.Module):
         x = require_float("x", x)
         if x.dim() == 0 or x.shape[-1] != self.d_model:
             raise ValueError(f"x must end in d_model={self.d_model}, got shape {tuple(x.shape)}")
-        return self.weight * layer_norm(x, self.eps) + self.bias
+        # As F.layer_norm: half-precision input is normalised, scaled and shifted in float32,
+        # then rounded once (three roundings in float16 would add up to several units).
+        wide = x.to(torch.promote_types(x.dtype, torch.float32))
+        out = self.weight * layer_norm(wide, self.eps) + self.bias  # (..., d_model)
+        return out.to(torch.promote_types(x.dtype, self.weight.dtype))
 
 
 class AddNorm(nn.Module):

@@ -14,7 +14,15 @@ from __future__ import annotations
 
 import torch
 
-from lessons_lib._validate import require_float, require_number
+from lessons_lib._validate import require_float, require_int, require_number
+
+
+def _require_dim(x: torch.Tensor, dim: object) -> int:
+    """``dim`` as an int that indexes an axis of ``x`` (a 0-d tensor has the one axis -1 or 0)."""
+    dim = require_int("dim", dim)
+    if not -max(x.dim(), 1) <= dim < max(x.dim(), 1):
+        raise ValueError(f"dim={dim} is out of range for a tensor of shape {tuple(x.shape)}")
+    return dim
 
 
 def naive_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
@@ -26,7 +34,9 @@ def naive_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     >>> naive_softmax(torch.tensor([1000.0, 0.0]))
     tensor([nan, 0.])
     """
-    exps = torch.exp(require_float("x", x))
+    x = require_float("x", x)
+    dim = _require_dim(x, dim)
+    exps = torch.exp(x)
     return exps / exps.sum(dim=dim, keepdim=True)
 
 
@@ -37,7 +47,9 @@ def softmax(x: torch.Tensor, dim: int = -1, temperature: float = 1.0) -> torch.T
 
     A slice whose entries are all ``-inf`` (nothing allowed, as in a fully
     masked attention row) gives all zeros rather than NaN. Shape and dtype are
-    kept.
+    kept; as ``torch.softmax``, half-precision input (float16, bfloat16) is
+    computed in float32 and rounded once at the end (in bfloat16 the shift
+    0.30078125 - 64 alone would round to -63.75 and change that weight by 5%).
 
     >>> softmax(torch.tensor([1e4, 0.0]))
     tensor([1., 0.])
@@ -46,14 +58,14 @@ def softmax(x: torch.Tensor, dim: int = -1, temperature: float = 1.0) -> torch.T
     temperature = require_number("temperature", temperature)
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    if not -x.dim() <= dim < max(x.dim(), 1):
-        raise ValueError(f"dim={dim} is out of range for a tensor of shape {tuple(x.shape)}")
+    dim = _require_dim(x, dim)
     if x.dim() and x.shape[dim] == 0:
         return x.clone()  # a slice with no entries: nothing to normalise (as torch.softmax)
+    wide = x.to(torch.promote_types(x.dtype, torch.float32))  # float16/bfloat16 -> float32
     # The shift is a constant per slice, so it needs no gradient.
-    shift = x.detach().amax(dim=dim, keepdim=True)
+    shift = wide.detach().amax(dim=dim, keepdim=True)
     shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
-    shifted = x - shift  # <= 0: the largest entry is now 0
+    shifted = wide - shift  # <= 0: the largest entry is now 0
     # Dividing after the shift keeps a tiny temperature from overflowing. A temperature too
     # small or too large for the dtype turns 0 / T or -inf / T into NaN; keep the limit there,
     # which is the shifted value itself (0 or -inf).
@@ -63,7 +75,7 @@ def softmax(x: torch.Tensor, dim: int = -1, temperature: float = 1.0) -> torch.T
         scaled = torch.where(torch.isnan(scaled), shifted, scaled)
     exps = torch.exp(scaled)
     total = exps.sum(dim=dim, keepdim=True)
-    return exps / total.clamp_min(torch.finfo(x.dtype).tiny)
+    return (exps / total.clamp_min(torch.finfo(wide.dtype).tiny)).to(x.dtype)
 
 
 def entropy(weights: torch.Tensor, dim: int = -1) -> torch.Tensor:
@@ -76,5 +88,6 @@ def entropy(weights: torch.Tensor, dim: int = -1) -> torch.Tensor:
     tensor(0.6931)
     """
     weights = require_float("weights", weights)
+    dim = _require_dim(weights, dim)
     logs = torch.log(weights.clamp_min(torch.finfo(weights.dtype).tiny))
     return -(weights * logs).sum(dim=dim)

@@ -6,24 +6,29 @@ split. It stops early once that score reaches ``target``. The test split is
 never seen here: a chapter scores it once, after training, so that the number
 it reports was not used to decide when to stop.
 
-Read top to bottom: the optimiser (:class:`Adam`), the loop (:func:`fit`), then the
-recipes: the alignment model of chapter 04, the toy Transformer of chapters 06-07, the
-date model of chapter 06, the ViT of 09-10.
+The optimiser is PyTorch's: ``torch.optim.Adam`` by default, or any
+``torch.optim`` optimiser and learning-rate scheduler the caller passes.
+
+Read top to bottom: the loop (:func:`fit`), then the recipes: the alignment model of
+chapter 04, the toy Transformer of chapters 06-07, the date model of chapter 06, the ViT
+of 09-10.
 
 Layer: training (imports the models, the data and the metrics below it, and tqdm).
 """
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.lr_scheduler import LRScheduler
 from tqdm.auto import tqdm
 
 from lessons_lib._env import building_book
@@ -44,118 +49,134 @@ class History:
     scores: list[float] = field(default_factory=list)
     seconds: float = 0.0  # wall time of the whole loop
     seconds_to_target: float | None = None  # wall time when the score first reached target
+    lrs: list[float] = field(default_factory=list)  # learning rate of each step (first group)
 
     @property
     def final_score(self) -> float | None:
         return self.scores[-1] if self.scores else None
 
 
-class Adam:
-    """Adam (Kingma & Ba, 2015) with PyTorch's defaults: what ``torch.optim.Adam`` computes.
+def _warmup(optimiser: torch.optim.Optimizer, warmup_steps: int) -> LRScheduler:
+    """Linear warm-up: step ``s`` (1, 2, ...) uses ``lr * min(1, s / warmup_steps)``.
 
-    For every weight, with gradient ``g`` at step ``t`` (1, 2, ...)::
-
-        m = beta1 m + (1 - beta1) g        v = beta2 v + (1 - beta2) g^2
-        weight -= lr * m_hat / (sqrt(v_hat) + eps),  m_hat = m / (1 - beta1^t),
-                                                       v_hat = v / (1 - beta2^t)
-
-    The same operations in the same order as ``torch.optim.Adam(params, lr)`` on the CPU,
-    so both give the same weights (a test checks this against torch over a dozen steps,
-    with and without warm-up).
-    The book uses its own only for speed: the first optimiser made from ``torch.optim``
-    imports PyTorch's compiler (``torch._dynamo``, about a second), which no chapter uses.
-    In your own code, use ``torch.optim.Adam``.
-    ``step(lr)`` takes the rate of this step, so that a schedule (warm-up) is one line.
-
-    >>> weight = nn.Parameter(torch.tensor([1.0]))
-    >>> optimiser = Adam([weight], lr=0.1)
-    >>> (weight**2).sum().backward()
-    >>> optimiser.step()  # the first step moves each weight by lr, whatever its gradient
-    >>> weight.data
-    tensor([0.9000])
+    ``LambdaLR`` calls its factor with ``k = 0`` for the first step (when it is
+    made) and ``k`` after ``k`` calls of ``step()``, so step ``s`` is ``k = s - 1``.
     """
+    return torch.optim.lr_scheduler.LambdaLR(optimiser, lambda k: min(1.0, (k + 1) / warmup_steps))
 
-    def __init__(
-        self,
-        params: Iterable[torch.Tensor],
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-    ) -> None:
-        if isinstance(params, (nn.Module, torch.Tensor)):
-            raise TypeError(
-                f"params must be an iterable of tensors, such as model.parameters(), "
-                f"got a {type(params).__name__}"
+
+def _check_optimiser(
+    model: nn.Module,
+    optimiser: torch.optim.Optimizer | None,
+    scheduler: LRScheduler | None,
+    lr: float | None,
+    warmup_steps: int,
+) -> None:
+    """Refuse an optimiser or scheduler that would not train ``model`` as asked."""
+    if optimiser is None:
+        if scheduler is not None:
+            raise ValueError(
+                "scheduler was given without its optimiser: pass both, e.g. "
+                "fit(..., optimiser=optimiser, scheduler=scheduler), where the scheduler "
+                "was made from that optimiser"
             )
-        params = list(params)
-        for param in params:
-            if not isinstance(param, torch.Tensor):
-                raise TypeError(f"params must hold tensors, got a {type(param).__name__}")
-        self.params = [param for param in params if param.requires_grad]
-        if not self.params:
-            raise ValueError("Adam got no parameters that require a gradient")
-        for name, value in (("lr", lr), ("eps", eps), *zip(("beta1", "beta2"), betas)):
-            require_number(name, value)
-        if not lr > 0 or not eps >= 0:
-            raise ValueError(f"lr must be > 0 and eps >= 0, got lr={lr!r}, eps={eps!r}")
-        if len(betas) != 2 or not all(0 <= beta < 1 for beta in betas):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
-        self.lr, self.betas, self.eps = lr, betas, eps
-        self.m = [torch.zeros_like(param) for param in self.params]  # running mean of g
-        self.v = [torch.zeros_like(param) for param in self.params]  # running mean of g^2
-        self.t = 0  # steps taken
+        return
+    if not isinstance(optimiser, torch.optim.Optimizer):
+        raise TypeError(
+            "optimiser must be a torch.optim.Optimizer, such as "
+            f"torch.optim.AdamW(model.parameters()), got {type(optimiser).__name__}"
+        )
+    if lr is not None:
+        raise ValueError(
+            f"lr={lr!r} was given with an optimiser, which has its own rate: "
+            "set lr when you make the optimiser, not in fit"
+        )
+    own = {id(param) for param in model.parameters()}
+    held = [param for group in optimiser.param_groups for param in group["params"]]
+    foreign = sum(id(param) not in own for param in held)
+    if foreign:
+        raise ValueError(
+            f"optimiser holds {foreign} of its {len(held)} tensors that are not parameters "
+            "of model (was it made for another model?): make it from this model, e.g. "
+            "torch.optim.AdamW(model.parameters())"
+        )
+    if scheduler is None:
+        return
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        raise TypeError(
+            "scheduler must be stepped once per training step without a score; "
+            "ReduceLROnPlateau needs a score at each step, so fit cannot drive it"
+        )
+    if not isinstance(scheduler, LRScheduler):
+        raise TypeError(
+            "scheduler must be a torch.optim.lr_scheduler object, such as "
+            f"LambdaLR(optimiser, ...), got {type(scheduler).__name__}"
+        )
+    if scheduler.optimizer is not optimiser:
+        raise ValueError(
+            "scheduler was made for another optimiser than the one given: "
+            "make it from the optimiser passed as optimiser="
+        )
+    if warmup_steps:
+        raise ValueError(
+            f"give either warmup_steps ({warmup_steps}) or a scheduler, not both: "
+            "to warm up inside your own schedule, chain a LambdaLR warm-up with it "
+            "(torch.optim.lr_scheduler.SequentialLR)"
+        )
 
-    def zero_grad(self) -> None:
-        """Forget the gradients (set them to None, as torch's optimisers do by default)."""
-        for param in self.params:
-            param.grad = None
 
-    @torch.no_grad()
-    def step(self, lr: float | None = None) -> None:
-        """Move every weight that has a gradient by Adam's rule, at ``lr`` (default: the rate)."""
-        lr = self.lr if lr is None else lr
-        if not require_number("lr", lr) >= 0:
-            raise ValueError(f"lr must be >= 0, got {lr!r}")
-        beta1, beta2 = self.betas
-        self.t += 1
-        step_size = lr / (1 - beta1**self.t)  # lr, and m's correction
-        v_correction = (1 - beta2**self.t) ** 0.5  # sqrt of v's correction
-        for param, m, v in zip(self.params, self.m, self.v):
-            if param.grad is None:
-                continue
-            m.lerp_(param.grad, 1 - beta1)  # m + (1 - beta1)(g - m) = beta1 m + (1 - beta1) g
-            v.mul_(beta2).addcmul_(param.grad, param.grad, value=1 - beta2)
-            denominator = (v.sqrt() / v_correction).add_(self.eps)  # sqrt(v_hat) + eps
-            param.addcdiv_(m, denominator, value=-step_size)
+def _score(value: object) -> float:
+    """``evaluate``'s answer as a float: a real number or a one-element tensor."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            "evaluate must return a number (a validation score such as an accuracy), "
+            f"got {type(value).__name__}; did it forget to return its score?"
+        )
+    return float(value)
 
 
 def fit(
     model: nn.Module,
-    loss_fn: Callable[[nn.Module, object], torch.Tensor],
-    batches: Iterable[object],
+    loss_fn: Callable[[nn.Module, Any], torch.Tensor],
+    batches: Iterable[Any],
+    *,
     steps: int,
-    lr: float = 1e-3,
+    lr: float | None = None,
+    optimiser: torch.optim.Optimizer | None = None,
+    scheduler: LRScheduler | None = None,
+    warmup_steps: int = 0,
     evaluate: Callable[[nn.Module], float] | None = None,
     eval_every: int = 50,
     target: float | None = None,
     progress: bool | None = None,
     description: str = "training",
-    warmup_steps: int = 0,
 ) -> History:
-    """Train ``model`` for up to ``steps`` steps of Adam; return the :class:`History`.
+    """Train ``model`` for up to ``steps`` optimiser steps; return the :class:`History`.
 
     ``loss_fn(model, batch)`` returns a scalar loss; ``batches`` is any
-    iterable with at least ``steps`` batches; ``evaluate(model)`` returns a
-    validation score (e.g. accuracy), run every ``eval_every`` steps with the
-    model in eval mode. With ``target`` set, training stops at the first
-    evaluation whose score reaches it.
-    ``warmup_steps=w > 0`` warms the learning rate up linearly: step ``s``
-    (1, 2, ...) uses ``lr * min(1, s / w)``, so the full ``lr`` is reached at
-    step ``w`` (what torch's ``LambdaLR`` with that factor gives); ``0`` (default) uses ``lr``
-    throughout.
-    ``progress=None`` shows a bar except while the rendered book is built,
-    where a live bar cannot move, and prints a one-line :func:`summary`;
-    ``progress=False`` is silent.
+    iterable with at least ``steps`` batches. Every step is
+    ``zero_grad``, ``backward``, ``optimiser.step()``, then ``scheduler.step()``.
+
+    - ``optimiser``: any ``torch.optim.Optimizer`` made from this model's
+      parameters (e.g. ``AdamW`` with weight decay). Default:
+      ``torch.optim.Adam(model.parameters(), lr=lr)``, with ``lr=1e-3`` unless
+      given; with your own optimiser, set the rate there and leave ``lr`` out.
+    - ``scheduler``: a ``torch.optim.lr_scheduler`` object made from that
+      optimiser, stepped once after every step, so step ``s`` (1, 2, ...) uses
+      the rate it set after ``s - 1`` calls.
+    - ``warmup_steps=w > 0``: a linear warm-up, ``LambdaLR`` with factor
+      ``min(1, (k + 1) / w)``, so step ``s`` uses ``lr * min(1, s / w)`` and the
+      full rate from step ``w`` on. ``0`` (default): no warm-up. Not together
+      with ``scheduler``.
+    - ``evaluate(model)`` returns a validation score (e.g. accuracy), run
+      every ``eval_every`` steps and at the last step, in eval mode without
+      gradients. With ``target`` set, training stops at the first evaluation
+      whose score is ``>= target``.
+    - ``progress=None`` shows a bar except while the rendered book is built,
+      where a live bar cannot move, and prints a one-line :func:`summary`;
+      ``progress=False`` is silent.
 
     >>> model = nn.Linear(2, 1)
     >>> data = [(torch.randn(8, 2), torch.randn(8, 1))] * 20
@@ -163,13 +184,32 @@ def fit(
     >>> fit(model, loss_fn, data, steps=20, progress=False).steps[-1]
     20
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    for name, function in (("loss_fn", loss_fn), ("evaluate", evaluate)):
+        if function is not None and not callable(function):
+            raise TypeError(
+                f"{name} must be a function of the model, got {type(function).__name__}"
+            )
     require_positive_int("steps", steps)
     require_positive_int("eval_every", eval_every)
     warmup_steps = require_int("warmup_steps", warmup_steps)
     if warmup_steps < 0:
         raise ValueError(f"warmup_steps must be >= 0 (0 = no warm-up), got {warmup_steps}")
+    if lr is not None and not require_number("lr", lr) > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    if target is not None:
+        require_number("target", target)
+        if evaluate is None:
+            raise ValueError(f"target={target!r} needs evaluate, the score to compare it with")
+    _check_optimiser(model, optimiser, scheduler, lr, warmup_steps)
+    if optimiser is None:
+        if not any(param.requires_grad for param in model.parameters()):
+            raise ValueError("model has no parameters that require a gradient: nothing to train")
+        optimiser = torch.optim.Adam(model.parameters(), lr=1e-3 if lr is None else lr)
+    if warmup_steps:
+        scheduler = _warmup(optimiser, warmup_steps)
     batch_iterator = iter(batches)
-    optimiser = Adam(model.parameters(), lr=lr)
     history = History()
     start = time.perf_counter()
     show_bar = not building_book() if progress is None else progress
@@ -189,15 +229,18 @@ def fit(
                 f"loss_fn must return a scalar tensor (one number to minimise), got {shape}; "
                 "average the per-example losses with .mean()"
             )
+        history.lrs.append(optimiser.param_groups[0]["lr"])  # the rate of this step
         optimiser.zero_grad()
         loss.backward()
-        optimiser.step(lr * min(1.0, step / warmup_steps) if warmup_steps else lr)
+        optimiser.step()
+        if scheduler is not None:
+            scheduler.step()  # the rate of the next step
         history.steps.append(step)
         history.losses.append(float(loss.detach()))
         if evaluate is not None and (step % eval_every == 0 or step == steps):
             model.eval()
             with torch.no_grad():
-                score = float(evaluate(model))
+                score = _score(evaluate(model))
             model.train()  # evaluation switched dropout off; switch it back on
             history.eval_steps.append(step)
             history.scores.append(score)

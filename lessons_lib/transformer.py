@@ -332,6 +332,8 @@ class Transformer(nn.Module):
                 f"target_in has no tokens (shape {tuple(target_in.shape)}): the decoder needs "
                 "at least one, e.g. the begin token that shift_right puts first"
             )
+        if cache is not None:
+            self._check_cache(cache)
         start = 0 if cache is None else cache[0].self_attention.length  # tokens already seen
         y = self.embed(self.target_embedding, target_in, start)  # (batch, L_new, d_model)
         seen = start + target_in.shape[1]
@@ -343,6 +345,29 @@ class Transformer(nn.Module):
             weights.append(layer_weights)
         logits = self.output(self.decoder_norm(y))  # (batch, L_new, vocab_size)
         return (logits, weights) if need_weights else logits
+
+    def _check_cache(self, cache: object) -> None:
+        """A cache from :meth:`new_cache`: one :class:`LayerCache` per decoder layer."""
+        if not isinstance(cache, (list, tuple)):
+            raise TypeError(
+                f"cache must be a list of LayerCache from new_cache(), got {type(cache).__name__}"
+            )
+        if len(cache) != len(self.decoder_layers):
+            raise ValueError(
+                f"cache has {len(cache)} layers but the model has {len(self.decoder_layers)}; "
+                "make it with this model's new_cache()"
+            )
+        for layer_cache in cache:
+            if not isinstance(layer_cache, LayerCache):
+                raise TypeError(
+                    f"cache must hold one LayerCache per layer, got {type(layer_cache).__name__}"
+                )
+        lengths = {layer_cache.self_attention.length for layer_cache in cache}
+        if len(lengths) > 1:
+            raise ValueError(
+                f"the cache's layers hold different numbers of tokens {sorted(lengths)}; "
+                "they must all have seen the same tokens"
+            )
 
     def forward(
         self,
@@ -360,6 +385,37 @@ def copy_torch_weights(ours: EncoderLayer | DecoderLayer, theirs: nn.Module) -> 
     d_model)``; we keep three ``nn.Linear``. The feed-forward and norm
     weights map one to one. Used by the reference tests and the chapters.
     """
+    if isinstance(ours, DecoderLayer):
+        expected = nn.TransformerDecoderLayer
+    elif isinstance(ours, EncoderLayer):
+        expected = nn.TransformerEncoderLayer
+    else:
+        raise TypeError(
+            f"ours must be an EncoderLayer or a DecoderLayer, got {type(ours).__name__}"
+        )
+    if not isinstance(theirs, expected):
+        raise TypeError(
+            f"theirs must be an nn.{expected.__name__} for ours, a {type(ours).__name__}, "
+            f"got {type(theirs).__name__}"
+        )
+    ours_sizes = (
+        ours.d_model,
+        ours.self_attention.num_heads,
+        ours.feed_forward.linear1.out_features,
+    )
+    theirs_sizes = (
+        theirs.self_attn.embed_dim,
+        theirs.self_attn.num_heads,
+        theirs.linear1.out_features,
+    )
+    if ours_sizes != theirs_sizes:
+        raise ValueError(
+            f"theirs has (d_model, num_heads, d_ff) = {theirs_sizes} but ours has {ours_sizes}"
+        )
+    if bool(getattr(theirs, "norm_first", False)) != ours.norm_first:
+        raise ValueError(
+            f"theirs has norm_first={theirs.norm_first} but ours has norm_first={ours.norm_first}"
+        )
     pairs = [(ours.self_attention, theirs.self_attn)]
     if isinstance(ours, DecoderLayer):
         pairs.append((ours.cross_attention, theirs.multihead_attn))
@@ -411,6 +467,16 @@ class TinyCrossAttentionModel(nn.Module):
         if not isinstance(sources, torch.Tensor) or sources.dtype != torch.long:
             raise TypeError(f"sources must be a LongTensor of token ids, got {sources!r:.60}")
         require_rank("sources", sources, 2, "(batch, L_k)")
+        if sources.shape[1] == 0:
+            raise ValueError(
+                f"sources have no tokens (shape {tuple(sources.shape)}): cross-attention "
+                "needs at least one to read"
+            )
+        if sources.numel() and (sources.min() < 0 or sources.max() >= self.vocab_size):
+            raise ValueError(
+                f"sources hold ids from {int(sources.min())} to {int(sources.max())}, "
+                f"outside 0..vocab_size-1 = 0..{self.vocab_size - 1}"
+            )
         if sources.shape[1] > self.length:
             raise ValueError(
                 f"sources have {sources.shape[1]} tokens but this model was built "

@@ -29,6 +29,7 @@ from torch import nn
 from lessons_lib._validate import (
     require_dtype_of,
     require_float,
+    require_number,
     require_positive_int,
     require_rank,
 )
@@ -242,6 +243,7 @@ def stretch_positions(model: ViT, image_size: int, method: str = "2d") -> ViT:
         raise ValueError(f"method must be one of {STRETCH_METHODS}, got {method!r}")
     if model.positions == "relative":
         raise ValueError("stretch_positions handles absolute codes only, got a 'relative' ViT")
+    image_size = require_positive_int("image_size", image_size)
     patch_size = model.patch_embedding.patch_size
     new_h, new_w = patch_grid(image_size, image_size, patch_size)
     old_grid, new_grid = (model.grid_h, model.grid_w), (new_h, new_w)
@@ -249,7 +251,9 @@ def stretch_positions(model: ViT, image_size: int, method: str = "2d") -> ViT:
     stretched.image_size, stretched.grid_h, stretched.grid_w = image_size, new_h, new_w
     stretched.n_patches = new_h * new_w
     d = model.d_model
-    with torch.no_grad():
+    # The new code tables draw random values, overwritten at once: fork the RNG so that the
+    # caller's global random state is left as it was.
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
         if model.positions == "1d":
             old = model.position_codes()  # (1 + N, d)
             patches = old[1:]  # (N, d), row-major
@@ -268,7 +272,8 @@ def stretch_positions(model: ViT, image_size: int, method: str = "2d") -> ViT:
             stretched.position_codes.col_codes.copy_(cols)
         elif model.positions == "sinusoidal":
             stretched.fixed_codes = sinusoidal_positions(1 + new_h * new_w, d)
-    return stretched.to(next(model.parameters()).dtype)
+    weight = next(model.parameters())
+    return stretched.to(device=weight.device, dtype=weight.dtype)  # the new tables too
 
 
 def attention_rollout(maps: torch.Tensor, residual_weight: float = 0.5) -> torch.Tensor:
@@ -302,9 +307,11 @@ def attention_rollout(maps: torch.Tensor, residual_weight: float = 0.5) -> torch
             "maps must be (depth, ..., heads, T, T) with square T x T maps, got shape "
             f"{tuple(maps.shape)}"
         )
-    if not 0.0 <= residual_weight <= 1.0:
+    if maps.shape[0] == 0:
+        raise ValueError(f"maps hold no layers (shape {tuple(maps.shape)}): nothing to roll out")
+    if not 0.0 <= require_number("residual_weight", residual_weight) <= 1.0:
         raise ValueError(f"residual_weight must lie in [0, 1], got {residual_weight}")
-    identity = torch.eye(maps.shape[-1], dtype=maps.dtype)  # (T, T)
+    identity = torch.eye(maps.shape[-1], dtype=maps.dtype, device=maps.device)  # (T, T)
     rollout = None
     for layer_maps in maps:  # (..., heads, T, T), from the first layer up
         mixed = (1 - residual_weight) * layer_maps.mean(dim=-3) + residual_weight * identity

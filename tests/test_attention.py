@@ -376,3 +376,202 @@ def test_multi_head_bias_bad_input():
         mha(x, x, x, bias=torch.zeros(2, 5, 5, dtype=torch.long))
     with pytest.raises(TypeError, match=r"bias has dtype torch\.float64"):
         mha(x, x, x, bias=torch.zeros(2, 5, 5, dtype=torch.float64))
+
+
+# --- masks may not enlarge the scores; each call checks its mask once (issue 20) ----------
+
+import lessons_lib._validate as validate_module  # noqa: E402
+from lessons_lib.masking import apply_mask  # noqa: E402
+from lessons_lib.softmax import softmax  # noqa: E402
+
+ENLARGING = "does not broadcast to the scores' shape {} without enlarging it"
+
+
+def test_sdpa_refuses_a_mask_with_more_batch_entries_than_the_scores():
+    q, k, v = torch.randn(2, 5, 8), torch.randn(2, 7, 8), torch.randn(2, 7, 4)
+    with pytest.raises(
+        ValueError, match=r"mask of shape \(3, 5, 7\) " + ENLARGING.format(r"\(2, 5, 7\)")
+    ):
+        scaled_dot_product_attention(q, k, v, mask=torch.ones(3, 5, 7, dtype=torch.bool))
+    q2, k2, v2 = q[0], k[0], v[0]  # no batch axis: a batched mask would add one
+    with pytest.raises(
+        ValueError, match=r"mask of shape \(2, 5, 7\) " + ENLARGING.format(r"\(5, 7\)")
+    ):
+        scaled_dot_product_attention(q2, k2, v2, mask=torch.ones(2, 5, 7, dtype=torch.bool))
+    with pytest.raises(
+        ValueError, match=r"mask of shape \(1, 2, 5, 7\) " + ENLARGING.format(r"\(2, 5, 7\)")
+    ):
+        scaled_dot_product_attention(q, k, v, mask=torch.ones(1, 2, 5, 7, dtype=torch.bool))
+
+
+def test_mha_refuses_a_mask_with_more_batch_entries_than_the_inputs():
+    mha = MultiHeadAttention(8, 2)
+    x = torch.randn(2, 5, 8)
+    with pytest.raises(
+        ValueError, match=r"mask of shape \(3, 5, 5\) " + ENLARGING.format(r"\(2, 5, 5\)")
+    ):
+        mha(x, x, x, mask=torch.ones(3, 5, 5, dtype=torch.bool))
+    one = torch.randn(1, 5, 8)
+    with pytest.raises(
+        ValueError, match=r"mask of shape \(2, 1, 5\) " + ENLARGING.format(r"\(1, 5, 5\)")
+    ):
+        mha(one, one, one, mask=padding_mask([5, 3], max_len=5))
+
+
+def test_apply_mask_refuses_a_mask_that_would_enlarge_the_scores():
+    with pytest.raises(
+        ValueError, match=r"mask of shape \(2, 3, 3\) " + ENLARGING.format(r"\(3, 3\)")
+    ):
+        apply_mask(torch.zeros(3, 3), torch.ones(2, 3, 3, dtype=torch.bool))
+
+
+@pytest.mark.parametrize(
+    "mask_shape", [(7,), (5, 7), (1, 7), (5, 1), (2, 5, 7), (1, 5, 7), (2, 1, 7), (1, 1, 1)]
+)
+def test_masks_that_broadcast_without_enlarging_still_work_and_keep_the_shape(mask_shape):
+    torch.manual_seed(0)
+    q, k, v = torch.randn(2, 5, 8), torch.randn(2, 7, 8), torch.randn(2, 7, 4)
+    mask = torch.rand(mask_shape) < 0.7
+    mask[..., 0] = True
+    out, weights = scaled_dot_product_attention(q, k, v, mask=mask)
+    expected = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    assert out.shape == (2, 5, 4) and weights.shape == (2, 5, 7)
+    assert torch.allclose(out, expected, atol=1e-5)
+    assert apply_mask(torch.zeros(2, 5, 7), mask).shape == (2, 5, 7)
+    if len(mask_shape) <= 3:
+        mha = MultiHeadAttention(8, 2)
+        x = torch.randn(2, 5, 8)
+        keys = torch.randn(2, 7, 8)
+        assert mha(x, keys, keys, mask=mask)[1].shape == (2, 2, 5, 7)
+
+
+def _count_mask_checks(monkeypatch) -> list[tuple]:
+    """Count every call of require_bool_mask, wherever it was imported."""
+    import lessons_lib.attention as attention_module
+    import lessons_lib.masking as masking_module
+
+    calls: list[tuple] = []
+    original = validate_module.require_bool_mask
+
+    def counting(*args):
+        calls.append(args[2])
+        return original(*args)
+
+    for module in (validate_module, attention_module, masking_module):
+        monkeypatch.setattr(module, "require_bool_mask", counting, raising=False)
+    return calls
+
+
+def test_each_call_checks_its_mask_exactly_once(monkeypatch):
+    calls = _count_mask_checks(monkeypatch)
+    q, k, v = torch.randn(2, 5, 8), torch.randn(2, 7, 8), torch.randn(2, 7, 4)
+    scaled_dot_product_attention(q, k, v, mask=torch.ones(5, 7, dtype=torch.bool))
+    assert calls == [(2, 5, 7)]
+    x = torch.randn(2, 5, 8)
+    MultiHeadAttention(8, 2)(x, x, x, mask=causal_mask(5))
+    assert calls == [(2, 5, 7), (2, 5, 5)]
+    apply_mask(torch.zeros(5, 5), causal_mask(5))
+    assert calls == [(2, 5, 7), (2, 5, 5), (5, 5)]
+
+
+def test_a_bad_mask_leaves_the_key_value_cache_as_it_was():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(8, 2)
+    cache = KVCache()
+    x = torch.randn(1, 1, 8)
+    mha(x, x, x, cache=cache)
+    keys, values = cache.keys.clone(), cache.values.clone()
+    with pytest.raises(ValueError, match=r"does not broadcast to the scores' shape \(1, 1, 2\)"):
+        mha(x, x, x, mask=torch.ones(1, 1, 3, dtype=torch.bool), cache=cache)
+    assert cache.length == 1
+    assert torch.equal(cache.keys, keys) and torch.equal(cache.values, values)
+    mha(x, x, x, mask=torch.ones(1, 1, 2, dtype=torch.bool), cache=cache)  # right: grows
+    assert cache.length == 2
+
+
+def test_a_cache_from_another_layer_or_batch_is_refused_by_shape():
+    mha = MultiHeadAttention(8, 2)
+    cache = KVCache()
+    mha(torch.randn(3, 1, 8), torch.randn(3, 1, 8), torch.randn(3, 1, 8), cache=cache)
+    x = torch.randn(2, 1, 8)
+    with pytest.raises(ValueError, match=r"holds keys of shape \(3, 2, 1, 4\) .* \(2, 2, 4\)"):
+        mha(x, x, x, cache=cache)
+    with pytest.raises(ValueError, match=r"holds keys of shape \(3, 2, 1, 4\) .* \(3, 4, 2\)"):
+        MultiHeadAttention(8, 4)(*(torch.randn(3, 1, 8),) * 3, cache=cache)
+    with pytest.raises(TypeError, match=r"cache must be a KVCache, got dict"):
+        mha(x, x, x, cache={})
+
+
+# --- softmax and attention in half precision (issue 20) ------------------------------------
+
+HALF = {torch.float16: 1e-3, torch.bfloat16: 1e-2}
+
+
+@pytest.mark.parametrize("scale", [1.0, 30.0, 1e3])
+@pytest.mark.parametrize("offset", [0.0, 1e3, 6e4])
+@pytest.mark.parametrize("dtype", list(HALF), ids=str)
+def test_softmax_matches_torch_in_half_precision_with_large_logits(dtype, offset, scale):
+    if dtype == torch.float16 and offset + 4 * scale > 65504:
+        offset = 6e4 - 4 * scale  # keep the logits finite in float16
+    generator = torch.Generator().manual_seed(0)
+    logits = (torch.randn(8, 64, generator=generator) * scale + offset).to(dtype)
+    ours = softmax(logits)
+    assert ours.dtype == dtype and torch.isfinite(ours).all()
+    expected = torch.softmax(logits.float(), dim=-1).to(dtype)  # computed in float32, rounded once
+    torch.testing.assert_close(ours, expected, atol=HALF[dtype], rtol=HALF[dtype])
+    theirs = torch.softmax(logits, dim=-1)  # torch's own half kernel: also float32 inside
+    torch.testing.assert_close(ours, theirs, atol=HALF[dtype], rtol=HALF[dtype])
+    for temperature in (0.5, 3.0):
+        expected = torch.softmax(logits.float() / temperature, dim=-1).to(dtype)
+        torch.testing.assert_close(
+            softmax(logits, temperature=temperature), expected, atol=HALF[dtype], rtol=HALF[dtype]
+        )
+
+
+@pytest.mark.parametrize("dtype", list(HALF), ids=str)
+def test_small_probabilities_keep_their_relative_accuracy_in_half_precision(dtype):
+    # In bfloat16, 0.30078125 - 64 rounds to -63.75: computing x - max in the input's
+    # dtype changed such a weight by 5%. In float32 it stays within two units of the last place.
+    generator = torch.Generator().manual_seed(1)
+    logits = (torch.randn(16, 32, generator=generator) * 20).to(dtype)
+    ours = softmax(logits).float()
+    expected = torch.softmax(logits.double(), dim=-1)
+    shown = expected > torch.finfo(dtype).tiny  # normal numbers of the dtype
+    relative = ((ours.double() - expected).abs() / expected)[shown]
+    assert relative.max() <= 2 * torch.finfo(dtype).eps
+
+
+@pytest.mark.parametrize("dtype", list(HALF), ids=str)
+def test_attention_in_half_precision_matches_torch_computed_in_float32(dtype):
+    generator = torch.Generator().manual_seed(2)
+    q, k, v = (torch.randn(2, 5, 8, generator=generator) * 4 for _ in range(3))
+    mask = causal_mask(5)
+    out, weights = scaled_dot_product_attention(q.to(dtype), k.to(dtype), v.to(dtype), mask=mask)
+    assert out.dtype == weights.dtype == dtype
+    expected = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    torch.testing.assert_close(out.float(), expected, atol=4 * HALF[dtype], rtol=4 * HALF[dtype])
+
+
+# --- the per-token loop and copying weights refuse what does not fit ---------------------
+
+
+def test_attention_per_token_names_the_weight_that_does_not_fit():
+    inputs = torch.randn(3, 4)
+    w = torch.randn(4, 2)
+    with pytest.raises(ValueError, match=r"w_q has 5 rows but the inputs have d_model=4"):
+        attention_per_token(inputs, torch.randn(5, 2), w, w)
+    with pytest.raises(ValueError, match=r"w_q gives d_k=3 but w_k gives d_k=2"):
+        attention_per_token(inputs, torch.randn(4, 3), w, w)
+    with pytest.raises(ValueError, match=r"inputs hold no tokens \(shape \(0, 4\)\)"):
+        attention_per_token(torch.randn(0, 4), w, w, w)
+    with pytest.raises(TypeError, match=r"w_v must be a floating-point tensor"):
+        attention_per_token(inputs, w, w, torch.ones(4, 2, dtype=torch.long))
+
+
+def test_copy_from_torch_refuses_a_layer_of_another_size():
+    with pytest.raises(ValueError, match=r"\(embed_dim, num_heads\) = \(4, 2\) .* \(8, 2\)"):
+        copy_from_torch(MultiHeadAttention(8, 2), torch.nn.MultiheadAttention(4, 2))
+    with pytest.raises(TypeError, match=r"theirs must be an nn.MultiheadAttention, got str"):
+        copy_from_torch(MultiHeadAttention(8, 2), "layer")
+    with pytest.raises(ValueError, match=r"one layer has biases and the other not"):
+        copy_from_torch(MultiHeadAttention(8, 2), torch.nn.MultiheadAttention(8, 2, bias=False))

@@ -523,3 +523,370 @@ def test_the_patching_explorer_draws_every_grid_line_at_any_patch_size(patch_siz
         assert rows == edges and cols == edges  # 31 of each at patch size 1
     finally:
         plt.close("all")
+
+
+# --- issue 20: out-of-range arguments are refused, not turned into nonsense ---------------
+
+import datetime  # noqa: E402
+import functools  # noqa: E402
+import random  # noqa: E402
+
+from lessons_lib import experiments  # noqa: E402
+from lessons_lib.data import (  # noqa: E402
+    DateTask,
+    MarkPositionTask,
+    iso_date,
+    load_digits_split,
+    shift_right,
+)
+from lessons_lib.metrics import exact_match_accuracy, token_accuracy  # noqa: E402
+from lessons_lib.patching import linear_weight_from_conv  # noqa: E402
+from lessons_lib.positions import (  # noqa: E402
+    PositionCodes1D,
+    PositionCodes2D,
+    RelativePositionBias2D,
+    interpolate_row_col,
+)
+from lessons_lib.transformer import TinyCrossAttentionModel  # noqa: E402
+from lessons_lib.vit import attention_rollout, stretch_positions  # noqa: E402
+
+TWO_IMAGES = ImageSet(torch.zeros(2, 1, 8, 8), torch.tensor([0, 1]), ("a", "b"))
+
+
+@pytest.mark.parametrize("batch_size", [-1, 0])
+def test_classification_accuracy_refuses_a_batch_size_below_one(batch_size):
+    with pytest.raises(ValueError, match=rf"batch_size must be > 0, got {batch_size}"):
+        classification_accuracy(ViT(num_classes=2), TWO_IMAGES, batch_size=batch_size)
+    with pytest.raises(TypeError, match=r"batch_size must be an int, got float"):
+        classification_accuracy(ViT(num_classes=2), TWO_IMAGES, batch_size=2.0)
+
+
+def test_classification_accuracy_names_a_model_or_data_of_the_wrong_kind():
+    with pytest.raises(TypeError, match=r"model must be a torch.nn.Module, got str"):
+        classification_accuracy("vit", TWO_IMAGES)
+    with pytest.raises(TypeError, match=r"data must be an ImageSet, got tuple"):
+        classification_accuracy(ViT(num_classes=2), (TWO_IMAGES.images, TWO_IMAGES.labels))
+
+
+def test_gradient_norms_at_init_needs_at_least_one_seed():
+    with pytest.raises(TypeError, match=r"seeds must be a non-empty list of ints, got \[\]"):
+        experiments.gradient_norms_at_init(2, norm_first=False, seeds=[])
+    with pytest.raises(TypeError, match=r"seed must be an int, got float"):
+        experiments.gradient_norms_at_init(2, norm_first=False, seeds=[0.5])
+    with pytest.raises(ValueError, match=r"batch_size must be > 0, got 0"):
+        experiments.gradient_norms_at_init(2, norm_first=False, seeds=[0], batch_size=0)
+    norms = experiments.gradient_norms_at_init(2, norm_first=False, seeds=range(1), batch_size=8)
+    assert norms.shape == (2,) and torch.isfinite(norms).all() and (norms > 0).all()
+
+
+def test_attention_rollout_of_no_layers_is_refused_instead_of_none():
+    with pytest.raises(ValueError, match=r"maps hold no layers \(shape \(0, 2, 3, 3\)\)"):
+        attention_rollout(torch.zeros(0, 2, 3, 3))
+    with pytest.raises(TypeError, match=r"residual_weight must be a number, got str"):
+        attention_rollout(torch.full((1, 1, 3, 3), 1 / 3), residual_weight="0.5")
+    one_layer = torch.full((1, 1, 3, 3), 1 / 3)  # (depth, heads, T, T): one layer is enough
+    assert torch.allclose(attention_rollout(one_layer).sum(-1), torch.ones(3))
+
+
+@pytest.mark.parametrize(("field", "value", "token"), [("pad", 2, 0), ("bos", 0, 1), ("pad", 1, 0)])
+def test_date_task_pad_and_bos_must_be_the_ids_of_their_tokens(field, value, token):
+    with pytest.raises(
+        ValueError, match=rf"{field} must be {token}, the id of '<{field}>'.*got {value}"
+    ):
+        DateTask(**{field: value})
+
+
+def test_why_pad_2_was_wrong_it_is_the_space_and_cut_every_date_at_its_first_space():
+    task = DateTask()
+    assert task.token_names[2] == " "  # so a pad of 2 ended "27 November 2026" after "27"
+    tokens, _ = task.encode(["27 November 2026"])
+    assert task.decode(tokens[0]) == "27 November 2026"
+
+
+def test_date_task_target_length_must_hold_an_iso_date():
+    with pytest.raises(ValueError, match=r"target_length must be at least 10, .* got 5"):
+        DateTask(target_length=5)
+    with pytest.raises(TypeError, match=r"split_seed must be an int, got str"):
+        DateTask(split_seed="0")
+    with pytest.raises(TypeError, match=r"test_fraction must be a number, got str"):
+        DateTask(test_fraction="0.1")
+
+
+def test_every_sampler_needs_a_generator_so_that_none_touches_the_global_rng():
+    message = r"generator must be a torch.Generator, e.g. torch.Generator\(\).manual_seed\(0\)"
+    calls = [
+        lambda: ReversalTask().sample(2, None),
+        lambda: ReversalTask().batches(2, 0),
+        lambda: DateTask().sample(2, None),
+        lambda: DateTask().batches(2, None),
+        lambda: TWO_IMAGES.batches(2, None),
+        lambda: MarkPositionTask().sample(2, None),
+    ]
+    for call in calls:
+        with pytest.raises(TypeError, match=message):
+            call()
+
+
+def test_image_sets_check_their_tensors_and_labels():
+    images = torch.zeros(2, 1, 4, 4)
+    with pytest.raises(ValueError, match=r"labels run from 0 to 5, but there are 2 class_names"):
+        ImageSet(images, torch.tensor([0, 5]), ("a", "b"))
+    with pytest.raises(ValueError, match=r"labels run from -1 to 0"):
+        ImageSet(images, torch.tensor([-1, 0]), ("a", "b"))
+    with pytest.raises(TypeError, match=r"labels must be class ids \(torch.long\), got dtype"):
+        ImageSet(images, torch.tensor([0.0, 1.0]), ("a", "b"))
+    with pytest.raises(TypeError, match=r"images must be a floating-point tensor"):
+        ImageSet(images.long(), torch.tensor([0, 1]), ("a", "b"))
+    with pytest.raises(TypeError, match=r"images must be a torch.Tensor, got ndarray"):
+        ImageSet(np.zeros((2, 1, 4, 4)), torch.tensor([0, 1]), ("a", "b"))
+    with pytest.raises(TypeError, match=r"class_names must be a tuple of names, got 'ab'"):
+        ImageSet(images, torch.tensor([0, 1]), "ab")
+
+
+def test_small_data_helpers_refuse_what_does_not_fit():
+    with pytest.raises(ValueError, match=r"targets must have 2 dimensions \(batch, length\)"):
+        shift_right(torch.tensor([1, 2, 3]), bos=10)
+    with pytest.raises(TypeError, match=r"bos must be an int, got float"):
+        shift_right(torch.tensor([[1, 2]]), bos=1.5)
+    with pytest.raises(TypeError, match=r"targets must hold token ids \(torch.long\)"):
+        shift_right(torch.tensor([[1.0, 2.0]]), bos=1)
+    with pytest.raises(TypeError, match=r"date must be a datetime.date, got str"):
+        iso_date("2026-11-27")
+    assert iso_date(datetime.date(2026, 11, 27)) == "2026-11-27"
+    with pytest.raises(TypeError, match=r"seed must be an int, got str"):
+        load_digits_split(seed="0")
+    with pytest.raises(TypeError, match=r"test_fraction must be a number, got str"):
+        load_digits_split(test_fraction="0.2")
+    with pytest.raises(TypeError, match=r"noise must be a number, got str"):
+        MarkPositionTask(noise="0.1")
+
+
+def test_accuracies_of_no_sequences_or_mismatched_ones_are_refused_instead_of_nan():
+    alignment = TinyCrossAttentionModel(11, 4)
+    empty = torch.zeros(0, 4, dtype=torch.long)
+    with pytest.raises(ValueError, match=r"sources holds no sequences \(shape \(0, 4\)\)"):
+        token_accuracy(alignment, empty, empty)
+    with pytest.raises(ValueError, match=r"sources \(2, 4\) and targets \(3, 4\) must hold"):
+        token_accuracy(
+            alignment, torch.zeros(2, 4, dtype=torch.long), torch.zeros(3, 4, dtype=torch.long)
+        )
+    with pytest.raises(
+        ValueError, match=r"the model writes \(2, 4\) tokens .* targets are \(2, 3\)"
+    ):
+        token_accuracy(
+            alignment, torch.zeros(2, 4, dtype=torch.long), torch.zeros(2, 3, dtype=torch.long)
+        )
+    model = Transformer(11, 16, 2, 1, 32)
+    with pytest.raises(ValueError, match=r"sources holds no sequences"):
+        exact_match_accuracy(model, empty, empty, bos=10)
+    with pytest.raises(TypeError, match=r"sources must be a torch.Tensor, got list"):
+        exact_match_accuracy(model, [[1, 2]], torch.zeros(1, 2, dtype=torch.long), bos=10)
+
+
+def test_choosers_refuse_logits_without_a_batch_or_a_vocabulary():
+    with pytest.raises(
+        ValueError, match=r"probabilities must have a vocabulary dimension .* \(0,\)"
+    ):
+        decoding.one_hot_choice(torch.zeros(0))
+    with pytest.raises(ValueError, match=r"logits must have 2 dimensions \(batch, vocab\)"):
+        decoding.greedy_choice(torch.zeros(5))
+    with pytest.raises(TypeError, match=r"logits must be a torch.Tensor, got list"):
+        decoding.greedy_choice([[1.0, 2.0]])
+    with pytest.raises(ValueError, match=r"logits must have 2 dimensions \(batch, vocab\)"):
+        decoding.sampling_choice(generator=torch.Generator())(torch.zeros(5))
+    with pytest.raises(TypeError, match=r"generator must be a torch.Generator or None, got 'g'"):
+        decoding.sampling_choice(generator="g")
+    model = Transformer(11, 16, 2, 1, 32)
+    with pytest.raises(TypeError, match=r"choose must map logits"):
+        decoding.generate(model, torch.zeros(1, 3, dtype=torch.long), 10, choose="greedy")
+
+
+def test_position_codes_refuse_a_bad_init_std_and_tables_of_two_widths():
+    for build in (
+        lambda std: PositionCodes1D(4, 8, init_std=std),
+        lambda std: PositionCodes2D(2, 2, 8, init_std=std),
+        lambda std: RelativePositionBias2D(2, 2, 4, init_std=std),
+        lambda std: ViT(positions="1d", code_init_std=std),
+    ):
+        for std in (-0.1, float("nan"), float("inf")):
+            with pytest.raises(ValueError, match=r"init_std must be a finite number >= 0"):
+                build(std)
+        with pytest.raises(TypeError, match=r"init_std must be a number, got str"):
+            build("0.02")
+    with pytest.raises(
+        ValueError, match=r"row_codes are \(grid_h, 4\) but col_codes are \(grid_w, 6\)"
+    ):
+        interpolate_row_col(torch.ones(2, 4), torch.ones(2, 6), (3, 3))
+
+
+def test_patch_helpers_refuse_a_non_square_kernel_and_a_foreign_embedding():
+    with pytest.raises(ValueError, match=r"square p x p kernel, .* got 2x3"):
+        linear_weight_from_conv(torch.zeros(4, 1, 2, 3))
+    with pytest.raises(TypeError, match=r"other must be a PatchEmbedding, got Linear"):
+        PatchEmbedding(2, 1, 4).copy_from(torch.nn.Linear(4, 4))
+
+
+def test_stretch_positions_checks_the_size_and_keeps_the_device_and_dtype():
+    with pytest.raises(TypeError, match=r"image_size must be an int, got float"):
+        stretch_positions(ViT(), 16.0)
+    with pytest.raises(ValueError, match=r"image_size must be > 0, got 0"):
+        stretch_positions(ViT(), 0)
+    small = ViT(positions="2d").double()
+    large = stretch_positions(small, 16)
+    assert {p.dtype for p in large.parameters()} == {torch.float64}
+    assert large(torch.zeros(1, 1, 16, 16, dtype=torch.float64)).shape == (1, 10)
+
+
+def test_experiments_check_their_arguments_before_any_run():
+    with pytest.raises(TypeError, match=r"kinds must be a non-empty tuple of position kinds"):
+        experiments.compare_position_codes(TWO_IMAGES, TWO_IMAGES, kinds=())
+    with pytest.raises(ValueError, match=r"kinds must come from .* got \['3d'\]"):
+        experiments.compare_position_codes(TWO_IMAGES, TWO_IMAGES, kinds=("1d", "3d"))
+    with pytest.raises(TypeError, match=r"seeds must be a non-empty list of ints, got \(\)"):
+        experiments.compare_position_codes(TWO_IMAGES, TWO_IMAGES, seeds=())
+    with pytest.raises(
+        ValueError, match=r"every size must lie in 1..2 \(the training images\), got 5"
+    ):
+        experiments.compare_vit_and_cnn(TWO_IMAGES, TWO_IMAGES, TWO_IMAGES, sizes=(1, 5))
+    with pytest.raises(TypeError, match=r"seeds must be a non-empty list of ints, got \[\]"):
+        experiments.compare_vit_and_cnn(TWO_IMAGES, TWO_IMAGES, TWO_IMAGES, sizes=(1,), seeds=[])
+    with pytest.raises(
+        ValueError, match=r"every run needs at least one loss, got an empty run for 'a'"
+    ):
+        experiments.final_losses({"a": [[1.0], []]})
+    with pytest.raises(ValueError, match=r"models must map at least one of the kinds"):
+        experiments.evaluate_stretched({}, TWO_IMAGES)
+    with pytest.raises(TypeError, match=r"seed must be an int, got str"):
+        experiments.training_subset(TWO_IMAGES, 1, seed="0")
+    with pytest.raises(TypeError, match=r"data must be an ImageSet, got Tensor"):
+        experiments.upsample_images(TWO_IMAGES.images, 2)
+    with pytest.raises(TypeError, match=r"batch must be a DateBatch"):
+        experiments.date_cross_attention(Transformer(11, 16, 2, 1, 32), TWO_IMAGES, bos=1)
+    with pytest.raises(TypeError, match=r"seed must be an int, got float"):
+        experiments.scaling_experiment([4], seed=0.5)
+
+
+# --- issue 20: no helper changes the global random state ---------------------------------
+
+
+def _rng_state() -> tuple:
+    return torch.random.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
+
+
+@functools.cache
+def _helper_calls() -> dict[str, object]:
+    """name -> call for the package's helpers; models are built here, before any state is read."""
+    vits = {kind: ViT(positions=kind) for kind in ("none", "1d", "2d", "sinusoidal")}
+    model = Transformer(11, 16, 2, 1, 32, max_len=30)
+    source = torch.randint(0, 10, (2, 5))
+    maps = torch.rand(2, 1, 4, 3, 3)  # (depth, batch, heads, T, T)
+    task = DateTask()
+    date_model = Transformer(task.vocab_size, 16, 2, 1, 32, max_len=30)
+    batch = task.sample(2, torch.Generator().manual_seed(0))
+    digits = ImageSet(torch.rand(6, 1, 8, 8), torch.arange(6) % 2, ("a", "b"))
+    tiny_recipe = experiments.WarmupRecipe(d_model=8, num_heads=1, num_layers=1, steps=1)
+    return dict(
+        [
+            ("classification_accuracy", lambda: classification_accuracy(vits["1d"], TWO_IMAGES)),
+            (
+                "gradient_norms_at_init",
+                lambda: experiments.gradient_norms_at_init(1, False, seeds=[0], batch_size=4),
+            ),
+            ("attention_rollout", lambda: attention_rollout(maps)),
+            ("DateTask", lambda: DateTask(split_seed=3).sample(2, torch.Generator())),
+            *[
+                (
+                    f"stretch_positions {kind} {method}",
+                    lambda k=kind, m=method: stretch_positions(vits[k], 16, m),
+                )
+                for kind in vits
+                for method in ("1d", "2d")
+            ],
+            ("ReversalTask.sample", lambda: ReversalTask().sample(4, torch.Generator())),
+            ("MarkPositionTask.sample", lambda: MarkPositionTask().sample(2, torch.Generator())),
+            ("load_digits_split", lambda: load_digits_split()),
+            ("ImageSet.batches", lambda: next(TWO_IMAGES.batches(2, torch.Generator()))),
+            ("greedy_decode", lambda: decoding.greedy_decode(model, source, bos=10)),
+            (
+                "sample_decode without a generator",
+                lambda: decoding.sample_decode(model, source, bos=10),
+            ),
+            ("exact_match_accuracy", lambda: exact_match_accuracy(model, source, source, bos=10)),
+            (
+                "date_cross_attention",
+                lambda: experiments.date_cross_attention(date_model, batch, task.bos),
+            ),
+            ("training_subset", lambda: experiments.training_subset(digits, 3, seed=0)),
+            ("upsample_images", lambda: experiments.upsample_images(TWO_IMAGES, 2)),
+            ("evaluate_stretched", lambda: experiments.evaluate_stretched(vits, TWO_IMAGES)),
+            ("scaling_experiment", lambda: experiments.scaling_experiment([4], n_trials=8)),
+            ("gradient_norms_per_layer", lambda: experiments.gradient_norms_per_layer(2)),
+            (
+                "time_gru_and_attention",
+                lambda: experiments.time_gru_and_attention([4], d_model=8, batch=1, repeats=1),
+            ),
+            (
+                "warmup_experiment",
+                lambda: experiments.warmup_experiment(
+                    seeds=[0], recipe=tiny_recipe, progress=False
+                ),
+            ),
+            (
+                "compare_position_codes",
+                lambda: experiments.compare_position_codes(
+                    digits,
+                    digits,
+                    kinds=("1d",),
+                    seeds=(0,),
+                    steps=1,
+                    batch_size=2,
+                    progress=False,
+                    image_size=8,
+                    patch_size=4,
+                    d_model=8,
+                    depth=1,
+                    num_heads=1,
+                    num_classes=2,
+                ),
+            ),
+        ]
+    )
+
+
+HELPER_NAMES = list(_helper_calls())
+
+
+@pytest.mark.parametrize("name", HELPER_NAMES)
+def test_no_helper_changes_the_global_random_state(name):
+    call = _helper_calls()[name]
+    torch.manual_seed(1234)
+    np.random.seed(1234)
+    random.seed(1234)
+    before = _rng_state()
+    call()
+    after = _rng_state()
+    assert torch.equal(after[0], before[0]), f"{name} changed torch's global RNG"
+    assert np.array_equal(after[1], before[1]), f"{name} changed numpy's global RNG"
+    assert after[2] == before[2], f"{name} changed Python's random module"
+
+
+def test_the_random_state_check_can_fail():
+    before = torch.random.get_rng_state()
+    ViT(positions="1d")  # a model's constructor draws its weights: that is its job
+    assert not torch.equal(torch.random.get_rng_state(), before)
+
+
+def test_softmax_and_entropy_name_a_dim_out_of_range():
+    from lessons_lib.softmax import entropy, naive_softmax
+
+    for call in (
+        lambda: softmax(torch.ones(2, 3), dim=2),
+        lambda: naive_softmax(torch.ones(3), dim=1),
+        lambda: entropy(torch.ones(3), dim=-2),
+    ):
+        with pytest.raises(ValueError, match=r"dim=-?\d is out of range for a tensor of shape"):
+            call()
+    with pytest.raises(TypeError, match=r"dim must be an int, got float"):
+        softmax(torch.ones(3), dim=0.0)
+    assert torch.equal(softmax(torch.tensor(2.0), dim=-1), torch.softmax(torch.tensor(2.0), -1))
+    assert torch.equal(softmax(torch.ones(2, 3), dim=np.int64(0)), torch.full((2, 3), 0.5))

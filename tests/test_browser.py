@@ -46,6 +46,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 WIDTHS = (1280, 375)
+# Every wait below is on a state (a page loaded, a dialog open, a layout settled); this only
+# bounds it, generously for a loaded machine, so a passing run never waits it out.
+STEP_TIMEOUT_MS = 300_000
+CHECK_TIMEOUT_MS = 60_000  # the same for a check that is recorded per item (a toggle, a dialog)
 SMALLEST_TEXT_PX = 14  # body text at 375 px
 SMALLEST_FIGURE_SCALE = 0.7  # a stacked figure at 375 px, shown width / its pixel width
 # axe-core, pinned in tools/vendor (the version Lighthouse 12.2.3 runs): every WCAG 2.0/2.1
@@ -142,6 +146,7 @@ def inspect_page(browser: Any, site_url: str, page_path: str) -> dict[str, Any]:
     }
     # has_touch: at 375 px the reader taps, as on a phone.
     context = browser.new_context(viewport={"width": WIDTHS[0], "height": 900}, has_touch=True)
+    context.set_default_timeout(STEP_TIMEOUT_MS)
 
     def route(route: Any) -> None:  # nothing ever leaves this machine
         url = route.request.url
@@ -188,7 +193,8 @@ def inspect_page(browser: Any, site_url: str, page_path: str) -> dict[str, Any]:
         shot = SCREENSHOTS / page_path.replace("/", "__").removesuffix(".html")
         page.screenshot(path=f"{shot}-1280.png", full_page=True)
         page.set_viewport_size({"width": WIDTHS[1], "height": 800})
-        page.wait_for_timeout(200)  # let the theme's layout settle
+        page.evaluate(TWO_FRAMES)  # then the theme's layout settles
+        page.wait_for_function(SETTLED, arg=WIDTHS[1], polling=100)
         seen["narrow"] = page.evaluate(NARROW, SMALLEST_TEXT_PX)
         page.evaluate(LOAD_EVERY_IMAGE)  # a <picture> now loads its stacked copy
         seen["figures_375"] = page.evaluate(STACKED_FIGURES)
@@ -201,6 +207,15 @@ def inspect_page(browser: Any, site_url: str, page_path: str) -> dict[str, Any]:
         context.close()
     return seen
 
+
+# After a change of width: two frames pass, so the page's resize handlers have run and
+# anything they started (a CSS transition) is under way; then the window has the new width
+# and no finite animation or transition is still running.
+TWO_FRAMES = """() => new Promise((resolve) =>
+  requestAnimationFrame(() => requestAnimationFrame(() => resolve(true))))"""
+SETTLED = """(width) => window.innerWidth === width
+  && document.getAnimations().every((animation) => animation.playState !== 'running'
+    || animation.effect.getComputedTiming().endTime === Infinity)"""
 
 # Images below the fold load lazily: load them all now, so that every one can be checked.
 LOAD_EVERY_IMAGE = """() => Promise.all(Array.from(document.images).map((img) => {
@@ -336,7 +351,7 @@ def tap_to_zoom(page: Any) -> list[dict[str, Any]]:
         picture.scroll_into_view_if_needed()
         picture.tap()
         dialog = page.locator("dialog.lessons-zoom")
-        dialog.wait_for(state="visible", timeout=5000)
+        dialog.wait_for(state="visible")
         shown = dialog.locator("img").evaluate(
             "img => img.decode().then(() => ({natural: img.naturalWidth, shown: img.clientWidth,"
             " src: img.src}))"
@@ -350,12 +365,30 @@ def tap_to_zoom(page: Any) -> list[dict[str, Any]]:
             }
         )
         page.keyboard.press("Escape")
-        results[-1]["closed"] = not dialog.evaluate("d => d.open")
+        results[-1]["closed"] = became(
+            page, "() => !document.querySelector('dialog.lessons-zoom').open", CHECK_TIMEOUT_MS
+        )
     return results
 
 
+def became(page: Any, condition: str, timeout_ms: int) -> bool:
+    """Whether ``condition`` (a JavaScript function) comes true within ``timeout_ms``."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    try:
+        page.wait_for_function(condition, timeout=timeout_ms, polling=100)
+        return True
+    except PlaywrightTimeoutError:
+        return False
+
+
 def drive_explorers(page: Any) -> list[dict[str, Any]]:
-    """Move every control of every static explorer, as a reader would; note what changed."""
+    """Move every control of every static explorer, as a reader would; note what changed.
+
+    The player (lessons_lib/widgets/static_player.js) sets the frame's src in the control's
+    own input/change handler, so the src is read as soon as the move has been dispatched;
+    the new frame's loading is then awaited (decode).
+    """
     results = []
     explorers = page.locator(".lessons-explorer")
     for i in range(explorers.count()):
@@ -406,6 +439,8 @@ def control_moves(control: Any, kind: str) -> Iterator[Any]:
 
 def click_toggles(page: Any) -> list[dict[str, Any]]:
     """Unfold each folded cell: its code must then be shown."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
     results = []
     cells = page.locator(".cell.tag_hide-input, .cell.tag_hide-cell")
     for i in range(cells.count()):
@@ -414,7 +449,12 @@ def click_toggles(page: Any) -> list[dict[str, Any]]:
         summary.scroll_into_view_if_needed()
         summary.click()
         code = cell.locator(".cell_input pre").first
-        results.append({"cell": i, "code_shown": code.is_visible()})
+        try:
+            code.wait_for(state="visible", timeout=CHECK_TIMEOUT_MS)
+            shown = True
+        except PlaywrightTimeoutError:
+            shown = False
+        results.append({"cell": i, "code_shown": shown})
     return results
 
 
@@ -584,6 +624,7 @@ def test_a_chapter_saved_for_offline_use_still_has_math_and_widgets(browser):
     if not chapters:
         pytest.skip("no chapter pages in the built book")
     context = browser.new_context(viewport={"width": WIDTHS[0], "height": 900})
+    context.set_default_timeout(STEP_TIMEOUT_MS)
     failed: list[str] = []
     try:
         page = context.new_page()

@@ -102,7 +102,9 @@ def test_training_subset_is_seeded_and_sized():
     from lessons_lib.data import ImageSet
     from lessons_lib.experiments import training_subset
 
-    data = ImageSet(torch.arange(20.0).reshape(20, 1, 1, 1), torch.arange(20), tuple("ab"))
+    data = ImageSet(
+        torch.arange(20.0).reshape(20, 1, 1, 1), torch.arange(20), tuple(map(str, range(20)))
+    )
     first, again = training_subset(data, 5, seed=3), training_subset(data, 5, seed=3)
     assert len(first) == 5 and torch.equal(first.labels, again.labels)
     assert len(set(first.labels.tolist())) == 5  # without replacement

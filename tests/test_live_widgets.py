@@ -109,10 +109,17 @@ def _lessons_move(explorer, name, option):
 @pytest.fixture(scope="module")
 def kernel() -> Iterator[NotebookClient]:
     notebook = nbformat.v4.new_notebook()
+    # Generous limits for a loaded machine, each on a state: the kernel ready, a cell's reply,
+    # and then its outputs up to the kernel's "idle". nbclient's default for the last is 4 s,
+    # after which it gives up silently and a cell's last widget messages (the new PNG) could
+    # be missed: here, waiting longer costs nothing, and a real timeout fails the test.
     client = NotebookClient(
         notebook,
         kernel_name="python3",
         timeout=300,
+        startup_timeout=300,
+        iopub_timeout=300,
+        raise_on_iopub_timeout=True,
         resources={"metadata": {"path": str(ROOT / "book")}},
     )
     with client.setup_kernel():

@@ -114,3 +114,112 @@ def test_feed_forward_activation_gelu_matches_torch_and_relu_stays_the_default()
         ValueError, match=r"activation must be one of \('relu', 'gelu'\), got 'tanh'"
     ):
         FeedForward(8, 16, activation="tanh")
+
+
+# --- every dtype, rows far from 0, constant rows (issue 20) -------------------------------
+
+DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
+# How closely two correct layer norms agree, compared as in torch.testing: |a - b| <=
+# atol + rtol |b|. Half precision: about one unit in the last place of the output.
+HALF_TOLERANCES = {torch.float16: 1e-3, torch.bfloat16: 1e-2}
+
+
+def _reference_layer_norm(x: torch.Tensor, *affine: torch.Tensor) -> torch.Tensor:
+    """F.layer_norm on the same input, with its statistics in float32 at least.
+
+    For half-precision input that is what F.layer_norm does on the GPU, and what we
+    promise: compute in float32, round the result once. (On the CPU, torch 2.x's half
+    kernel is itself off by up to 0.08 on a constant row at 1e4, where the answer is 0.)
+    """
+    wide = x.to(torch.promote_types(x.dtype, torch.float32))
+    affine = tuple(tensor.to(wide.dtype) for tensor in affine)
+    return F.layer_norm(wide, x.shape[-1:], *affine).to(x.dtype)
+
+
+def _tolerances(dtype: torch.dtype, offset: float, spread: float) -> dict[str, float]:
+    if dtype in HALF_TOLERANCES:
+        return {"atol": HALF_TOLERANCES[dtype], "rtol": HALF_TOLERANCES[dtype]}
+    # A row near `offset` is only known to offset * eps of its dtype: two exact methods that
+    # round in another order differ by a few such steps, over the row's spread.
+    return {"atol": 1e-5 + 8 * offset * torch.finfo(dtype).eps / spread, "rtol": 1e-5}
+
+
+def _rows(dtype: torch.dtype, offset: float, spread: float, d: int = 48) -> torch.Tensor:
+    """(4, 6, d) rows of mean about ``offset`` and standard deviation ``spread``; row 0 constant."""
+    generator = torch.Generator().manual_seed(int(offset) + int(spread))
+    x = torch.randn(4, 6, d, generator=generator, dtype=torch.float64) * spread + offset
+    x[0] = offset + 1.2345  # constant rows: the variance is 0
+    return x.to(dtype)
+
+
+@pytest.mark.parametrize("spread", [3.0, 300.0])  # 300: squares past float16's 65504
+@pytest.mark.parametrize("offset", [0.0, 1e3, 1e4])
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_layer_norm_matches_torch_in_every_dtype_far_from_zero(dtype, offset, spread):
+    x = _rows(dtype, offset, spread)
+    ours = layer_norm(x)
+    assert ours.dtype == dtype
+    torch.testing.assert_close(ours, _reference_layer_norm(x), **_tolerances(dtype, offset, spread))
+    # Row 0 is constant, and so are rows that the dtype rounds to one value (bfloat16 at 1e4
+    # has steps of 64): those give exactly 0; every other row, mean 0 and std 1.
+    constant = (x == x[..., :1]).all(dim=-1)  # (4, 6)
+    assert constant[0].all() and torch.equal(ours[constant], torch.zeros_like(ours[constant]))
+    if (~constant).any():
+        spreads = ours[~constant].double().std(dim=-1, unbiased=False)
+        assert torch.allclose(
+            spreads, torch.ones_like(spreads), atol=HALF_TOLERANCES.get(dtype, 1e-3)
+        )
+
+
+@pytest.mark.parametrize("spread", [3.0, 300.0])
+@pytest.mark.parametrize("offset", [0.0, 1e3, 1e4])
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_layer_norm_module_matches_torch_in_every_dtype_far_from_zero(dtype, offset, spread):
+    torch.manual_seed(0)
+    ours = LayerNorm(48)
+    with torch.no_grad():
+        ours.weight.normal_()
+        ours.bias.normal_()
+    ours = ours.to(dtype)
+    x = _rows(dtype, offset, spread)
+    expected = _reference_layer_norm(x, ours.weight, ours.bias)
+    torch.testing.assert_close(ours(x), expected, **_tolerances(dtype, offset, spread))
+
+
+@pytest.mark.parametrize("d", [48, 1000])
+@pytest.mark.parametrize("value", [1.2345, 1001.2345, 10001.2345])
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_a_constant_row_normalises_to_exactly_zero(dtype, value, d):
+    x = torch.full((3, d), value, dtype=dtype)
+    wide = x.to(torch.promote_types(dtype, torch.float32))
+    assert torch.equal(layer_norm(x), torch.zeros_like(x))
+    assert torch.equal(F.layer_norm(wide, (d,)), torch.zeros_like(wide))  # torch agrees
+
+
+def test_half_precision_no_longer_gives_zeros_256_from_the_mean():
+    x = torch.tensor([[-300.0, 0.0, 300.0]], dtype=torch.float16)  # squares of 9e4 > 65504
+    expected = torch.tensor([[-1.2247, 0.0, 1.2247]], dtype=torch.float16)
+    torch.testing.assert_close(layer_norm(x), expected, atol=1e-3, rtol=1e-3)
+    torch.testing.assert_close(LayerNorm(3).half()(x), expected, atol=1e-3, rtol=1e-3)
+
+
+def test_layer_norm_keeps_empty_input_and_its_gradient_matches_torch():
+    for shape in [(0, 8), (2, 0), (0, 3, 8)]:
+        x = torch.zeros(shape)
+        assert layer_norm(x).shape == F.layer_norm(x, x.shape[-1:]).shape == shape
+    x = torch.randn(3, 5, 8, dtype=torch.float64, requires_grad=True)
+    upstream = torch.randn(3, 5, 8, dtype=torch.float64)
+    (layer_norm(x) * upstream).sum().backward()
+    ours = x.grad.clone()
+    x.grad = None
+    (F.layer_norm(x, (8,)) * upstream).sum().backward()
+    assert torch.allclose(ours, x.grad, atol=1e-10)
+
+
+def test_layer_norm_eps_and_a_layer_norm_module_refuse_bad_values():
+    with pytest.raises(TypeError, match="eps must be a number, got str"):
+        layer_norm(torch.randn(4), eps="1e-5")
+    with pytest.raises(ValueError, match=r"eps must be >= 0, got nan"):
+        layer_norm(torch.randn(4), eps=float("nan"))
+    with pytest.raises(ValueError, match="eps must be >= 0, got -1"):
+        LayerNorm(4, eps=-1)

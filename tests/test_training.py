@@ -4,7 +4,10 @@ How fast it learns is measured by bench/bench_transformer.py, never asserted her
 """
 
 import datetime
+import math
+import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,7 +16,6 @@ from lessons_lib.data import DateTask, ImageSet, ReversalTask, shift_right
 from lessons_lib.masking import padding_mask
 from lessons_lib.metrics import exact_match_accuracy
 from lessons_lib.training import (
-    Adam,
     DateRecipe,
     ToyRecipe,
     date_accuracy,
@@ -148,71 +150,211 @@ def test_fit_refuses_a_negative_or_fractional_warm_up():
         fit(model, lambda m, b: m(b).mean(), batches, steps=2, progress=False, warmup_steps=2.5)
 
 
-def _two_layer_model(seed: int) -> torch.nn.Module:
-    torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.GELU(), torch.nn.Linear(7, 3))
+class _TwoPaths(torch.nn.Module):
+    """A main path used at every step and a side path some batches leave without a gradient."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.main = torch.nn.Sequential(
+            torch.nn.Linear(5, 7), torch.nn.GELU(), torch.nn.Linear(7, 3)
+        )
+        self.side = torch.nn.Linear(5, 3)
+
+
+def _two_paths_loss(model, batch):
+    inputs, targets, use_side = batch
+    loss = torch.nn.functional.mse_loss(model.main(inputs), targets)
+    return loss + model.side(inputs).pow(2).mean() if use_side else loss
+
+
+def _two_paths_batches(n: int = 12):
+    # gradients of every size; the side path is used only on steps 1, 2, 5, 6, 9, 10
+    generator = torch.Generator().manual_seed(1)
+    return [
+        (
+            torch.randn(16, 5, generator=generator) * 10 ** (-3, 0, 2)[step % 3],
+            torch.randn(16, 3, generator=generator),
+            step % 4 < 2,
+        )
+        for step in range(n)
+    ]
+
+
+def _hand_written_loop(model, batches, optimiser, scheduler=None):
+    for batch in batches:
+        optimiser.zero_grad()
+        _two_paths_loss(model, batch).backward()
+        optimiser.step()
+        if scheduler is not None:
+            scheduler.step()
+
+
+def _assert_same_weights(ours, theirs):
+    for (name, mine), other in zip(ours.named_parameters(), theirs.parameters()):
+        assert torch.equal(mine, other), name
 
 
 @pytest.mark.parametrize("warmup_steps", [0, 4])
-def test_our_adam_gives_the_weights_torch_adam_gives(warmup_steps):
-    # The same model, the same batches: ours (through fit) and torch.optim.Adam with a
-    # LambdaLR warm-up, step by step. Gradients of every size, including a frozen bias.
-    ours, theirs = _two_layer_model(0), _two_layer_model(0)
-    ours[2].bias.requires_grad_(False)
-    theirs[2].bias.requires_grad_(False)
-    generator = torch.Generator().manual_seed(1)
-    batches = [
-        (torch.randn(16, 5, generator=generator) * 10**k, torch.randn(16, 3, generator=generator))
-        for k in (-3, 0, 2) * 4
-    ]
-
-    def loss_fn(model, batch):
-        return torch.nn.functional.mse_loss(model(batch[0]), batch[1])
-
-    fit(ours, loss_fn, batches, steps=12, lr=3e-2, warmup_steps=warmup_steps, progress=False)
-    optimiser = torch.optim.Adam([p for p in theirs.parameters() if p.requires_grad], lr=3e-2)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
+def test_fit_by_default_steps_torch_adam_exactly_like_a_hand_written_loop(warmup_steps):
+    ours, theirs = _TwoPaths(0), _TwoPaths(0)
+    for model in (ours, theirs):
+        model.main[2].bias.requires_grad_(False)  # a frozen weight
+    batches = _two_paths_batches()
+    fit(
+        ours, _two_paths_loss, batches, steps=12, lr=3e-2, warmup_steps=warmup_steps, progress=False
+    )
+    optimiser = torch.optim.Adam(theirs.parameters(), lr=3e-2)
+    # LambdaLR calls the factor with k = 0 for the first step: step s = k + 1 uses lr * min(1, s/w)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda k: min(1.0, (k + 1) / warmup_steps) if warmup_steps else 1.0
     )
-    for batch in batches:
-        optimiser.zero_grad()
-        loss_fn(theirs, batch).backward()
-        optimiser.step()
-        schedule.step()
-    moved = 0.0
-    for (name, mine), theirs_param in zip(ours.named_parameters(), theirs.parameters()):
-        torch.testing.assert_close(mine, theirs_param, rtol=0, atol=1e-6, msg=name)
-        moved = max(moved, (mine - _two_layer_model(0).state_dict()[name]).abs().max().item())
+    _hand_written_loop(theirs, batches, optimiser, scheduler)
+    _assert_same_weights(ours, theirs)
+    start = _TwoPaths(0)
+    moved = max((a - b).abs().max().item() for a, b in zip(ours.parameters(), start.parameters()))
     assert moved > 0.1  # the runs did move the weights, so agreeing means something
+    assert torch.equal(ours.main[2].bias, start.main[2].bias)
 
 
-def test_adam_skips_weights_without_a_gradient_and_refuses_bad_settings():
-    used, unused = torch.nn.Parameter(torch.ones(2)), torch.nn.Parameter(torch.ones(2))
-    optimiser = Adam([used, unused], lr=0.5)
-    used.sum().backward()
-    optimiser.step()
-    assert torch.equal(unused.data, torch.ones(2))
-    torch.testing.assert_close(used.data, torch.full((2,), 0.5))  # step one moves by lr
-    optimiser.zero_grad()
-    assert used.grad is None
-    with pytest.raises(ValueError, match="no parameters that require a gradient"):
-        Adam([torch.ones(2)])
-    with pytest.raises(ValueError, match="lr must be > 0 and eps >= 0, got lr=0"):
-        Adam([used], lr=0)
-    with pytest.raises(TypeError, match="lr must be a number, got str"):
-        Adam([used], lr="0.1")
+def test_fit_uses_the_optimiser_and_the_scheduler_it_is_given():
+    def adamw_run(model):
+        optimiser = torch.optim.AdamW(model.parameters(), lr=0.05, weight_decay=0.5)
+        return optimiser, torch.optim.lr_scheduler.StepLR(optimiser, step_size=2, gamma=0.5)
+
+    ours, theirs, plain = _TwoPaths(0), _TwoPaths(0), _TwoPaths(0)
+    batches = _two_paths_batches(6)
+    optimiser, scheduler = adamw_run(ours)
+    history = fit(
+        ours, _two_paths_loss, batches, steps=6, optimiser=optimiser, scheduler=scheduler,
+        progress=False,
+    )  # fmt: skip
+    # the rate of step s (1, 2, ...) halves every 2 steps: 0.05, 0.05, 0.025, 0.025, ...
+    assert history.lrs == [0.05 * 0.5 ** ((step - 1) // 2) for step in range(1, 7)]
+    assert scheduler.last_epoch == 6  # stepped once per step
+    _hand_written_loop(theirs, batches, *adamw_run(theirs))
+    _assert_same_weights(ours, theirs)
+    fit(plain, _two_paths_loss, batches, steps=6, lr=0.05, progress=False)
+    difference = max((a - b).abs().max() for a, b in zip(ours.parameters(), plain.parameters()))
+    assert difference > 1e-3  # plain Adam at a constant rate lands elsewhere
+
+
+def test_fit_records_the_rate_of_every_warm_up_step():
+    model = torch.nn.Linear(1, 1)
+    batches = [torch.ones(2, 1)] * 6
+    history = fit(model, lambda m, b: m(b).mean(), batches, steps=6, lr=0.1, warmup_steps=4,
+                  progress=False)  # fmt: skip
+    assert history.lrs == [0.1 * min(1.0, step / 4) for step in range(1, 7)]
+    history = fit(model, lambda m, b: m(b).mean(), batches, steps=3, progress=False)
+    assert history.lrs == [1e-3] * 3  # the default rate, constant
+
+
+def test_fit_stops_at_the_first_score_equal_to_the_target_and_not_before():
+    assert 495 / 500 == 0.99  # an accuracy of 495 out of 500 is exactly the float 0.99
+    scores = iter([0.5, math.nextafter(0.99, 0.0), 495 / 500, 1.0])
+    model = torch.nn.Linear(1, 1)
+    history = fit(
+        model, lambda m, b: m(b).mean(), [torch.ones(2, 1)] * 10, steps=10,
+        evaluate=lambda m: next(scores), eval_every=2, target=0.99, progress=False,
+    )  # fmt: skip
+    assert history.eval_steps == [2, 4, 6] and history.steps[-1] == 6
+    assert history.scores[-1] == 0.99 and history.seconds_to_target is not None
+    assert next(scores) == 1.0  # the fourth score was never asked for
+
+
+@pytest.mark.parametrize("answer", [None, "0.9", torch.ones(2)])
+def test_fit_says_evaluate_must_return_a_number(answer):
+    model = torch.nn.Linear(1, 1)
+    batches = [torch.ones(2, 1)] * 2
     with pytest.raises(
-        ValueError, match=r"betas must be two numbers in \[0, 1\), got \(0.9, 1.0\)"
+        TypeError, match=r"evaluate must return a number .* got (NoneType|str|Tensor)"
     ):
-        Adam([used], betas=(0.9, 1.0))
-    with pytest.raises(TypeError, match=r"such as model.parameters\(\), got a Linear"):
-        Adam(torch.nn.Linear(2, 2))
-    with pytest.raises(TypeError, match="params must hold tensors, got a str"):
-        Adam(["weight"])
-    with pytest.raises(ValueError, match="lr must be >= 0, got -1"):
-        optimiser.step(lr=-1)
-    with pytest.raises(TypeError, match="lr must be a number, got str"):
-        optimiser.step(lr="0.1")
+        fit(model, lambda m, b: m(b).mean(), batches, steps=2, evaluate=lambda m: answer,
+            eval_every=1, progress=False)  # fmt: skip
+
+
+def test_fit_takes_a_one_number_tensor_as_a_score():
+    model = torch.nn.Linear(1, 1)
+    history = fit(model, lambda m, b: m(b).mean(), [torch.ones(2, 1)] * 2, steps=2,
+                  evaluate=lambda m: torch.tensor(0.25), eval_every=1, progress=False)  # fmt: skip
+    assert history.scores == [0.25, 0.25]
+
+
+def test_fit_refuses_optimisers_and_schedulers_that_do_not_fit_the_model():
+    model, other = torch.nn.Linear(1, 1), torch.nn.Linear(1, 1)
+    batches = [torch.ones(2, 1)] * 2
+
+    def run(**options):
+        return fit(model, lambda m, b: m(b).mean(), batches, steps=2, progress=False, **options)
+
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(
+        TypeError, match=r"optimiser must be a torch\.optim\.Optimizer.* got generator"
+    ):
+        run(optimiser=model.parameters())
+    with pytest.raises(ValueError, match="optimiser holds 2 of its 2 tensors that are not param"):
+        run(optimiser=torch.optim.SGD(other.parameters(), lr=0.1))
+    with pytest.raises(ValueError, match=r"lr=0\.5 was given with an optimiser"):
+        run(optimiser=optimiser, lr=0.5)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimiser, step_size=1)
+    with pytest.raises(ValueError, match="scheduler was given without its optimiser"):
+        run(scheduler=scheduler)
+    other_optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="scheduler was made for another optimiser"):
+        run(optimiser=other_optimiser, scheduler=scheduler)
+    with pytest.raises(ValueError, match=r"either warmup_steps \(3\) or a scheduler, not both"):
+        run(optimiser=optimiser, scheduler=scheduler, warmup_steps=3)
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser)
+    with pytest.raises(TypeError, match="ReduceLROnPlateau needs a score"):
+        run(optimiser=optimiser, scheduler=plateau)
+    with pytest.raises(TypeError, match=r"scheduler must be a torch\.optim\.lr_scheduler object"):
+        run(optimiser=optimiser, scheduler=lambda step: 0.1)
+    with pytest.raises(ValueError, match=r"target=0\.9 needs evaluate"):
+        run(target=0.9)
+    with pytest.raises(ValueError, match="lr must be > 0, got 0"):
+        run(lr=0)
+    with pytest.raises(TypeError, match=r"model must be a torch\.nn\.Module, got list"):
+        fit([model], lambda m, b: m(b).mean(), batches, steps=2, progress=False)
+    with pytest.raises(TypeError):  # steps and every option after it are keywords only
+        fit(model, lambda m, b: m(b).mean(), batches, 2)
+    model.requires_grad_(False)
+    with pytest.raises(ValueError, match="model has no parameters that require a gradient"):
+        run()
+
+
+def _adam_update_from_the_book():
+    """The ``adam_update`` code block of book/training.md, run as the reader would run it."""
+    text = (Path(__file__).parents[1] / "book" / "training.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "def adam_update" in b]
+    assert len(blocks) == 1, "training.md should show adam_update in one python block"
+    namespace: dict = {}
+    exec(blocks[0], namespace)  # the book's own code, read from the repository
+    return namespace["adam_update"]
+
+
+def test_the_books_adam_update_moves_weights_as_torch_adam_does():
+    adam_update = _adam_update_from_the_book()
+    generator = torch.Generator().manual_seed(0)
+    start = [torch.randn(4, 3, generator=generator), torch.randn(5, generator=generator)]
+    theirs = [torch.nn.Parameter(weight.clone()) for weight in start]
+    ours = [weight.clone() for weight in start]
+    states = [{} for _ in ours]
+    settings = {"lr": 0.05, "betas": (0.8, 0.99), "eps": 1e-6}
+    optimiser = torch.optim.Adam(theirs, **settings)
+    for step in range(10):
+        optimiser.zero_grad()
+        for index, (mine, param) in enumerate(zip(ours, theirs)):
+            if index == 1 and step in (1, 2, 5):  # no gradient: skipped, its t stays behind
+                continue
+            grad = torch.randn(mine.shape, generator=generator) * 10.0 ** (step % 3 - 1)
+            param.grad = grad.clone()
+            with torch.no_grad():
+                adam_update(mine, grad, states[index], **settings)
+        optimiser.step()
+    assert [state["t"] for state in states] == [10, 7]
+    for mine, param, first in zip(ours, theirs, start):
+        torch.testing.assert_close(mine, param.detach(), rtol=1e-5, atol=1e-6)
+        assert (mine - first).abs().max() > 0.1  # they moved, so agreeing means something
 
 
 # --- chapter 06: dates --------------------------------------------------------------------

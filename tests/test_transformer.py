@@ -186,3 +186,72 @@ def test_layer_cache_must_be_a_layer_cache():
     layer = DecoderLayer(8, 2, 16)
     with pytest.raises(TypeError, match="cache must be a LayerCache, got dict"):
         layer(torch.randn(1, 1, 8), torch.randn(1, 2, 8), cache={})
+
+
+# --- a cache must fit the model (issue 20) -------------------------------------------------
+
+from lessons_lib.transformer import LayerCache, TinyCrossAttentionModel  # noqa: E402
+
+
+@pytest.mark.parametrize("n_layers", [1, 3, 0])
+def test_decode_refuses_a_cache_with_another_number_of_layers(n_layers):
+    model = Transformer(11, 16, 2, num_layers=2, d_ff=32)
+    memory = model.encode(torch.randint(0, 10, (1, 4)))
+    cache = [LayerCache() for _ in range(n_layers)]
+    with pytest.raises(ValueError, match=rf"cache has {n_layers} layers but the model has 2"):
+        model.decode(torch.full((1, 1), 10), memory, cache=cache)
+    assert all(layer.self_attention.length == 0 for layer in cache)  # nothing was filled
+
+
+def test_a_cache_of_another_model_would_have_skipped_layers_silently():
+    """What the check prevents: zip() stopped at the shorter list, and a layer ran without cache."""
+    torch.manual_seed(0)
+    model = Transformer(11, 16, 2, num_layers=2, d_ff=32).eval()
+    memory = model.encode(torch.randint(0, 10, (1, 4)))
+    right = model.decode(torch.full((1, 1), 10), memory, cache=model.new_cache())
+    assert torch.allclose(right, model.decode(torch.full((1, 1), 10), memory), atol=1e-6)
+    with pytest.raises(ValueError, match="make it with this model's new_cache"):
+        model.decode(torch.full((1, 1), 10), memory, cache=model.new_cache()[:1])
+
+
+def test_decode_refuses_a_cache_that_is_not_a_list_of_layer_caches():
+    model = Transformer(11, 16, 2, num_layers=2, d_ff=32)
+    memory = model.encode(torch.randint(0, 10, (1, 4)))
+    target = torch.full((1, 1), 10)
+    with pytest.raises(TypeError, match=r"cache must be a list of LayerCache .* got LayerCache"):
+        model.decode(target, memory, cache=LayerCache())
+    with pytest.raises(TypeError, match=r"one LayerCache per layer, got dict"):
+        model.decode(target, memory, cache=[LayerCache(), {}])
+    cache = model.new_cache()
+    model.decoder_layers[0](model.embed(model.target_embedding, target), memory, cache=cache[0])
+    with pytest.raises(ValueError, match=r"different numbers of tokens \[0, 1\]"):
+        model.decode(target, memory, cache=cache)
+
+
+def test_copy_torch_weights_refuses_a_layer_that_does_not_fit():
+    ours = EncoderLayer(8, 2, 16)
+    with pytest.raises(
+        ValueError, match=r"\(d_model, num_heads, d_ff\) = \(4, 2, 16\) .* \(8, 2, 16\)"
+    ):
+        copy_torch_weights(ours, nn.TransformerEncoderLayer(4, 2, 16, batch_first=True))
+    with pytest.raises(
+        TypeError,
+        match=r"theirs must be an nn.TransformerEncoderLayer .* got TransformerDecoderLayer",
+    ):
+        copy_torch_weights(ours, nn.TransformerDecoderLayer(8, 2, 16, batch_first=True))
+    with pytest.raises(TypeError, match=r"ours must be an EncoderLayer or a DecoderLayer, got str"):
+        copy_torch_weights("layer", nn.TransformerEncoderLayer(8, 2, 16))
+    with pytest.raises(
+        ValueError, match=r"theirs has norm_first=True but ours has norm_first=False"
+    ):
+        copy_torch_weights(ours, nn.TransformerEncoderLayer(8, 2, 16, norm_first=True))
+
+
+def test_the_tiny_alignment_model_refuses_ids_outside_its_vocabulary_and_empty_sources():
+    model = TinyCrossAttentionModel(vocab_size=11, length=4)
+    with pytest.raises(ValueError, match=r"ids from 1 to 20, outside 0..vocab_size-1 = 0..10"):
+        model(torch.tensor([[20, 1, 2, 3]]))
+    with pytest.raises(ValueError, match=r"ids from -1 to 3"):
+        model(torch.tensor([[-1, 1, 2, 3]]))
+    with pytest.raises(ValueError, match=r"sources have no tokens \(shape \(1, 0\)\)"):
+        model(torch.zeros(1, 0, dtype=torch.long))

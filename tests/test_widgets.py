@@ -30,26 +30,7 @@ import lessons_lib.widgets
 from lessons_lib.data import DateTask
 from lessons_lib.positions import PositionCodes2D, sinusoidal_positions
 from lessons_lib.transformer import Transformer
-from lessons_lib.widgets import (
-    EXPLORERS,
-    WIDGET_VIEW_MIMETYPE,
-    Explorer,
-    add_norm_explorer,
-    control_options,
-    cross_attention_explorer,
-    date_attention_explorer,
-    decoding_explorer,
-    masking_explorer,
-    patching_explorer,
-    position_explorer,
-    qkv_explorer,
-    scaling_explorer,
-    softmax_explorer,
-    stretched_codes_explorer,
-    transformer_attention_explorer,
-    vit_attention_explorer,
-    vit_cnn_explorer,
-)
+from lessons_lib.widgets import EXPLORERS, WIDGET_VIEW_MIMETYPE, Explorer, control_options
 from lessons_lib.widgets.rendering import figure_png
 
 try:  # the model module keeps the architecture; the seeded builder moved to training
@@ -62,6 +43,7 @@ TOKENS = ["the", "cat", "sat", "on", "the", "mat"]
 SOURCE = torch.tensor([3, 1, 4, 1, 5, 9])
 DIGIT_NAMES = [str(i) for i in range(10)] + ["<bos>"]
 BOS = 10
+Arguments = tuple[tuple, dict]  # an explorer's positional and keyword arguments
 
 
 def generator() -> torch.Generator:
@@ -82,59 +64,71 @@ def images() -> torch.Tensor:
     return torch.rand(2, 1, 8, 8, generator=generator())  # (k, channels, H, W)
 
 
-def qkv_example() -> Explorer:
+def qkv_arguments() -> Arguments:
     g = generator()
     inputs = torch.randn(6, 32, generator=g)  # (seq, d_model)
     w_q, w_k = (torch.randn(32, 32, generator=g) / 32**0.5 for _ in range(2))
-    return qkv_explorer(TOKENS, inputs, w_q, w_k)
+    return (TOKENS, inputs, w_q, w_k), {}
 
 
-def cross_attention_example() -> Explorer:
+def cross_attention_arguments() -> Arguments:
     weights = torch.softmax(torch.randn(2, 6, 6, generator=generator()) * 2, dim=-1)
-    return cross_attention_explorer(weights, list("314159"), list("951413"))
+    return (weights, list("314159"), list("951413")), {}
 
 
-def position_example() -> Explorer:
+def position_arguments() -> Arguments:
     torch.manual_seed(0)
     codes = {"2-D": PositionCodes2D(3, 4, 8)().detach(), "sinusoidal": sinusoidal_positions(12, 8)}
-    return position_explorer(codes, 3, 4)
+    return (codes, 3, 4), {}
 
 
-def date_example() -> Explorer:
+def date_arguments() -> Arguments:
     task = DateTask()
     torch.manual_seed(0)
     model = Transformer(task.vocab_size, d_model=16, num_heads=2, num_layers=2, d_ff=32)
     batch = task.make_batch([datetime.date(2026, 11, 27)] * 2, ["Nov 27, 2026", "27/11/26"])
-    return date_attention_explorer(model.eval(), task, batch)
+    return (model.eval(), task, batch), {}
 
 
-def vit_example() -> Explorer:
+def vit_arguments() -> Arguments:
     model = seeded_vit(0, image_size=8, patch_size=4, d_model=16, depth=2, num_heads=2)
-    return vit_attention_explorer(model, images(), ["a", "b"])
+    return (model, images(), ["a", "b"]), {}
 
 
-# One small example per registered explorer: how to build it, by the explorer's name.
+# One small example per registered explorer, by the explorer's name: a function that makes
+# fresh arguments for it (test_widgets_hostile.py changes them: gradients, bfloat16, NaN).
+ARGUMENTS: dict[str, Callable[[], Arguments]] = {
+    "qkv_explorer": qkv_arguments,
+    "softmax_explorer": lambda: (([2.0, 1.0, 0.5, -1.0], TOKENS[:4]), {"edit_index": 1}),
+    "scaling_explorer": lambda: ((), {}),
+    "masking_explorer": lambda: ((torch.randn(6, 6, generator=generator()), TOKENS), {}),
+    "cross_attention_explorer": cross_attention_arguments,
+    "add_norm_explorer": lambda: ((), {}),
+    "decoding_explorer": lambda: ((transformer(1), SOURCE, BOS), {}),
+    "transformer_attention_explorer": lambda: ((transformer(2), SOURCE, BOS, DIGIT_NAMES), {}),
+    "date_attention_explorer": date_arguments,
+    "patching_explorer": lambda: ((images(), ["a", "b"]), {}),
+    "position_explorer": position_arguments,
+    "stretched_codes_explorer": lambda: (
+        (dict(zip(("1-D", "2-D"), torch.randn(2, 16, 8, generator=generator()))), 4, 4),
+        {},
+    ),
+    "vit_attention_explorer": vit_arguments,
+    "vit_cnn_explorer": lambda: (
+        ({"ViT": {50: [0.3, 0.4], 200: [0.6, 0.7]}, "CNN": {50: [0.5, 0.6], 200: [0.8, 0.9]}},),
+        {},
+    ),
+}
+
+
+def build(name: str) -> Explorer:
+    """The registered explorer ``name``, built from its example arguments."""
+    args, kwargs = ARGUMENTS[name]()
+    return EXPLORERS[name](*args, **kwargs)
+
+
 EXAMPLES: dict[str, Callable[[], Explorer]] = {
-    "qkv_explorer": qkv_example,
-    "softmax_explorer": lambda: softmax_explorer([2.0, 1.0, 0.5, -1.0], TOKENS[:4], edit_index=1),
-    "scaling_explorer": scaling_explorer,
-    "masking_explorer": lambda: masking_explorer(torch.randn(6, 6, generator=generator()), TOKENS),
-    "cross_attention_explorer": cross_attention_example,
-    "add_norm_explorer": add_norm_explorer,
-    "decoding_explorer": lambda: decoding_explorer(transformer(1), SOURCE, BOS),
-    "transformer_attention_explorer": lambda: transformer_attention_explorer(
-        transformer(2), SOURCE, BOS, DIGIT_NAMES
-    ),
-    "date_attention_explorer": date_example,
-    "patching_explorer": lambda: patching_explorer(images(), ["a", "b"]),
-    "position_explorer": position_example,
-    "stretched_codes_explorer": lambda: stretched_codes_explorer(
-        dict(zip(("1-D", "2-D"), torch.randn(2, 16, 8, generator=generator()))), 4, 4
-    ),
-    "vit_attention_explorer": vit_example,
-    "vit_cnn_explorer": lambda: vit_cnn_explorer(
-        {"ViT": {50: [0.3, 0.4], 200: [0.6, 0.7]}, "CNN": {50: [0.5, 0.6], 200: [0.8, 0.9]}}
-    ),
+    name: functools.partial(build, name) for name in ARGUMENTS
 }
 NAMES = list(EXAMPLES)
 

@@ -4,7 +4,10 @@ Each checker runs the reader's function on several inputs (the chapter's own,
 and other sizes chosen so that the usual slips show), compares it with the
 package's reference, and, when it is wrong, names the mistake (softmax over the
 wrong axis, no 1/sqrt(d_k), ...). Every checker returns a :class:`CheckResult`
-and never raises; the mechanism is :class:`~lessons_lib.checks.core.Exercise`.
+and never raises, stops a function that does not return within
+:data:`~lessons_lib.checks.core.TIME_LIMIT` seconds, and leaves the global random
+generators as it found them; the mechanism is :class:`~lessons_lib.checks.core.Exercise`
+(reading answers: ``checks.answers``; running the reader's code: ``checks.running``).
 
 ``EXERCISES`` is the one registry: checker name -> its :class:`Exercise`, which
 holds the right answer (``solution``) and the known mistakes (``mistakes``).

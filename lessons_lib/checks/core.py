@@ -8,16 +8,22 @@ usual wrong answers show), the right answer, and the known :class:`Mistake` s.
 1. computes the reference for every case *before* the reader's code runs, on
    deep copies of the inputs (tensors and models), in float64 where it can;
 2. calls the reader's function on other deep copies, so that a function that
-   changes its inputs or the model in place cannot change the reference;
-3. turns whatever came back (a tensor, a numpy array, a number) into float64
-   and compares it with a tolerance that suits the answer's dtype;
+   changes its inputs or the model in place cannot change the reference, and
+   stops it after :data:`TIME_LIMIT` seconds on one case (``checks.running``);
+3. turns whatever came back (a tensor, a numpy array, a number) into a plain
+   CPU tensor (``checks.answers``) and compares it in float64 with a tolerance that comes from the
+   reference and the exercise, never from the answer's dtype: a float32
+   exercise allows 1e-4 of the values' scale, so an answer cast to bfloat16
+   that loses more than that fails, and is told so;
 4. when it is wrong, :func:`match_mistake` names the mistake whose answer
    agrees with the reader's on *every* case, or the first case that differs
-   is described (a crash with its line, None, a wrong type or shape, NaN, or
-   how far the values are off).
+   is described (a crash with its line, a time-out, None, a wrong type or
+   shape, NaN, a low-precision dtype, or how far the values are off).
 
-A checker never raises into the notebook and always returns a
-:class:`CheckResult`.
+A checker never raises into the notebook (only the reader's own
+KeyboardInterrupt goes through), always returns a :class:`CheckResult`, and
+leaves the global random generators of torch, numpy and ``random`` as it found
+them, whatever the reader's function does to them.
 
 >>> def double(x):
 ...     return 2 * x
@@ -31,17 +37,60 @@ A checker never raises into the notebook and always returns a
 from __future__ import annotations
 
 import copy
-import re
-import sysconfig
-import traceback
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import torch
 from torch import nn
+
+from lessons_lib.checks.answers import (
+    AnswerError,
+    as_count,
+    as_tensor,
+    dtype_name,
+    format_number,
+    low_precision,
+)
+from lessons_lib.checks.running import (
+    PASSED_THROUGH,
+    ReaderRaisedError,
+    TimeLimitError,
+    call_reader,
+    call_within,
+    global_state_kept,
+    positive_seconds,
+    where_it_raised,
+)
+
+__all__ = [
+    "FLOAT_TOLERANCE",
+    "TIME_LIMIT",
+    "AnswerError",
+    "Case",
+    "CheckResult",
+    "Exercise",
+    "Mistake",
+    "as_count",
+    "as_tensor",
+    "call_reader",
+    "call_within",
+    "close",
+    "deep_copy",
+    "global_state_kept",
+    "in_float64",
+    "inputs_dtype",
+    "match_mistake",
+    "where_it_raised",
+]
+
+TIME_LIMIT = 10.0
+"""Seconds the reader's function may take on one input before the checker stops it."""
+
+FLOAT_TOLERANCE = 1e-4
+"""The default tolerance of a floating reference, relative to its scale: what float32 work
+keeps (the inputs are float32; the reference is computed in float64)."""
 
 
 @dataclass(frozen=True)
@@ -85,23 +134,6 @@ class Case:
 
 AnswerKind = Literal["tensor", "bool mask", "count"]
 
-# Smallest tolerance by the answer's dtype, relative to the reference's scale.
-# float64 and float32 answers get float32's: the inputs are float32, so even an
-# answer in float64 may carry float32 rounding from an earlier step.
-TOLERANCE = {torch.float16: 1e-2, torch.bfloat16: 4e-2}
-FLOAT_TOLERANCE = 1e-4
-
-
-def tolerance(dtype: torch.dtype) -> float:
-    """The comparison tolerance for an answer of ``dtype``: 0 (exact) for integers and bools.
-
-    >>> tolerance(torch.float16), tolerance(torch.int64)
-    (0.01, 0.0)
-    """
-    if not dtype.is_floating_point:
-        return 0.0
-    return TOLERANCE.get(dtype, FLOAT_TOLERANCE)
-
 
 def deep_copy(args: tuple[object, ...]) -> tuple[object, ...]:
     """Independent copies of tensors, models and anything else in ``args``."""
@@ -120,102 +152,32 @@ def in_float64(args: tuple[object, ...]) -> tuple[object, ...]:
     return tuple(copies)
 
 
-# --- turning what the reader returned into a float64 tensor ---------------------------
+def inputs_dtype(args: tuple[object, ...]) -> torch.dtype:
+    """The floating dtype of the first float tensor or model in ``args`` (float32 if none).
 
-
-class AnswerError(Exception):
-    """An answer that cannot be compared; its message is for the reader."""
-
-
-def as_tensor(answer: object) -> torch.Tensor:
-    """A torch tensor or numpy array (or scalar) -> a detached CPU tensor; else AnswerError."""
-    if answer is None:
-        raise AnswerError("your function returned None: did you forget `return`?")
-    if isinstance(answer, (np.ndarray, np.generic)):
-        if answer.dtype.kind not in "biuf":
-            raise AnswerError(
-                f"expected a tensor of numbers, got a numpy array of dtype {answer.dtype}"
-            )
-        return torch.from_numpy(np.array(answer))
-    if not isinstance(answer, torch.Tensor):
-        raise AnswerError(f"expected a torch.Tensor, got {type(answer).__name__}")
-    if answer.is_complex():
-        raise AnswerError(f"expected real numbers, got dtype {answer.dtype}")
-    return answer.detach().cpu()
-
-
-def as_count(answer: object) -> torch.Tensor:
-    """A number (int, numpy integer, float, 0-d tensor) -> a 0-d tensor; else AnswerError."""
-    if answer is None:
-        raise AnswerError("your function returned None: did you forget `return`?")
-    if isinstance(answer, (torch.Tensor, np.ndarray, np.generic)):
-        value = as_tensor(answer)
-        if value.dim() != 0:
-            shape = tuple(value.shape)
-            raise AnswerError(f"expected a single number, got a tensor of shape {shape}")
-        if value.dtype == torch.bool:
-            raise AnswerError("expected a number, got a bool")
-        return value
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
-        raise AnswerError(f"expected a number, got {type(answer).__name__}")
-    return torch.tensor(answer, dtype=torch.int64 if isinstance(answer, int) else torch.float64)
-
-
-def _format_number(value: torch.Tensor) -> str:
-    number = value.item()
-    if isinstance(number, float) and number.is_integer():
-        number = int(number)
-    return f"{number:,}"
-
-
-# --- calling the reader's function ----------------------------------------------------
-
-_LIBRARY_DIRS = tuple(
-    {sysconfig.get_paths()[key] for key in ("stdlib", "purelib", "platlib")}
-    | {str(Path(__file__).resolve().parents[1])}
-)
-
-
-def _is_readers_file(filename: str) -> bool:
-    path = str(Path(filename).resolve()) if not filename.startswith("<") else filename
-    return not path.startswith(_LIBRARY_DIRS)
-
-
-def where_it_raised(error: BaseException) -> str:
-    """ " (line N of your cell: `code`)" for the deepest frame of the reader's own code, or ""."""
-    frames = [
-        frame
-        for frame in traceback.extract_tb(error.__traceback__)
-        if _is_readers_file(frame.filename) and frame.filename != __file__
-    ]
-    if not frames:
-        return ""
-    frame = frames[-1]
-    in_cell = re.search(r"ipykernel_|<ipython-input-", frame.filename)
-    place = "your cell" if in_cell else Path(frame.filename).name
-    code = f": `{frame.line.strip()}`" if frame.line else ""
-    return f" (line {frame.lineno} of {place}{code})"
-
-
-def call_reader(function: Callable[..., object], args: tuple[object, ...]) -> object:
-    """Call the reader's function; a crash becomes an :class:`AnswerError` naming its line."""
-    try:
-        return function(*args)
-    except Exception as error:  # the reader's code may raise anything
-        first_line = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
-        said = f": {first_line}" if first_line else ""
-        raise AnswerError(
-            f"your function raised {type(error).__name__}{said}{where_it_raised(error)}"
-        ) from None
+    >>> inputs_dtype((3, torch.ones(2, dtype=torch.float64)))
+    torch.float64
+    """
+    for arg in args:
+        tensors = arg.parameters() if isinstance(arg, nn.Module) else [arg]
+        for tensor in tensors:
+            if isinstance(tensor, torch.Tensor) and tensor.is_floating_point():
+                return tensor.dtype
+    return torch.float32
 
 
 def _changed(before: object, after: object) -> bool:
     """Whether the reader's copy of an argument differs from the checker's own afterwards."""
-    if isinstance(before, torch.Tensor) and isinstance(after, torch.Tensor):
-        return before.shape != after.shape or not torch.equal(before, after)
-    if isinstance(before, nn.Module) and isinstance(after, nn.Module):
-        ours, theirs = before.state_dict(), after.state_dict()
-        return ours.keys() != theirs.keys() or any(_changed(ours[key], theirs[key]) for key in ours)
+    try:
+        if isinstance(before, torch.Tensor) and isinstance(after, torch.Tensor):
+            return before.shape != after.shape or not torch.equal(before, after)
+        if isinstance(before, nn.Module) and isinstance(after, nn.Module):
+            ours, theirs = before.state_dict(), after.state_dict()
+            return ours.keys() != theirs.keys() or any(
+                _changed(ours[key], theirs[key]) for key in ours
+            )
+    except Exception:  # an argument changed beyond comparing (another device, a subclass...)
+        return True
     return False
 
 
@@ -225,9 +187,10 @@ def _changed(before: object, after: object) -> bool:
 def close(answer: torch.Tensor, expected: torch.Tensor, tol: float) -> bool:
     """Same shape and equal within ``tol`` relative to the scale (NaN equals NaN, inf inf).
 
-    Both are compared in float64, whatever their dtypes.
+    Both are compared in float64, whatever their dtypes; ``tol`` is the
+    reference's, so a low-precision answer gets no more slack.
 
-    >>> close(torch.tensor([1.0, 2.0]), torch.tensor([1, 2]), tolerance(torch.float32))
+    >>> close(torch.tensor([1.0, 2.0]), torch.tensor([1, 2]), FLOAT_TOLERANCE)
     True
     """
     if answer.shape != expected.shape:
@@ -245,9 +208,9 @@ class _Outcome:
     case: Case
     expected: torch.Tensor
     answer: torch.Tensor | None = None
-    raw: object = None
     problem: str | None = None
     raised: bool = False
+    timed_out: bool = False
     note: str = ""
 
 
@@ -260,11 +223,13 @@ def match_mistake(
 ) -> Mistake | None:
     """The first mistake that agrees with the reader's function on every case, if any.
 
-    Agreeing means: both raised, or both gave answers equal within the
-    answer's tolerance (NaN matching NaN, so overflows match). A mistake must
-    explain every case, so a slip that happens to coincide with another one
-    on one input is not misnamed.
+    Agreeing means: both raised, or both gave answers equal within the case's
+    tolerance, ``tol(reference)`` (NaN matching NaN, so overflows match). A
+    mistake must explain every case, so a slip that happens to coincide with
+    another one on one input is not misnamed.
     """
+    if any(outcome.answer is None and not outcome.raised for outcome in outcomes):
+        return None  # a time-out or an answer of the wrong type: no mistake gives that
     for mistake in mistakes:
         for outcome, args in zip(outcomes, pristine, strict=True):
             try:
@@ -273,23 +238,48 @@ def match_mistake(
                 if outcome.raised:
                     continue
                 break
-            if outcome.answer is None or not close(outcome.answer, wrong, tol(outcome.answer)):
+            if outcome.answer is None or not close(outcome.answer, wrong, tol(outcome.expected)):
                 break
         else:
             return mistake
     return None
 
 
-def _describe(outcome: _Outcome, kind: AnswerKind) -> str:
+def _describe(outcome: _Outcome, kind: AnswerKind, tol: float) -> str:
     """Why the reader's answer on this case is wrong, when no known mistake explains it."""
     answer, expected = outcome.answer, outcome.expected
     if kind == "count" and outcome.problem is None:
         label = outcome.case.label
-        return f"expected {_format_number(expected)} for {label}, got {_format_number(answer)}"
-    return f"with {outcome.case.label}: {_what_is_wrong(outcome, kind)}"
+        return f"expected {format_number(expected)} for {label}, got {format_number(answer)}"
+    return f"with {outcome.case.label}: {_what_is_wrong(outcome, kind, tol)}"
 
 
-def _what_is_wrong(outcome: _Outcome, kind: AnswerKind) -> str:
+def _precision_lost(outcome: _Outcome, error: float, tol: float) -> str | None:
+    """The message for an answer in float16/bfloat16 that is off by about its rounding.
+
+    Only where the reference is floating (``tol`` > 0): token ids and masks are
+    compared exactly, and their dtype is not the inputs' float dtype.
+    """
+    dtype = outcome.answer.dtype
+    if tol == 0 or not low_precision(dtype):
+        return None
+    name, wanted = dtype_name(dtype), dtype_name(inputs_dtype(outcome.case.args))
+    eps = torch.finfo(dtype).eps
+    if not close(outcome.answer, outcome.expected, max(tol, 8 * eps)):
+        return (
+            f"the values differ from the reference by up to {error:.3g}; compare step by step "
+            f"(your answer is also in {name}: return it in {wanted}, the inputs' dtype)"
+        )
+    digits = max(1, int(-math.log10(eps)))
+    plural = "s" if digits > 1 else ""
+    return (
+        f"your answer came back in {name}, which keeps only about {digits} significant "
+        f"digit{plural}: it is off by up to {error:.3g}, more than this check allows "
+        f"({tol:g} of the values' scale); compute and return it in {wanted}, the inputs' dtype"
+    )
+
+
+def _what_is_wrong(outcome: _Outcome, kind: AnswerKind, tol: float) -> str:
     if outcome.problem is not None:
         return outcome.problem
     answer, expected = outcome.answer, outcome.expected
@@ -309,7 +299,20 @@ def _what_is_wrong(outcome: _Outcome, kind: AnswerKind) -> str:
             f"{answer.dtype}; compare with a condition or call .bool()"
         )
     error = float((answer.double() - expected.double()).abs().max())
+    lost = _precision_lost(outcome, error, tol)
+    if lost is not None:
+        return lost
     return f"the values differ from the reference by up to {error:.3g}; compare step by step"
+
+
+def _time_out_message(late: TimeLimitError) -> str:
+    unit = "second" if late.seconds == 1 else "seconds"
+    running = " (it still runs in the background: restart the kernel to stop it)"
+    return (
+        f"your function did not return within {late.seconds:g} {unit}: look for an endless "
+        "loop, e.g. a `while` whose condition never becomes false"
+        + (running if late.still_running else "")
+    )
 
 
 @dataclass(frozen=True)
@@ -320,7 +323,9 @@ class Exercise:
     chapter's example. ``solution`` has the reader's signature and gives the
     right answer: with ``precise`` it runs on float64 copies of the inputs.
     ``kind`` says what the reader returns: a tensor, a bool mask (values and
-    dtype), or a count (a number, compared exactly).
+    dtype), or a count (a number, compared exactly). ``rtol`` is the tolerance
+    of a floating reference, relative to its scale (integer and bool references
+    are compared exactly).
     """
 
     name: str
@@ -331,24 +336,44 @@ class Exercise:
     success: str
     kind: AnswerKind = "tensor"
     precise: bool = True
+    rtol: float = FLOAT_TOLERANCE
 
     def _convert(self, answer: object) -> torch.Tensor:
         return as_count(answer) if self.kind == "count" else as_tensor(answer)
+
+    def _read(self, answer: object) -> torch.Tensor:
+        """The reader's answer as a tensor; whatever goes wrong is an AnswerError."""
+        try:
+            return self._convert(answer)
+        except (AnswerError, *PASSED_THROUGH):
+            raise
+        except BaseException as error:  # an object whose __float__, __array__, ... raises
+            kind = "number" if self.kind == "count" else "tensor"
+            raise AnswerError(
+                f"expected a {kind}, got {type(answer).__name__}, which could not be read "
+                f"({type(error).__name__})"
+            ) from None
 
     def _reference(self, args: tuple[object, ...]) -> torch.Tensor:
         with torch.no_grad():
             inputs = in_float64(args) if self.precise else deep_copy(args)
             return self._convert(self.solution(*inputs))
 
-    def _run(self, function: Callable[..., object], case: Case, expected: torch.Tensor) -> _Outcome:
+    def _run(
+        self, function: Callable[..., object], case: Case, expected: torch.Tensor, seconds: float
+    ) -> _Outcome:
         outcome = _Outcome(case, expected)
         pristine = deep_copy(case.args)
         given = deep_copy(case.args)
         try:
-            outcome.raw = call_reader(function, given)
-        except AnswerError as problem:
-            outcome.problem, outcome.raised = str(problem), True
+            outcome.answer = call_within(lambda: self._read(call_reader(function, given)), seconds)
+        except TimeLimitError as late:
+            outcome.problem, outcome.timed_out = _time_out_message(late), True
             return outcome
+        except AnswerError as problem:
+            outcome.problem, outcome.raised = str(problem), isinstance(problem, ReaderRaisedError)
+            if outcome.raised:
+                return outcome
         changed = [
             name
             for name, before, after in zip(self.parameters, pristine, given, strict=True)
@@ -359,40 +384,55 @@ class Exercise:
             outcome.note = (
                 f" (Note: your function changed {names} in place; the checker gave it a copy.)"
             )
-        try:
-            outcome.answer = self._convert(outcome.raw)
-        except AnswerError as problem:
-            outcome.problem = str(problem)
         return outcome
 
-    def _tolerance(self, answer: torch.Tensor) -> float:
-        return 0.0 if self.kind == "count" else tolerance(answer.dtype)
+    def _tolerance(self, expected: torch.Tensor) -> float:
+        """The case's tolerance, from its reference: 0 (exact) for counts, ints and bools."""
+        if self.kind == "count" or not expected.is_floating_point():
+            return 0.0
+        return self.rtol
 
     def _right(self, outcome: _Outcome) -> bool:
         answer = outcome.answer
-        if answer is None or not close(answer, outcome.expected, self._tolerance(answer)):
+        if answer is None or not close(answer, outcome.expected, self._tolerance(outcome.expected)):
             return False
-        return self.kind != "bool mask" or outcome.answer.dtype == torch.bool
+        return self.kind != "bool mask" or answer.dtype == torch.bool
 
-    def check(self, function: Callable[..., object]) -> CheckResult:
-        """Run ``function`` on every case and grade it; never raises."""
+    def check(
+        self, function: Callable[..., object], *, time_limit: float | None = None
+    ) -> CheckResult:
+        """Run ``function`` on every case and grade it; never raises into the notebook.
+
+        ``function`` gets ``time_limit`` seconds per case (:data:`TIME_LIMIT`
+        when None); after one time-out the other cases are not tried. The
+        global random generators are the same afterwards as before.
+        """
+        seconds = positive_seconds(TIME_LIMIT if time_limit is None else time_limit, "time_limit")
         if not callable(function):
             return CheckResult(False, f"expected a function, got {type(function).__name__}")
+        with global_state_kept():
+            try:
+                return self._grade(function, seconds)
+            except Exception as error:  # a bug of ours must not look like the reader's
+                message = f"the checker itself failed ({error!r}); please report it"
+                return CheckResult(False, message)
+
+    def _grade(self, function: Callable[..., object], seconds: float) -> CheckResult:
         cases = list(self.cases())
-        try:
-            references = [self._reference(case.args) for case in cases]  # before the reader's code
-        except Exception as error:  # a bug of ours must not look like the reader's
-            return CheckResult(False, f"the checker itself failed ({error!r}); please report it")
+        references = [self._reference(case.args) for case in cases]  # before the reader's code
         pristine = [deep_copy(case.args) for case in cases]
-        outcomes = [
-            self._run(function, case, expected)
-            for case, expected in zip(cases, references, strict=True)
-        ]
+        outcomes: list[_Outcome] = []
+        for case, expected in zip(cases, references, strict=True):
+            if any(outcome.timed_out for outcome in outcomes):  # it would run out of time again
+                outcomes.append(_Outcome(case, expected, problem="not tried after a time-out"))
+            else:
+                outcomes.append(self._run(function, case, expected, seconds))
         note = next((outcome.note for outcome in outcomes if outcome.note), "")
         if all(self._right(outcome) for outcome in outcomes):
             return CheckResult(True, self.success + note)
-        mistake = match_mistake(outcomes, self.mistakes, pristine, self._convert, self._tolerance)
+        mistake = match_mistake(outcomes, self.mistakes, pristine, self._read, self._tolerance)
         if mistake is not None:
             return CheckResult(False, f"{mistake.name}: {mistake.hint}{note}")
         first_wrong = next(outcome for outcome in outcomes if not self._right(outcome))
-        return CheckResult(False, _describe(first_wrong, self.kind) + note)
+        tol = self._tolerance(first_wrong.expected)
+        return CheckResult(False, _describe(first_wrong, self.kind, tol) + note)

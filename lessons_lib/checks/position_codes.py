@@ -11,9 +11,14 @@ from lessons_lib.positions import PositionCodes2D, interpolate_codes_1d, interpo
 
 
 def _codes_2d(row_codes: torch.Tensor, col_codes: torch.Tensor) -> torch.Tensor:
-    """The package's :class:`PositionCodes2D` with these tables: ``(gh*gw, d)``."""
+    """The package's :class:`PositionCodes2D` with these tables: ``(gh*gw, d)``.
+
+    The module's random start is drawn inside ``fork_rng``, so the global generator is
+    left as it was (the tables are overwritten anyway).
+    """
     grid_h, half = row_codes.shape
-    codes = PositionCodes2D(grid_h, col_codes.shape[0], 2 * half).to(row_codes.dtype)
+    with torch.random.fork_rng(devices=[]):
+        codes = PositionCodes2D(grid_h, col_codes.shape[0], 2 * half).to(row_codes.dtype)
     with torch.no_grad():
         codes.row_codes.copy_(row_codes)
         codes.col_codes.copy_(col_codes)

@@ -15,8 +15,8 @@ from lessons_lib.transformer import EncoderLayer, Transformer
 
 def _layer(d_model: int, num_heads: int, d_ff: int, seed: int) -> EncoderLayer:
     """A random post-norm layer whose two norms have different gains and biases."""
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):  # the CPU generator, restored; CUDA's untouched
+        torch.default_generator.manual_seed(seed)
         layer = EncoderLayer(d_model, num_heads, d_ff).eval()
         with torch.no_grad():
             for add_norm in (layer.norm1, layer.norm2):
@@ -175,8 +175,8 @@ def small_transformer(vocab: int, seed: int) -> Transformer:
     Its final Linear is scaled up so that slips show clearly and its choices vary from
     step to step (an untrained model at the usual scale repeats one or two tokens).
     """
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):  # the CPU generator, restored; CUDA's untouched
+        torch.default_generator.manual_seed(seed)
         model = Transformer(vocab, d_model=16, num_heads=2, num_layers=1, d_ff=32, max_len=16)
     with torch.no_grad():
         model.output.weight.mul_(4)

@@ -11,10 +11,12 @@ import ipywidgets
 import torch
 from matplotlib.artist import Artist
 
+from lessons_lib._validate import require_int
 from lessons_lib.decoding import Trace, generate, greedy_choice, sampling_choice
 from lessons_lib.plotting import bars, set_bar_heights
 from lessons_lib.widgets.explorer import Explorer
 from lessons_lib.widgets.rendering import new_figure
+from lessons_lib.widgets.tensors import require_source
 
 TEMPERATURES = (("greedy", None), ("T = 1", 1.0), ("T = 2", 2.0), ("T = 4", 4.0))
 
@@ -50,10 +52,13 @@ def decoding_explorer(
 ) -> Explorer:
     """Step through the decoding of ``source``; see the tokens so far and the probability bars.
 
-    source ``(length,)``; ``bos`` is the begin token's id.
+    source ``(length,)``; ``bos`` is the begin token's id. A model in bfloat16 or float16
+    decodes in its own dtype; its probabilities are drawn in float32.
 
     >>> decoding_explorer(model, held_out_sources[0], task.bos, token_names=names)  # doctest: +SKIP
     """
+    require_source(model, source)
+    bos, seed = require_int("bos", bos), require_int("seed", seed)
     length = source.shape[0]
     vocab = model.vocab_size
     names = list(token_names) if token_names is not None else [str(i) for i in range(vocab)]
@@ -81,7 +86,7 @@ def decoding_explorer(
         trace = traces[temperature]
         tokens = trace.tokens[0]  # (length,)
         chosen = int(tokens[step - 1])
-        probabilities = trace.probabilities[0, step - 1]  # (vocab,)
+        probabilities = trace.probabilities[0, step - 1].float()  # (vocab,)
         changed = set_bar_heights(probability_bars, probabilities)
         for index, bar in enumerate(probability_bars):
             bar.set_color("tab:orange" if index == chosen else "tab:blue")

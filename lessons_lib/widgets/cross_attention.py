@@ -12,10 +12,11 @@ import torch
 from matplotlib.artist import Artist
 from matplotlib.patches import Rectangle
 
-from lessons_lib._validate import require_float, require_rank
+from lessons_lib._validate import require_float, require_int, require_rank
 from lessons_lib.plotting import bars, heatmap, set_bar_heights
 from lessons_lib.widgets.explorer import Explorer
 from lessons_lib.widgets.rendering import new_figure
+from lessons_lib.widgets.tensors import drawable, require_finite
 
 ALL_HEADS = -1  # the head control's value for "mean over the heads"
 
@@ -30,6 +31,7 @@ def source_reads(
     the mean over the heads.
     """
     require_rank("weights", require_float("weights", weights), 3, "(heads, L_q, L_k)")
+    head, position = require_int("head", head), require_int("position", position)
     heads, l_q, _ = weights.shape
     if not -1 <= head < heads:
         raise ValueError(f"head must lie in 0..{heads - 1}, or -1 for the mean, got {head}")
@@ -44,12 +46,14 @@ def cross_attention_explorer(
 ) -> Explorer:
     """Pick a decoder position and a head; see which source tokens that position reads.
 
-    weights ``(heads, L_q, L_k)``: one decoder layer's cross-attention for one example.
+    weights ``(heads, L_q, L_k)``: one decoder layer's cross-attention for one example,
+    finite (any float dtype; drawn in float32).
 
     >>> weights = torch.softmax(torch.randn(2, 3, 4), dim=-1)
     >>> explorer = cross_attention_explorer(weights, list("1234"), list("432"))
     """
-    require_rank("weights", require_float("weights", weights), 3, "(heads, L_q, L_k)")
+    weights = require_finite("weights", drawable("weights", weights))  # float32, detached
+    require_rank("weights", weights, 3, "(heads, L_q, L_k)")
     heads, l_q, l_k = weights.shape
     if 0 in weights.shape:
         raise ValueError(f"weights need a head, a query and a key, got shape {(heads, l_q, l_k)}")

@@ -26,6 +26,7 @@ from IPython.display import display
 from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 
+from lessons_lib._validate import require_positive_int
 from lessons_lib.widgets.rendering import FrameDrawer, canvas_png
 from lessons_lib.widgets.static import control_options, static_forms_enabled, static_html
 
@@ -61,7 +62,7 @@ class Explorer(ipywidgets.VBox):
         self.controls = dict(controls)
         self.update = update
         self.caption = caption
-        self.dpi = dpi
+        self.dpi = require_positive_int("dpi", dpi)
         for control in self.controls.values():
             control_options(control)  # refuse continuous controls early
         # Natural size: a VBox stretches its children to its width by default, which would

@@ -19,6 +19,7 @@ from lessons_lib.plotting import bars, heatmap, set_bar_heights
 from lessons_lib.softmax import softmax
 from lessons_lib.widgets.explorer import Explorer
 from lessons_lib.widgets.rendering import new_figure
+from lessons_lib.widgets.tensors import drawable, require_finite
 
 
 def masking_frame(
@@ -40,13 +41,14 @@ def masking_frame(
     return shown, softmax(shown, dim=-1)
 
 
-def _padded(matrix: torch.Tensor, size: int) -> torch.Tensor:
+def _padded(matrix: torch.Tensor, size: int, below: float = -1.0) -> torch.Tensor:
     """``matrix`` in the top-left of a ``(size, size)`` grid of NaN, which is drawn blank.
 
-    -inf becomes a finite value far below the colour scale, drawn in the "under" colour.
+    -inf becomes ``below``, a value under the colour scale, drawn in the "under" colour (a
+    value just under the scale, not a huge one: matplotlib resamples over the data's range).
     """
     grid = torch.full((size, size), float("nan"))
-    grid[: matrix.shape[0], : matrix.shape[1]] = matrix.nan_to_num(neginf=-1e6)
+    grid[: matrix.shape[0], : matrix.shape[1]] = matrix.nan_to_num(neginf=below)
     return grid
 
 
@@ -56,12 +58,17 @@ def masking_explorer(
     """Choose the sequence length, the causal mask on or off, and a query row to read.
 
     scores ``(max_len, max_len)`` with max_len = max(lengths); one token name per row.
+    A score may be -inf (masked already: drawn black, weight 0), never NaN or +inf.
 
     >>> explorer = masking_explorer(torch.randn(6, 6), list("abcdef"))
     >>> explorer.controls["causal"].value = False  # the picture follows
     """
+    # Drawn in float32, detached; -inf is a score already masked, NaN and +inf mean nothing.
+    scores = require_finite("scores", drawable("scores", scores), allow_neginf=True)
+    require_rank("scores", scores, 2, "(max_len, max_len)")
     if len(lengths) == 0:
         raise ValueError("lengths must list at least one sequence length, got none")
+    lengths = [require_positive_int("every length", length) for length in lengths]
     max_len = max(lengths)
     if len(tokens) < max_len or min(scores.shape) < max_len:
         raise ValueError(
@@ -72,7 +79,9 @@ def masking_explorer(
     figure = new_figure(9.5, 2.9)
     score_ax, weight_ax, row_ax = figure.subplots(1, 3)
     blank = torch.full((max_len, max_len), float("nan"))
-    limit = float(scores[:max_len, :max_len].abs().max())
+    drawn = scores[:max_len, :max_len]  # (max_len, max_len)
+    finite = drawn[drawn.isfinite()]  # the colour scale spans the finite scores only
+    limit = max(float(finite.abs().max()), 1e-6) if finite.numel() else 1.0
     cmap = matplotlib.colormaps["coolwarm"].with_extremes(bad="white", under="0.15")
     score_image = heatmap(score_ax, blank, labels, labels, cmap=cmap, vmin=-limit, vmax=limit)
     weight_cmap = matplotlib.colormaps["viridis"].with_extremes(bad="white")
@@ -96,7 +105,7 @@ def masking_explorer(
     def update(length: int, causal: bool, row: int) -> list[Artist]:
         row = min(row, length - 1)  # a shorter sequence has fewer rows
         shown, weights = masking_frame(scores, length, causal)
-        score_image.set_data(_padded(shown, max_len).numpy())
+        score_image.set_data(_padded(shown, max_len, below=-2 * limit).numpy())
         weight_image.set_data(_padded(weights, max_len).numpy())
         for frame in frames:
             frame.set_y(row - 0.5)

@@ -14,9 +14,11 @@ from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from lessons_lib._validate import require_int, require_positive_int
 from lessons_lib.plotting import heatmap
 from lessons_lib.widgets.explorer import Explorer
 from lessons_lib.widgets.rendering import new_figure
+from lessons_lib.widgets.tensors import drawable, require_finite
 
 
 def cosine_similarity_map(codes: torch.Tensor) -> torch.Tensor:
@@ -36,6 +38,10 @@ def patch_similarity(
     codes: torch.Tensor, patch_index: int, grid_h: int, grid_w: int
 ) -> torch.Tensor:
     """One patch's code against every patch's code, laid out as the grid ``(grid_h, grid_w)``."""
+    grid_h, grid_w = require_positive_int("grid_h", grid_h), require_positive_int("grid_w", grid_w)
+    patch_index = require_int("patch_index", patch_index)
+    if codes.dim() != 2:
+        raise ValueError(f"codes must be (n_positions, d), got shape {tuple(codes.shape)}")
     if codes.shape[0] != grid_h * grid_w:
         raise ValueError(
             f"a {grid_h}x{grid_w} grid has {grid_h * grid_w} patches, got {codes.shape[0]} codes"
@@ -68,6 +74,25 @@ def plot_similarity_grid(codes: torch.Tensor, grid_h: int, grid_w: int, title: s
     return figure
 
 
+def _tables(
+    name: str, tables: Mapping[str, torch.Tensor], grid_h: int, grid_w: int
+) -> dict[str, torch.Tensor]:
+    """Every table of codes checked up front, as float32 (detached): NaN or inf are refused.
+
+    A NaN in one code would make its whole row and column of similarities NaN.
+    """
+    if not isinstance(tables, Mapping):
+        raise TypeError(f"{name} must map names to tables of codes, got {type(tables).__name__}")
+    if not tables:
+        raise ValueError(f"{name} must hold at least one table of codes, got none")
+    checked = {}
+    for key, codes in tables.items():
+        label = f"{name}[{key!r}]"
+        checked[key] = require_finite(label, drawable(label, codes))  # (grid_h * grid_w, d)
+        patch_similarity(checked[key], 0, grid_h, grid_w)  # the shape, for this grid
+    return checked
+
+
 def position_explorer(
     codes_by_kind: Mapping[str, torch.Tensor], grid_h: int, grid_w: int
 ) -> Explorer:
@@ -78,11 +103,8 @@ def position_explorer(
     >>> explorer = position_explorer({"random": torch.randn(4, 8)}, grid_h=2, grid_w=2)
     >>> explorer.controls["patch_index"].value = 3  # the picture follows
     """
+    codes_by_kind = _tables("codes_by_kind", codes_by_kind, grid_h, grid_w)
     kinds = list(codes_by_kind)
-    if not kinds:
-        raise ValueError("codes_by_kind must hold at least one table of codes, got none")
-    for codes in codes_by_kind.values():
-        patch_similarity(codes, 0, grid_h, grid_w)  # validate every table up front
     figure = new_figure(4.2, 3.4)
     ax = figure.subplots()
     image = heatmap(ax, torch.zeros(grid_h, grid_w), cmap="viridis", vmin=-1, vmax=1, colorbar=True)
@@ -130,10 +152,7 @@ def stretched_codes_explorer(
     >>> explorer = stretched_codes_explorer(codes, grid_h=4, grid_w=4)
     >>> explorer.controls["patch_index"].value = 5  # every panel follows
     """
-    if not codes_by_method:
-        raise ValueError("codes_by_method must name at least one table of codes, got none")
-    for codes in codes_by_method.values():
-        patch_similarity(codes, 0, grid_h, grid_w)  # validate every table up front
+    codes_by_method = _tables("codes_by_method", codes_by_method, grid_h, grid_w)
     names = list(codes_by_method)
     figure = new_figure(2.6 * len(names) + 0.8, 3.0)
     axes = figure.subplots(1, len(names), squeeze=False)[0]

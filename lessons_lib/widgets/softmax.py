@@ -5,6 +5,7 @@ Layer: presentation (matplotlib, ipywidgets).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import ipywidgets
@@ -12,14 +13,23 @@ import numpy as np
 import torch
 from matplotlib.artist import Artist
 
-from lessons_lib._validate import require_float, require_int, require_positive_int, require_rank
+from lessons_lib._validate import (
+    require_float,
+    require_int,
+    require_number,
+    require_positive_int,
+    require_rank,
+)
 from lessons_lib.plotting import bars, set_bar_heights
 from lessons_lib.softmax import entropy, softmax
 from lessons_lib.widgets.explorer import Explorer
 from lessons_lib.widgets.rendering import new_figure
+from lessons_lib.widgets.tensors import drawable, require_finite
 
 TEMPERATURES = (0.25, 0.5, 1.0, 2.0, 4.0)
 D_KS = (1, 4, 16, 64, 256, 1024)
+MAX_D_K = 4096  # 2000 samples x 4096 x 2 float32 values: 64 MB
+MAX_KEYS = 64  # one bar each
 
 
 def softmax_steps(logits: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -34,6 +44,17 @@ def softmax_steps(logits: torch.Tensor, temperature: float) -> tuple[torch.Tenso
     return exps, probabilities
 
 
+def _as_logits(logits: torch.Tensor | Sequence[float]) -> torch.Tensor:
+    """Logits as a float32 tensor ``(n,)``: a tensor (any float dtype, detached) or numbers."""
+    if isinstance(logits, torch.Tensor):
+        tensor = drawable("logits", logits)
+    else:
+        numbers = [require_number("every logit", value) for value in logits]
+        tensor = torch.tensor(numbers, dtype=torch.float32)
+    require_rank("logits", tensor, 1, "(n,)")
+    return tensor
+
+
 def softmax_explorer(
     logits: Sequence[float],
     labels: Sequence[str],
@@ -42,10 +63,15 @@ def softmax_explorer(
 ) -> Explorer:
     """Set one logit and the temperature; see exp((x - max)/T) and the probabilities.
 
+    ``logits``: numbers, or a tensor ``(n,)`` of any float dtype; they must be finite.
+
     >>> explorer = softmax_explorer([2.0, 1.0, 0.5], ["the", "cat", "sat"], edit_index=1)
     >>> explorer.controls["temperature"].value = 4.0  # the picture follows
     """
-    base = torch.tensor(list(logits), dtype=torch.float32)
+    base = require_finite("logits", _as_logits(logits))  # (n,), float32
+    edit_values = [require_number("every edit value", value) for value in edit_values]
+    if not all(math.isfinite(value) for value in edit_values):
+        raise ValueError(f"edit_values must be finite numbers, got {tuple(edit_values)}")
     if len(base) == 0 or len(edit_values) == 0:
         raise ValueError(
             f"need at least one logit and one value to set it to, got {len(base)} logits "
@@ -96,6 +122,14 @@ def softmax_explorer(
     return Explorer(figure, controls, update, caption=caption)
 
 
+def _check_d_k(name: str, d_k: object) -> int:
+    """``d_k`` as an int in 1..MAX_D_K (larger ones would fill the memory with samples)."""
+    d_k = require_positive_int(name, d_k)
+    if d_k > MAX_D_K:
+        raise ValueError(f"{name} must lie in 1..{MAX_D_K}, got {d_k}")
+    return d_k
+
+
 def scaling_frame(
     d_k: int, scaled: bool, n_keys: int = 8, n_samples: int = 2000, seed: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,9 +141,15 @@ def scaling_frame(
     ``weights`` ``(n_keys,)`` = softmax of one query's scores. The same seed
     gives the same vectors with or without the scaling.
     """
-    require_positive_int("d_k", d_k)
-    require_positive_int("n_keys", n_keys)
-    require_positive_int("n_samples", n_samples)
+    d_k = _check_d_k("d_k", d_k)
+    n_keys = require_positive_int("n_keys", n_keys)
+    n_samples = require_positive_int("n_samples", n_samples)
+    if n_keys > n_samples:
+        raise ValueError(
+            f"n_keys must be at most n_samples ({n_samples}): the keys are drawn among the "
+            f"samples, got n_keys={n_keys}"
+        )
+    seed = require_int("seed", seed)
     generator = torch.Generator().manual_seed(seed)
     queries = torch.randn(n_samples, d_k, generator=generator)  # (n_samples, d_k)
     keys = torch.randn(n_samples, d_k, generator=generator)  # (n_samples, d_k)
@@ -124,9 +164,12 @@ def scaling_explorer(d_ks: Sequence[int] = D_KS, n_keys: int = 8) -> Explorer:
 
     >>> scaling_explorer(d_ks=(4, 64)).controls["scaled"].value = True
     """
-    d_ks = [require_positive_int("every d_k", d_k) for d_k in d_ks]
+    d_ks = [_check_d_k("every d_k", d_k) for d_k in d_ks]
     if not d_ks:
         raise ValueError("d_ks must list at least one d_k, got none")
+    n_keys = require_positive_int("n_keys", n_keys)
+    if n_keys > MAX_KEYS:
+        raise ValueError(f"n_keys must lie in 1..{MAX_KEYS} (one bar each), got {n_keys}")
     figure = new_figure(8.5, 2.4)
     hist_ax, weight_ax = figure.subplots(1, 2)
     edges = np.linspace(-60, 60, 61)
@@ -160,7 +203,7 @@ def scaling_explorer(d_ks: Sequence[int] = D_KS, n_keys: int = 8) -> Explorer:
 
     caption = (
         "Left: scores of 2000 random query-key pairs with N(0, 1) entries; right: one query's "
-        "softmax weights over 8 keys. Unscaled, the scores spread like √d_k and the weights "
-        "collapse onto one key; divided by √d_k they keep the same spread for every d_k."
+        f"softmax weights over {n_keys} keys. Unscaled, the scores spread like √d_k and the "
+        "weights collapse onto one key; divided by √d_k they keep the same spread for every d_k."
     )
     return Explorer(figure, controls, update, caption=caption)

@@ -13,7 +13,7 @@ import torch
 from matplotlib.artist import Artist
 from matplotlib.patches import Rectangle
 
-from lessons_lib._validate import require_float, require_rank
+from lessons_lib._validate import require_float, require_int, require_rank
 from lessons_lib.data import DateBatch, DateTask, shift_right
 from lessons_lib.decoding import greedy_decode
 from lessons_lib.experiments import date_cross_attention
@@ -21,6 +21,7 @@ from lessons_lib.plotting import bars, heatmap, set_bar_heights
 from lessons_lib.transformer import Transformer
 from lessons_lib.widgets.explorer import Explorer
 from lessons_lib.widgets.rendering import new_figure
+from lessons_lib.widgets.tensors import require_finite_model, require_source
 
 KINDS = ("encoder self-attention", "decoder self-attention (masked)", "decoder cross-attention")
 
@@ -58,11 +59,17 @@ def transformer_attention_explorer(
 
     >>> transformer_attention_explorer(model, source, task.bos, names)  # doctest: +SKIP
     """
-    maps, output = attention_maps(model, source, bos)
+    require_source(model, source)
+    bos = require_int("bos", bos)
+    if not 0 <= bos < model.vocab_size:
+        raise ValueError(f"bos must be a token id in 0..{model.vocab_size - 1}, got {bos}")
     if len(token_names) != model.vocab_size:
         raise ValueError(
             f"need one token name per vocabulary entry ({model.vocab_size}), got {len(token_names)}"
         )
+    maps, output = attention_maps(model, source, bos)
+    # A bfloat16 or float16 model computes in its dtype; its attention is drawn in float32.
+    maps = {kind: weights.float() for kind, weights in maps.items()}
     num_heads = maps[KINDS[0]].shape[0]
     source_labels = [f"{i}:{token_names[int(t)]}" for i, t in enumerate(source)]
     decoder_inputs = [bos, *output[:-1].tolist()]
@@ -128,6 +135,7 @@ def date_reading(
     >>> matrix, row = date_reading(cross, position=3, layer=0)  # (10, 12), (12,)
     """
     require_rank("cross", require_float("cross", cross), 4, "(layers, heads, L_tgt, L_src)")
+    position, layer = require_int("position", position), require_int("layer", layer)
     layers, _, l_tgt, _ = cross.shape
     if not 0 <= layer < layers:
         raise ValueError(f"layer must lie in 0..{layers - 1}, got {layer}")
@@ -154,6 +162,7 @@ def date_attention_explorer(model: torch.nn.Module, task: DateTask, batch: DateB
     ):
         if not isinstance(value, kind):
             raise TypeError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
+    require_finite_model("model", model)
     n, steps = batch.targets.shape
     layers = len(model.decoder_layers)
     if not 1 <= n * steps * layers <= MAX_DATE_FRAMES:
@@ -162,6 +171,7 @@ def date_attention_explorer(model: torch.nn.Module, task: DateTask, batch: DateB
             f"frames; the static page holds at most {MAX_DATE_FRAMES}: pass fewer dates"
         )
     attention = date_cross_attention(model, batch, task.bos)
+    cross = attention.cross.float()  # drawn in float32, whatever the model's dtype
     names = task.token_names
     width = batch.sources.shape[1]
     sources = [
@@ -205,7 +215,7 @@ def date_attention_explorer(model: torch.nn.Module, task: DateTask, batch: DateB
 
     def update(example: int, position: int, layer: int = layers - 1) -> list[Artist]:
         nonlocal labelled
-        matrix, row = date_reading(attention.cross[example], position, layer)
+        matrix, row = date_reading(cross[example], position, layer)
         image.set_data(matrix.numpy())
         highlight.set_y(position - 0.5)
         changed = [image, highlight, *set_bar_heights(row_bars, row)]

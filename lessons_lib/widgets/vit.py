@@ -10,7 +10,7 @@ Layer: presentation (matplotlib, ipywidgets).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import ipywidgets
 import numpy as np
@@ -18,10 +18,12 @@ import torch
 from matplotlib.artist import Artist
 from matplotlib.patches import Rectangle
 
+from lessons_lib._validate import require_float, require_number
 from lessons_lib.experiments import summarise_runs
 from lessons_lib.vit import ViT
 from lessons_lib.widgets.explorer import Explorer
 from lessons_lib.widgets.rendering import new_figure
+from lessons_lib.widgets.tensors import require_finite, require_finite_model
 
 OVERLAY_RGB = (0.9, 0.1, 0.0)  # attention is drawn as red, more opaque where the weight is larger
 OVERLAY_MAX_ALPHA = 0.8
@@ -68,17 +70,25 @@ def query_options(grid_h: int, grid_w: int) -> list[tuple[str, int]]:
 def vit_attention_explorer(model: ViT, images: torch.Tensor, names: Sequence[str]) -> Explorer:
     """Pick an image and a query; see its attention over the image in every layer.
 
-    images ``(k, channels, H, W)``, one name each.
+    images ``(k, channels, H, W)``, one name each, finite; they run in the model's dtype
+    (a bfloat16 model too) and are drawn in float32.
 
     >>> vit_attention_explorer(model, test.images[:3], ["a", "b", "c"])  # doctest: +SKIP
     """
+    if not isinstance(model, ViT):
+        raise TypeError(f"model must be a ViT, got {type(model).__name__}")
+    require_finite_model("model", model)
+    images = require_finite("images", require_float("images", images).detach())
     if images.dim() != 4 or len(names) != images.shape[0] or images.shape[0] == 0:
         raise ValueError(
             f"images must be (k, channels, H, W), k >= 1, with one name each, got shape "
             f"{tuple(images.shape)} and {len(names)} names"
         )
+    weight = next(p for p in model.parameters() if p.is_floating_point())
+    images = images.to(weight.device, weight.dtype)  # the model's dtype: bfloat16 runs as it is
     model.eval()
     logits, maps = model(images, need_weights=True)  # (k, classes), (depth, k, heads, 1+N, 1+N)
+    maps, images = maps.float().cpu(), images.float().cpu()  # drawn in float32
     predictions = logits.argmax(-1).tolist()
     grid_h, grid_w, size = model.grid_h, model.grid_w, model.image_size
     p = size // grid_h
@@ -157,22 +167,92 @@ def seed_readout(
     return "\n".join(lines)
 
 
+def _size(model: str, key: object) -> int:
+    """A training-set size: an int, or its digits (a JSON object's keys are strings)."""
+    size = key
+    if isinstance(key, str) and key.strip().isdigit():
+        size = int(key.strip())
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(
+            f"scores[{model!r}] must be keyed by training-set sizes, whole numbers >= 1 (or "
+            f"their digits, as JSON keys give them), got the key {key!r}"
+        )
+    return int(size)
+
+
+def _accuracies(model: str, size: int, values: object) -> list[float]:
+    """One size's accuracies (one per seed) as floats in 0..1: a list, or a tensor of any dtype."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().float().reshape(-1).tolist()  # (seeds,)
+    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+        raise TypeError(
+            f"scores[{model!r}][{size}] must be a list of accuracies (one per seed), "
+            f"got {type(values).__name__}"
+        )
+    values = [
+        float(v.detach()) if isinstance(v, torch.Tensor) and v.numel() == 1 else v for v in values
+    ]
+    accuracies = [require_number(f"every accuracy in scores[{model!r}][{size}]", v) for v in values]
+    if not accuracies or not all(0.0 <= value <= 1.0 for value in accuracies):
+        raise ValueError(
+            f"scores[{model!r}][{size}] must hold one or more accuracies in 0..1 (NaN and inf "
+            f"are not accuracies), got {[float(value) for value in accuracies]}"
+        )
+    return [float(value) for value in accuracies]
+
+
+def accuracy_table(
+    scores: Mapping[str, Mapping[object, object]],
+) -> dict[str, dict[int, list[float]]]:
+    """``scores`` checked, with sizes as ints in ascending order and accuracies as floats.
+
+    A result written to JSON and read back has string sizes ("1000" sorts before "200");
+    this reads them back as numbers.
+
+    >>> accuracy_table({"ViT": {"200": [0.5], "50": [0.25]}, "CNN": {"50": [1], "200": [1]}})
+    {'ViT': {50: [0.25], 200: [0.5]}, 'CNN': {50: [1.0], 200: [1.0]}}
+    """
+    if not isinstance(scores, Mapping) or set(scores) != set(MODEL_COLOURS):
+        got = sorted(scores, key=str) if isinstance(scores, Mapping) else type(scores).__name__
+        raise ValueError(
+            "scores must be {'ViT': {size: [...]}, 'CNN': {size: [...]}} with the same sizes, "
+            f"got models {got}"
+        )
+    table: dict[str, dict[int, list[float]]] = {}
+    for model in MODEL_COLOURS:
+        if not isinstance(scores[model], Mapping) or not scores[model]:
+            raise ValueError(
+                f"scores[{model!r}] must map each training-set size to its accuracies, "
+                f"got {scores[model]!r}"
+            )
+        by_size: dict[int, list[float]] = {}
+        for key, values in scores[model].items():
+            size = _size(model, key)
+            if size in by_size:
+                raise ValueError(f"scores[{model!r}] names the size {size} twice, got {key!r}")
+            by_size[size] = _accuracies(model, size, values)
+        table[model] = dict(sorted(by_size.items()))
+    if table["ViT"].keys() != table["CNN"].keys():
+        raise ValueError(
+            "scores must be {'ViT': {size: [...]}, 'CNN': {size: [...]}} with the same sizes, "
+            f"got ViT sizes {list(table['ViT'])} and CNN sizes {list(table['CNN'])}"
+        )
+    return table
+
+
 def vit_cnn_explorer(scores: dict[str, dict[int, list[float]]]) -> Explorer:
     """Test accuracy against training-set size: the ViT, the CNN, their spread over seeds.
 
     ``scores`` is :func:`~lessons_lib.experiments.compare_vit_and_cnn`'s
     result, ``{"ViT": {size: [accuracy per seed]}, "CNN": {...}}``, the same
-    sizes for both. Controls: which models, the spread drawn as a band
-    (lowest to highest seed) or as every seed's point, and a size whose
+    sizes for both, or the same after a JSON round trip (sizes as strings: they are read
+    back as numbers and drawn in ascending order). Controls: which models, the spread
+    drawn as a band (lowest to highest seed) or as every seed's point, and a size whose
     accuracies the title lists.
 
     >>> vit_cnn_explorer({"ViT": {50: [0.3, 0.4]}, "CNN": {50: [0.6, 0.7]}})  # doctest: +SKIP
     """
-    if set(scores) != set(MODEL_COLOURS) or scores["ViT"].keys() != scores["CNN"].keys():
-        raise ValueError(
-            "scores must be {'ViT': {size: [...]}, 'CNN': {size: [...]}} with the same sizes, "
-            f"got models {sorted(scores)}"
-        )
+    scores = accuracy_table(scores)
     summaries = {model: summarise_runs(scores[model]) for model in MODEL_COLOURS}
     sizes = summaries["ViT"]["sizes"]
     figure = new_figure(6.4, 3.8)

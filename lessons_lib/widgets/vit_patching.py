@@ -16,10 +16,10 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.ticker import MaxNLocator
 
-from lessons_lib._validate import require_float
 from lessons_lib.patching import patch_grid, patchify
 from lessons_lib.widgets.explorer import Explorer
 from lessons_lib.widgets.rendering import new_figure
+from lessons_lib.widgets.tensors import drawable
 
 GRID_COLOUR = "tab:orange"
 
@@ -37,10 +37,17 @@ def patch_sequence(image: torch.Tensor, patch_size: int) -> tuple[torch.Tensor, 
 
 
 def _picture(image: torch.Tensor) -> np.ndarray:
-    """What to show: a colour image as RGB ``(H, W, 3)``, any other as grey ``(H, W)``."""
+    """What to show: a colour image as RGB ``(H, W, 3)``, any other as grey ``(H, W)``.
+
+    A pixel holding NaN or inf is left blank: white in colour, the colour map's "bad"
+    colour (none: the white background) in grey.
+    """
+    image = image.detach().cpu().float()  # numpy has no bfloat16
     if image.shape[0] == 3:
-        return image.detach().permute(1, 2, 0).clamp(0, 1).cpu().numpy()  # (H, W, 3)
-    return image.detach().mean(dim=0).cpu().numpy()  # (H, W): channels averaged
+        rgb = image.permute(1, 2, 0)  # (H, W, 3)
+        known = rgb.isfinite().all(dim=-1, keepdim=True)  # (H, W, 1)
+        return torch.where(known, rgb.clamp(0, 1), 1.0).numpy()  # (H, W, 3)
+    return image.mean(dim=0).numpy()  # (H, W): channels averaged
 
 
 class PatchGrid:
@@ -97,7 +104,7 @@ class PatchGrid:
 def draw_patch_sequence(ax: Axes, patches: torch.Tensor) -> AxesImage:
     """The flattened patches as rows of a matrix: row i is patch i, ``C*p*p`` columns."""
     image = ax.imshow(
-        patches.detach().cpu().numpy(),
+        patches.detach().cpu().float().numpy(),
         cmap="gray_r",
         vmin=0,
         vmax=1,
@@ -119,7 +126,8 @@ def patching_explorer(
 ) -> Explorer:
     """Pick an image and a patch size; see the grid, the sequence and its length.
 
-    images ``(k, channels, H, W)``, one name each; every patch size must divide H and W.
+    images ``(k, channels, H, W)``, one name each, any float dtype (drawn in float32; a NaN
+    or inf pixel is left blank); every patch size must divide H and W.
     Grey digits, or a colour photograph (3 channels, drawn in colour), e.g. a
     112-pixel copy with ``patch_sizes=(8, 14, 16, 28)`` and a low ``dpi`` to
     keep the static page light.
@@ -127,7 +135,7 @@ def patching_explorer(
     >>> explorer = patching_explorer(torch.rand(2, 1, 8, 8), ["a", "b"], patch_sizes=(2, 4))
     >>> explorer.controls["patch_size"].value = 4  # the picture follows
     """
-    images = require_float("images", images)
+    images = drawable("images", images)  # float32, detached; NaN and inf pixels drawn blank
     if images.dim() != 4 or len(names) != images.shape[0] or images.shape[0] == 0:
         raise ValueError(
             f"images must be (k, channels, H, W), k >= 1, with one name each, got shape "
