@@ -32,12 +32,14 @@ BOOK_SOURCES := _config.yml _toc.yml pyproject.toml $(wildcard book/*) $(wildcar
 VENDOR_STAMP := tools/vendor/node_modules/.installed
 BOOK_STAMP := _build/html/.built
 
-.PHONY: help setup book test lint unit build-strict book-tests widgets-ipywidgets7 test-lowest test-jupyterlab bench clean
+.PHONY: help setup book test lint unit build-strict book-tests widgets-ipywidgets7 test-lowest test-jupyterlab bench bench-quick mutate clean
 
 help:
 	@echo "make book   render the book into _build/html"
 	@echo "make test   run every check (lint, tests, strict build, HTML checks)"
 	@echo "make bench  measure build, notebook, widget and training speed (prints a table)"
+	@echo "make bench-quick  the same, one run each, 2 Lighthouse pages, training targets only (~5 min)"
+	@echo "make mutate  mutation score of the concept modules (slow; MUTATE='softmax masking' picks some)"
 	@echo "make test-lowest  unit tests and every chapter at the lowest versions pyproject.toml allows"
 
 # (Re)create .venv when it is missing or requirements.txt / pyproject.toml changed.
@@ -139,6 +141,15 @@ test-lowest:
 # are timed as `make book` runs them.
 bench: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/python bench/run.py
+
+bench-quick: $(STAMP) $(VENDOR_STAMP)
+	$(BIN)/python bench/run.py --quick
+
+# Mutation testing (tools/mutate.py; not part of `make test`): each concept module is mutated
+# one change at a time and its own unit tests must fail. All modules: hours on two cores.
+MUTATE ?=
+mutate: $(STAMP)
+	$(BIN)/python tools/mutate.py $(MUTATE) --jobs 2 --fail-under 95 --json _build/mutation.json
 
 clean:
 	rm -rf _build

@@ -377,7 +377,7 @@ def build_section(rep: Reporter, plan: Plan) -> None:
                 STEP_SECONDS["clean build"],
             )
         )
-    rep.row("clean book build", statistics.median(clean), "s", 45)
+    rep.row("clean book build", statistics.median(clean), "s", 60)
     rep.save(complete=False)  # the clean builds removed _build, and bench.json with it
     (ROOT / "_build" / "html" / ".built").touch()
     no_op = STEP_SECONDS["no-op rebuild"]
@@ -820,6 +820,17 @@ def print_table(rows: list[Row], heading: str, out: TextIO | None = None) -> Non
     out.flush()
 
 
+def mutation_row(rep: Reporter) -> None:
+    """The last `make mutate` score (tools/mutate.py writes it), if any: not re-run here."""
+    path = ROOT / "_build" / "mutation.json"
+    if not path.exists():
+        rep.say("\nmutation score: no _build/mutation.json yet (run `make mutate`)")
+        return
+    result = json.loads(path.read_text())
+    modules = ", ".join(result.get("modules", [])) or "concept modules"
+    rep.row(f"mutation score, last `make mutate` ({modules})", result.get("score"), "%", 95, True)
+
+
 def main(
     argv: Sequence[str] | None = None, out: TextIO | None = None, tick_every: float | None = 30.0
 ) -> int:
@@ -895,6 +906,7 @@ def main(
             signal.signal(signal.SIGTERM, previous)
     if failed:
         report["failed"] = failed
+    mutation_row(rep)
     runs = "one run per figure" if plan.repeat == 1 else f"median of {plan.repeat} runs"
     heading = f"make bench ({mode}, {runs}) on {report['machine']}"
     if status != "complete":
