@@ -141,6 +141,7 @@ def inspect_page(browser: Any, site_url: str, page_path: str) -> dict[str, Any]:
         "requests": [],
         "third_party": [],
         "failed": [],
+        "aborted_by_screenshots": [],
         "page_errors": [],
         "console_errors": [],
     }
@@ -158,11 +159,34 @@ def inspect_page(browser: Any, site_url: str, page_path: str) -> dict[str, Any]:
 
     context.route("**/*", route)
     page = context.new_page()
-    page.on("request", lambda request: seen["requests"].append(request.url))
-    page.on(
-        "requestfailed",
-        lambda request: seen["failed"].append(f"{request.url} ({request.failure})"),
-    )
+    # Chromium's full-page screenshot resizes the page while it captures it: a <picture> can
+    # start loading its narrow copy for that moment (seen, about one visit in six), and the
+    # request is aborted when the size comes back. A request that started during a
+    # screenshot and was aborted is the screenshot's, not the page's; any other failure,
+    # and any HTTP error, counts.
+    shooting: list[bool] = [False]
+    started_in_screenshot: set[Any] = set()
+
+    def on_request(request: Any) -> None:
+        seen["requests"].append(request.url)
+        if shooting[0]:
+            started_in_screenshot.add(request)
+
+    def on_request_failed(request: Any) -> None:
+        if request in started_in_screenshot and request.failure == "net::ERR_ABORTED":
+            seen["aborted_by_screenshots"].append(request.url)
+        else:
+            seen["failed"].append(f"{request.url} ({request.failure})")
+
+    def screenshot(path: str) -> None:
+        shooting[0] = True
+        try:
+            page.screenshot(path=path, full_page=True)
+        finally:
+            shooting[0] = False
+
+    page.on("request", on_request)
+    page.on("requestfailed", on_request_failed)
     page.on(
         "response",
         lambda response: (
@@ -191,7 +215,7 @@ def inspect_page(browser: Any, site_url: str, page_path: str) -> dict[str, Any]:
         seen["accessibility"] = page.evaluate(AXE_RUN)
         seen["toggles_1280"] = page.evaluate(TOGGLES_VISIBLE)
         shot = SCREENSHOTS / page_path.replace("/", "__").removesuffix(".html")
-        page.screenshot(path=f"{shot}-1280.png", full_page=True)
+        screenshot(f"{shot}-1280.png")
         page.set_viewport_size({"width": WIDTHS[1], "height": 800})
         page.evaluate(TWO_FRAMES)  # then the theme's layout settles
         page.wait_for_function(SETTLED, arg=WIDTHS[1], polling=100)
@@ -199,7 +223,7 @@ def inspect_page(browser: Any, site_url: str, page_path: str) -> dict[str, Any]:
         page.evaluate(LOAD_EVERY_IMAGE)  # a <picture> now loads its stacked copy
         seen["figures_375"] = page.evaluate(STACKED_FIGURES)
         seen["toggles_375"] = page.evaluate(TOGGLES_VISIBLE)
-        page.screenshot(path=f"{shot}-375.png", full_page=True)
+        screenshot(f"{shot}-375.png")
         seen["zoom"] = tap_to_zoom(page)
         seen["explorers"] = drive_explorers(page)
         seen["toggle_clicks"] = click_toggles(page)
