@@ -54,19 +54,23 @@ PACKAGE = ROOT / "lessons_lib"
 TESTS: dict[str, list[str]] = {
     "softmax": ["tests/test_softmax.py", "tests/test_ops_boundaries.py"],
     "masking": ["tests/test_masking.py", "tests/test_ops_boundaries.py"],
-    "attention": ["tests/test_attention.py"],
-    "residual": ["tests/test_residual.py"],
+    "attention": ["tests/test_mutants_attention.py", "tests/test_attention.py"],
+    "residual": ["tests/test_mutants_residual.py", "tests/test_residual.py"],
     "positions": ["tests/test_positions.py", "tests/test_position_codes.py"],
-    "patching": ["tests/test_patching.py"],
-    "transformer": ["tests/test_transformer.py"],
-    "vit": ["tests/test_vit.py"],
-    "decoding": ["tests/test_decoding.py"],
+    "patching": ["tests/test_mutants_patching.py", "tests/test_patching.py"],
+    "transformer": ["tests/test_mutants_transformer.py", "tests/test_transformer.py"],
+    "vit": ["tests/test_mutants_vit.py", "tests/test_vit.py"],
+    "decoding": ["tests/test_mutants_decoding.py", "tests/test_decoding.py"],
     "data": [
         "tests/test_data.py",
         "tests/test_data_images.py",
         "tests/test_date_formats_boundaries.py",
     ],
-    "metrics": ["tests/test_metrics.py", "tests/test_fit_boundaries.py"],
+    "metrics": [
+        "tests/test_mutants_metrics.py",
+        "tests/test_metrics.py",
+        "tests/test_fit_boundaries.py",
+    ],
     "training": ["tests/test_training.py", "tests/test_fit_boundaries.py"],
 }
 # Tests that check every module's answers to bad input; --bad-input adds them to each run.
@@ -74,7 +78,33 @@ BAD_INPUT_TESTS = ["tests/test_bad_input.py"]
 
 # Survivors that no test can kill: the mutant computes the same thing. Keyed by the
 # mutant's key (module::function::what changed), each with the reason.
-EQUIVALENT: dict[str, str] = {}
+EQUIVALENT: dict[str, str] = {
+    "metrics::classification_accuracy::`-1` -> `1`": (
+        "a classifier's logits are (batch, classes), so axis 1 is the last axis: "
+        "argmax(1) and argmax(-1) pick the same class"
+    ),
+    "attention::attention_scores::`0` -> `1`": (
+        "scaling only when d_k > 1 instead of d_k > 0 differs at d_k = 1 alone, where the "
+        "scale is 1 / sqrt(1) = 1: dividing by it changes nothing"
+    ),
+    "vit::ViT._check_images::`-2` -> `2`": (
+        "the line before checks that images have exactly 4 dimensions, so shape[2:] and "
+        "shape[-2:] are the same (height, width)"
+    ),
+    "vit::ViT.embed::`-1` -> `1`": (
+        "the class token is (1, 1, d_model): expanding its middle axis to 1 or keeping it "
+        "(-1) gives the same (batch, 1, d_model)"
+    ),
+    "decoding::greedy_choice::`-1` -> `1`": (
+        "greedy_choice first checks that logits are 2-D (batch, vocab), so axis 1 is the "
+        "last axis: argmax(dim=1) and argmax(dim=-1) pick the same token"
+    ),
+    "patching::patch_grid::`1` -> `2` #2": (
+        "the divisors listed in the error run over range(1, size + 2) instead of "
+        "range(1, size + 1): the extra candidate size + 1 never divides size, so the list "
+        "is the same"
+    ),
+}
 
 SWAPS: dict[type, type] = {
     ast.Add: ast.Sub,
