@@ -32,13 +32,14 @@ BOOK_SOURCES := _config.yml _toc.yml pyproject.toml $(wildcard book/*) $(wildcar
 VENDOR_STAMP := tools/vendor/node_modules/.installed
 BOOK_STAMP := _build/html/.built
 
-.PHONY: help setup book test lint unit build-strict book-tests widgets-ipywidgets7 test-lowest test-jupyterlab bench bench-quick mutate clean
+.PHONY: help setup book test lint unit build-strict book-tests widgets-ipywidgets7 test-lowest test-jupyterlab bench bench-quick results mutate clean
 
 help:
 	@echo "make book   render the book into _build/html"
 	@echo "make test   run every check (lint, tests, strict build, HTML checks)"
 	@echo "make bench  measure build, notebook, widget and training speed (prints a table)"
 	@echo "make bench-quick  the same, one run each, 2 Lighthouse pages, training targets only (~5 min)"
+	@echo "make results  re-make the committed results of the long runs chapters 09 and 10 read (~20 min)"
 	@echo "make mutate  mutation score of the concept modules (slow; MUTATE='softmax masking' picks some)"
 	@echo "make test-lowest  unit tests and every chapter at the lowest versions pyproject.toml allows"
 
@@ -144,6 +145,13 @@ bench: $(STAMP) $(VENDOR_STAMP)
 
 bench-quick: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/python bench/run.py --quick
+
+# The committed results of runs longer than a chapter may take (lessons_lib/results/*.json,
+# read by chapters 09 and 10; tests/test_results*.py re-run a slice of each). Not part of
+# `make test`: about 20 minutes on one core. Each script writes its seeds, torch and the date.
+results: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python bench/results_vit_vs_cnn.py
+	OMP_NUM_THREADS=1 $(BIN)/python bench/results_position_codes.py
 
 # Mutation testing (tools/mutate.py; not part of `make test`): each concept module is mutated
 # one change at a time and its own unit tests must fail. All modules: hours on two cores.

@@ -276,7 +276,7 @@ class DateTask:
     Sources are characters, in one of :data:`DATE_FORMATS` chosen at random; the
     target is always ``YYYY-MM-DD``. Unlike digit reversal, where output ``t``
     reads source ``L - 1 - t``, here where a field stands depends on the format:
-    the year is first in the target but last (or in the middle) in the source,
+    the year is first in the target but last in the source,
     the month is a word, an abbreviation or a number.
 
     Every date from :data:`FIRST_DATE` to :data:`LAST_DATE` belongs to exactly one

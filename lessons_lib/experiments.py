@@ -23,6 +23,7 @@ Layer: experiments (imports training, metrics and everything below, and tqdm).
 
 from __future__ import annotations
 
+import copy
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -634,16 +635,17 @@ def field_attention_shares(attention: DateAttention, batch: DateBatch) -> FieldS
 
 # --- chapter 09: the ViT with each kind of position code --------------------------------
 
-# Chapter 09's two settings, shared with bench/bench_position_codes.py (which runs more seeds).
-# The position task: 2x2 patches, a 4x4 grid; codes start as N(0, 0.3^2), so that 120 steps
-# find the mark's quadrant with every learned kind.
+# Chapter 09's two settings. The position task: 2x2 patches, a 4x4 grid; codes start as
+# N(0, 0.3^2), so that 120 steps find the mark's quadrant with every learned kind.
 MARK_TASK_VIT = dict(
     image_size=8, patch_size=2, d_model=32, depth=2, num_heads=2, num_classes=4, code_init_std=0.3
 )
 MARK_TASK_STEPS = 120
-# The digits: 4x4 patches, so a 2x2 grid whose patches each hold a stroke or a loop.
-DIGITS_POSITIONS_VIT = dict(image_size=8, patch_size=4, d_model=32, depth=2, num_heads=2)
-DIGITS_POSITIONS_STEPS = 100
+# The digits (bench/results_position_codes.py, read by the chapter): 2x2 patches, so a 4x4
+# grid of 16 patches, each too small to name the digit by itself; every run trains to its
+# best on the validation split (train_to_best, at most ``steps``), then is tested once.
+DIGITS_POSITIONS_VIT = dict(image_size=8, patch_size=2, d_model=32, depth=2, num_heads=2)
+DIGITS_POSITIONS_TRAINING = dict(steps=3000, lr=3e-3, batch_size=64, eval_every=50, patience=6)
 
 
 def compare_position_codes(
@@ -655,12 +657,26 @@ def compare_position_codes(
     lr: float = 3e-3,
     batch_size: int = 64,
     progress: bool | None = None,
+    *,
+    validation: ImageSet | None = None,
+    eval_every: int = 50,
+    patience: int = 6,
+    best_steps: dict[str, list[int]] | None = None,
     **options: object,
 ) -> tuple[dict[str, list[float]], dict[str, ViT]]:
     """Train one small ViT per (kind, seed); return test accuracies and the seed-0 models.
 
     Each run uses the same seeds for its weights and its batches, so the
     kinds differ only by their position codes. ``options`` go to :class:`ViT`.
+
+    - ``validation=None``: every run trains for exactly ``steps`` steps, and
+      ``test`` is scored once, after the last one.
+    - ``validation`` given: every run trains to its best on ``validation``
+      (:func:`train_to_best`: evaluated every ``eval_every`` steps, stopped
+      after ``patience`` evaluations with no new best, at most ``steps``
+      steps), keeps its best weights, and ``test`` is scored once, with them.
+      ``best_steps``, if given a dict, receives kind -> each run's best step.
+
     One progress bar counts the runs (``progress=None``: except while the book
     is built, where a live bar cannot move).
     """
@@ -670,24 +686,49 @@ def compare_position_codes(
     if unknown:
         raise ValueError(f"kinds must come from {POSITION_KINDS}, got {unknown}")
     seeds = _require_seeds(seeds)
+    if validation is not None and not isinstance(validation, ImageSet):
+        raise TypeError(f"validation must be an ImageSet or None, got {type(validation).__name__}")
+    if best_steps is not None and not isinstance(best_steps, dict):
+        raise TypeError(f"best_steps must be a dict or None, got {type(best_steps).__name__}")
+    if best_steps is not None and validation is None:
+        raise ValueError(
+            "best_steps needs a validation split: only runs that stop at their best on "
+            "validation have a best step, got validation=None"
+        )
     show_bar = not building_book() if progress is None else progress
     scores: dict[str, list[float]] = {kind: [] for kind in kinds}
     models: dict[str, ViT] = {}
     runs = [(kind, seed) for kind in kinds for seed in seeds]
     for kind, seed in tqdm(runs, desc="runs", disable=not show_bar, mininterval=0.5):
         model = seeded_vit(seed, positions=kind, **options)
-        history = train_vit(
-            model,
-            train,
-            test,
-            steps=steps,
-            lr=lr,
-            batch_size=batch_size,
-            seed=seed,
-            eval_every=steps,
-            progress=False,
-        )
-        scores[kind].append(history.final_score)
+        if validation is None:  # a fixed number of steps; test scored after the last
+            history = train_vit(
+                model,
+                train,
+                test,
+                steps=steps,
+                lr=lr,
+                batch_size=batch_size,
+                seed=seed,
+                eval_every=steps,
+                progress=False,
+            )
+            scores[kind].append(history.final_score)
+        else:  # to its best on validation; test scored with those weights
+            run = train_to_best(
+                model,
+                train,
+                validation,
+                lr=lr,
+                batch_size=batch_size,
+                seed=seed,
+                eval_every=eval_every,
+                patience=patience,
+                max_steps=steps,
+            )
+            scores[kind].append(classification_accuracy(model, test))
+            if best_steps is not None:
+                best_steps.setdefault(kind, []).append(run.best_step)
         models.setdefault(kind, model)
     return scores, models
 
@@ -836,28 +877,97 @@ def training_subset(train: ImageSet, size: int, seed: int) -> ImageSet:
     return ImageSet(train.images[chosen], train.labels[chosen], train.class_names)
 
 
+class BestRun(NamedTuple):
+    """How :func:`train_to_best` ended: the step whose weights it kept, and why it stopped."""
+
+    best_step: int  # the evaluation with the highest validation accuracy (its weights are kept)
+    steps: int  # every step taken, the patience after the best one included
+    validation_accuracy: float  # at best_step
+    stopped_early: bool  # False: max_steps ran out before the patience did
+
+
+def train_to_best(
+    model: nn.Module,
+    train: ImageSet,
+    validation: ImageSet,
+    *,
+    lr: float = 3e-3,
+    batch_size: int = 32,
+    seed: int = 0,
+    eval_every: int = 50,
+    patience: int = 6,
+    max_steps: int = 3000,
+) -> BestRun:
+    """Train until the validation accuracy stops rising; keep the weights of its best point.
+
+    Early stopping: every ``eval_every`` steps the accuracy on ``validation``
+    is measured; training stops once ``patience`` evaluations in a row bring
+    no new highest accuracy, or after ``max_steps``, and the model gets back
+    the weights of its first highest accuracy. One Adam optimiser runs
+    throughout (its moments carry over between evaluations); the batches are
+    drawn with replacement from ``train``, seeded by ``seed``.
+
+    Why accuracy and not the validation loss: on a few dozen training images
+    a model soon fits them all and grows confident, and its validation loss
+    can rise from the first steps while its validation accuracy still climbs
+    for hundreds of steps; stopping on the loss would keep the untrained model.
+    """
+    for name, value in (("eval_every", eval_every), ("patience", patience)):
+        require_positive_int(name, value)
+    if require_positive_int("max_steps", max_steps) < eval_every:
+        raise ValueError(f"max_steps ({max_steps}) must be at least eval_every ({eval_every})")
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
+    batches = train.batches(batch_size, torch.Generator().manual_seed(seed))
+
+    def loss_fn(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        return nn.functional.cross_entropy(model(batch[0]), batch[1])
+
+    best = (classification_accuracy(model, validation), 0, copy.deepcopy(model.state_dict()))
+    steps, waited = 0, 0
+    with one_thread():
+        while steps < max_steps and waited < patience:
+            chunk = min(eval_every, max_steps - steps)
+            fit(model, loss_fn, batches, steps=chunk, optimiser=optimiser, progress=False)
+            steps += chunk
+            accuracy = classification_accuracy(model, validation)
+            if accuracy > best[0]:
+                best, waited = (accuracy, steps, copy.deepcopy(model.state_dict())), 0
+            else:
+                waited += 1
+    model.load_state_dict(best[2])
+    return BestRun(
+        best_step=best[1],
+        steps=steps,
+        validation_accuracy=best[0],
+        stopped_early=waited >= patience,
+    )
+
+
 def compare_vit_and_cnn(
     train: ImageSet,
     validation: ImageSet,
     test: ImageSet,
     sizes: tuple[int, ...],
     seeds: tuple[int, ...] = (0, 1, 2),
-    steps: int = 150,
     lr: float = 3e-3,
     batch_size: int = 32,
+    eval_every: int = 50,
+    patience: int = 6,
+    max_steps: int = 3000,
     progress: bool | None = None,
-) -> dict[str, dict[int, list[float]]]:
-    """Test accuracy of the small ViT and the small CNN for each training-set size and seed.
+) -> dict[str, dict[str, dict[int, list[float]]]]:
+    """The small ViT and the small CNN, each trained to its best, for each training-set size.
 
-    Every run trains for the same fixed number of ``steps`` (Adam, ``lr``,
-    batches of ``batch_size`` drawn with replacement from the subset), so
-    nothing is chosen on any split: the test split is scored once, at the
-    end of each run. ``validation`` is only scored into the run's History.
-    The seed fixes the subset (:func:`training_subset`), the initial
+    Every run trains until its validation accuracy stops rising
+    (:func:`train_to_best`: early stopping with ``patience``, capped at
+    ``max_steps``), so no size is cut short by a fixed budget; the kept
+    weights are then scored once on ``test`` and on the run's own training
+    subset. The seed fixes the subset (:func:`training_subset`), the initial
     weights and the batches; the ViT is ``DIGITS_VIT``, the CNN
     :class:`~lessons_lib.cnn.SmallCNN`.
 
-    Returns ``{"ViT": {size: [accuracy per seed]}, "CNN": {...}}``.
+    Returns ``{"test": {"ViT": {size: [accuracy per seed]}, "CNN": {...}},
+    "train": {...}, "steps": {...}}``, where ``steps`` is each run's best step.
     One progress bar counts the runs (``progress=None``: except while the
     book is built).
     """
@@ -874,25 +984,31 @@ def compare_vit_and_cnn(
         "ViT": lambda: ViT(**DIGITS_VIT),
         "CNN": lambda: SmallCNN(channels=train.images.shape[1], num_classes=10),
     }
-    scores: dict[str, dict[int, list[float]]] = {kind: {} for kind in MODEL_KINDS}
+    results: dict[str, dict[str, dict[int, list[float]]]] = {
+        measure: {kind: {} for kind in MODEL_KINDS} for measure in ("test", "train", "steps")
+    }
     runs = [(size, seed, kind) for size in sizes for seed in seeds for kind in MODEL_KINDS]
     for size, seed, kind in tqdm(runs, desc="runs", disable=not show_bar, mininterval=0.5):
         subset = training_subset(train, size, seed)
         model = seeded(seed, builders[kind])
-        train_vit(
+        run = train_to_best(
             model,
             subset,
             validation,
-            steps=steps,
             lr=lr,
             batch_size=batch_size,
             seed=seed,
-            eval_every=steps,
-            progress=False,
-            description=kind,
+            eval_every=eval_every,
+            patience=patience,
+            max_steps=max_steps,
         )
-        scores[kind].setdefault(size, []).append(classification_accuracy(model, test))
-    return scores
+        with torch.no_grad():
+            scored = {"test": classification_accuracy(model, test)}
+            scored["train"] = classification_accuracy(model, subset)
+        scored["steps"] = run.best_step
+        for measure, value in scored.items():
+            results[measure][kind].setdefault(size, []).append(value)
+    return results
 
 
 def summarise_runs(scores: Mapping[int, list[float]]) -> dict[str, list[float]]:

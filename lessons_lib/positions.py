@@ -203,17 +203,17 @@ def rotary(
     if isinstance(base, bool) or not isinstance(base, (int, float)) or base <= 1:
         raise ValueError(f"base must be a number > 1, got {base!r}")
     if positions is None:
-        positions = torch.arange(seq)
+        positions = torch.arange(seq, device=x.device)
     elif not isinstance(positions, torch.Tensor):
         raise TypeError(f"positions must be a torch.Tensor, got {type(positions).__name__}")
     elif positions.shape != (seq,):
         raise ValueError(
             f"positions must have shape (seq,) = ({seq},), got {tuple(positions.shape)}"
         )
-    pair_index = torch.arange(0, d, 2, dtype=torch.float64)  # (d/2,) values 2i
+    pair_index = torch.arange(0, d, 2, dtype=torch.float64, device=positions.device)  # 2i
     thetas = base ** (-pair_index / d)  # (d/2,) theta_i = base^(-2i/d)
     angles = positions.to(torch.float64)[:, None] * thetas[None, :]  # (seq, d/2)
-    cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)
+    cos, sin = torch.cos(angles).to(x), torch.sin(angles).to(x)  # x's dtype and device
     evens, odds = x[..., 0::2], x[..., 1::2]  # (..., seq, d/2) each: the pairs (2i, 2i+1)
     turned = torch.stack([evens * cos - odds * sin, evens * sin + odds * cos], dim=-1)
     return turned.flatten(-2)  # (..., seq, d/2, 2) -> (..., seq, d), pairs back in place
@@ -318,10 +318,13 @@ def linear_resize_matrix(old_n: int, new_n: int) -> torch.Tensor:
     """The ``(new_n, old_n)`` matrix of linear interpolation from ``old_n`` to ``new_n`` points.
 
     Point i of the new row sits at x = (i + 0.5) old_n / new_n - 0.5 on the
-    old one (the cells' centres line up: ``align_corners=False`` in
-    ``torch.nn.functional.interpolate``), clamped to [0, old_n - 1]; it takes
-    (1 - t) of old point floor(x) and t of the next, t = x - floor(x).
-    Each row sums to 1.
+    old one, clamped to [0, old_n - 1]; it takes (1 - t) of old point
+    floor(x) and t of the next, t = x - floor(x). Each row sums to 1.
+    This is ``align_corners=False`` in ``torch.nn.functional.interpolate``
+    (its default): both rows are read as cells covering the same length,
+    their outer edges line up, and each new cell is sampled at its own
+    centre. (``align_corners=True`` lines up the centres of the two rows'
+    end cells instead: x = i (old_n - 1) / (new_n - 1).)
 
     >>> linear_resize_matrix(2, 4)
     tensor([[1.0000, 0.0000],

@@ -161,8 +161,11 @@ def fit(
 
     - ``optimiser``: any ``torch.optim.Optimizer`` made from this model's
       parameters (e.g. ``AdamW`` with weight decay). Default:
-      ``torch.optim.Adam(model.parameters(), lr=lr)``, with ``lr=1e-3`` unless
-      given; with your own optimiser, set the rate there and leave ``lr`` out.
+      ``torch.optim.Adam(model.parameters(), lr=lr, foreach=True)``, with
+      ``lr=1e-3`` unless given. ``foreach=True`` picks torch's vectorised
+      implementation of the same update (torch's own default on a GPU; on a CPU
+      it defaults to a Python loop over the parameters, slower for many small
+      ones). With your own optimiser, set the rate there and leave ``lr`` out.
     - ``scheduler``: a ``torch.optim.lr_scheduler`` object made from that
       optimiser, stepped once after every step, so step ``s`` (1, 2, ...) uses
       the rate it set after ``s - 1`` calls.
@@ -206,16 +209,18 @@ def fit(
     if optimiser is None:
         if not any(param.requires_grad for param in model.parameters()):
             raise ValueError("model has no parameters that require a gradient: nothing to train")
-        optimiser = torch.optim.Adam(model.parameters(), lr=1e-3 if lr is None else lr)
+        optimiser = torch.optim.Adam(
+            model.parameters(), lr=1e-3 if lr is None else lr, foreach=True
+        )
     if warmup_steps:
         scheduler = _warmup(optimiser, warmup_steps)
     batch_iterator = iter(batches)
     history = History()
     start = time.perf_counter()
     show_bar = not building_book() if progress is None else progress
-    bar = tqdm(range(1, steps + 1), desc=description, disable=not show_bar, mininterval=0.5)
+    bar = tqdm(total=steps, desc=description, disable=not show_bar, mininterval=0.5)
     model.train()
-    for step in bar:
+    for step in range(1, steps + 1):
         batch = next(batch_iterator, None)
         if batch is None:
             raise ValueError(
@@ -237,6 +242,7 @@ def fit(
             scheduler.step()  # the rate of the next step
         history.steps.append(step)
         history.losses.append(float(loss.detach()))
+        bar.update(1)  # counted once the step is done: a stop at step s shows s
         if evaluate is not None and (step % eval_every == 0 or step == steps):
             model.eval()
             with torch.no_grad():
@@ -247,6 +253,10 @@ def fit(
             bar.set_postfix(loss=f"{history.losses[-1]:.3f}", score=f"{score:.3f}")
             if target is not None and score >= target:
                 history.seconds_to_target = time.perf_counter() - start
+                # Stopped at the target, not cut short: the bar ends full (a bar closed before
+                # its total is drawn as failed, red in Jupyter) and says why it stopped early.
+                bar.total = step
+                bar.set_description(f"{description} (target reached)")
                 break
     bar.close()
     model.eval()

@@ -744,6 +744,16 @@ def test_experiments_check_their_arguments_before_any_run():
         experiments.compare_position_codes(TWO_IMAGES, TWO_IMAGES, kinds=("1d", "3d"))
     with pytest.raises(TypeError, match=r"seeds must be a non-empty list of ints, got \(\)"):
         experiments.compare_position_codes(TWO_IMAGES, TWO_IMAGES, seeds=())
+    with pytest.raises(TypeError, match=r"validation must be an ImageSet or None, got tuple"):
+        experiments.compare_position_codes(TWO_IMAGES, TWO_IMAGES, validation=(1, 2))
+    with pytest.raises(TypeError, match=r"best_steps must be a dict or None, got list"):
+        experiments.compare_position_codes(
+            TWO_IMAGES, TWO_IMAGES, validation=TWO_IMAGES, best_steps=[]
+        )
+    with pytest.raises(
+        ValueError, match=r"best_steps needs a validation split: .*got validation=None"
+    ):
+        experiments.compare_position_codes(TWO_IMAGES, TWO_IMAGES, best_steps={})
     with pytest.raises(
         ValueError, match=r"every size must lie in 1..2 \(the training images\), got 5"
     ):
@@ -841,6 +851,28 @@ def _helper_calls() -> dict[str, object]:
                     steps=1,
                     batch_size=2,
                     progress=False,
+                    image_size=8,
+                    patch_size=4,
+                    d_model=8,
+                    depth=1,
+                    num_heads=1,
+                    num_classes=2,
+                ),
+            ),
+            (
+                "compare_position_codes to its best on validation",
+                lambda: experiments.compare_position_codes(
+                    digits,
+                    digits,
+                    kinds=("2d",),
+                    seeds=(0,),
+                    steps=2,
+                    batch_size=2,
+                    progress=False,
+                    validation=digits,
+                    eval_every=1,
+                    patience=1,
+                    best_steps={},
                     image_size=8,
                     patch_size=4,
                     d_model=8,

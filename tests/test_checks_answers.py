@@ -576,7 +576,7 @@ FIRST_LOSS = "with sources (3, 6), targets (3, 5) and bos = 8"
             lambda m, s, t, b: F.cross_entropy(
                 m(s, torch.cat([t[:, :1] * 0 + b, t[:, :-1]], 1)), t
             ),
-            f"{FIRST_LOSS}: your function raised RuntimeError",
+            "the class axis not moved for F.cross_entropy:",
         ),
         (
             lambda m, s, t, b: teacher_forcing(m, s, t, b).item(),
@@ -599,3 +599,21 @@ def test_the_teacher_forcing_reference_is_the_training_loss():
         expected = teacher_forcing_loss(model, (sources, targets), bos)
         assert torch.allclose(teacher_forcing(model, sources, targets, bos), expected)
         assert targets.shape[1] not in (sources.shape[1], model.vocab_size)  # slips show
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_stretch_codes_takes_align_corners_false_and_names_true(align_corners):
+    def stretch(codes, old_grid, new_grid):
+        grid = codes.reshape(*old_grid, -1).permute(2, 0, 1)[None]  # (1, d, gh, gw)
+        stretched = F.interpolate(
+            grid, size=tuple(new_grid), mode="bilinear", align_corners=align_corners
+        )  # (1, d, nh, nw)
+        return stretched[0].permute(1, 2, 0).reshape(new_grid[0] * new_grid[1], -1)
+
+    result = checks.check_stretch_codes(stretch)
+    if align_corners:  # the other convention: named, with what each one lines up
+        assert not result.passed
+        assert result.message.startswith("align_corners=True: "), result.message
+        assert "corner cells" in result.message and "outer edges" in result.message
+    else:  # PyTorch's default and this book's convention
+        assert result.passed, result.message

@@ -130,21 +130,48 @@ def test_compare_vit_and_cnn_scores_every_size_seed_and_model():
     from lessons_lib.experiments import compare_vit_and_cnn
 
     train, validation, test = load_digits_split()
-    scores = compare_vit_and_cnn(
-        train, validation, test, sizes=(20, 40), seeds=(0, 1), steps=3, progress=False
-    )
-    assert set(scores) == {"ViT", "CNN"}
-    for by_size in scores.values():
-        assert set(by_size) == {20, 40}
-        assert all(
-            len(values) == 2 and all(0 <= v <= 1 for v in values) for values in by_size.values()
-        )
-    again = compare_vit_and_cnn(
-        train, validation, test, sizes=(20, 40), seeds=(0, 1), steps=3, progress=False
-    )
-    assert again == scores  # seeded
+    settings = dict(sizes=(20, 40), seeds=(0, 1), eval_every=2, patience=1, max_steps=4)
+    sweep = compare_vit_and_cnn(train, validation, test, progress=False, **settings)
+    assert set(sweep) == {"test", "train", "steps"}
+    for measure, by_model in sweep.items():
+        assert set(by_model) == {"ViT", "CNN"}
+        for by_size in by_model.values():
+            assert set(by_size) == {20, 40}
+            for values in by_size.values():
+                assert len(values) == 2
+                if measure == "steps":
+                    assert all(step in (0, 2, 4) for step in values)  # an evaluation's step
+                else:
+                    assert all(0 <= value <= 1 for value in values)
+    again = compare_vit_and_cnn(train, validation, test, progress=False, **settings)
+    assert again == sweep  # seeded
     with pytest.raises(ValueError, match=r"sizes must name at least one"):
         compare_vit_and_cnn(train, validation, test, sizes=(), progress=False)
+
+
+def test_train_to_best_keeps_the_weights_of_the_best_validation_accuracy():
+    from lessons_lib.data import load_digits_split
+    from lessons_lib.experiments import train_to_best, training_subset
+    from lessons_lib.metrics import classification_accuracy
+    from lessons_lib.training import seeded
+    from lessons_lib.vit import DIGITS_VIT, ViT
+
+    train, validation, _ = load_digits_split()
+    subset = training_subset(train, 30, seed=0)  # few images: validation accuracy soon stalls
+    model = seeded(0, lambda: ViT(**DIGITS_VIT))
+    start = classification_accuracy(model, validation)
+    run = train_to_best(model, subset, validation, lr=1e-2, eval_every=20, patience=3)
+    assert run.stopped_early and run.steps == run.best_step + 3 * 20
+    assert run.best_step > 0 and run.validation_accuracy > start
+    # the model holds the kept weights: its accuracy is the best one, not the last one's
+    assert classification_accuracy(model, validation) == run.validation_accuracy
+    capped = seeded(0, lambda: ViT(**DIGITS_VIT))
+    short = train_to_best(capped, train, validation, eval_every=10, patience=50, max_steps=30)
+    assert short.steps == 30 and not short.stopped_early
+    with pytest.raises(ValueError, match=r"max_steps \(5\) must be at least eval_every \(10\)"):
+        train_to_best(capped, train, validation, eval_every=10, max_steps=5)
+    with pytest.raises(ValueError, match=r"patience must be > 0, got 0"):
+        train_to_best(capped, train, validation, patience=0)
 
 
 # --- chapter 05: initialisation, the norm's place and warm-up --------------------------------
@@ -259,6 +286,36 @@ def test_mean_and_standard_error_and_paired_gap_by_hand():
         paired_gap(scores, "c", "b")
     with pytest.raises(ValueError, match="'a' has 3 seeds but 'b' has 2"):
         paired_gap({"a": [1.0, 2.0, 3.0], "b": [1.0, 2.0]}, "a", "b")
+
+
+def test_compare_position_codes_trains_each_run_to_its_best_on_validation():
+    from lessons_lib.data import load_digits_split
+    from lessons_lib.experiments import DIGITS_POSITIONS_VIT, compare_position_codes
+    from lessons_lib.metrics import classification_accuracy
+
+    train, validation, test = load_digits_split()
+    kinds, seeds = ("none", "2d"), (0, 1)
+    settings = dict(steps=20, eval_every=5, patience=4, validation=validation, progress=False)
+    best_steps: dict[str, list[int]] = {}
+    scores, models = compare_position_codes(
+        train, test, kinds, seeds, best_steps=best_steps, **settings, **DIGITS_POSITIONS_VIT
+    )
+    assert list(scores) == list(best_steps) == list(kinds) and list(models) == list(kinds)
+    for kind in kinds:
+        assert len(scores[kind]) == len(best_steps[kind]) == len(seeds)
+        assert all(0 <= score <= 1 for score in scores[kind])
+        assert all(step in (0, 5, 10, 15, 20) for step in best_steps[kind])
+        # the seed-0 model holds its best weights, and they gave the test score reported
+        assert classification_accuracy(models[kind], test) == scores[kind][0]
+    again, _ = compare_position_codes(train, test, kinds, seeds, **settings, **DIGITS_POSITIONS_VIT)
+    assert again == scores  # seeded
+    # the kept weights are those after best_step steps: a fixed run that long scores the same
+    kind = next(k for k in kinds if best_steps[k][0] > 0)
+    fixed, _ = compare_position_codes(
+        train, test, (kind,), (0,), steps=best_steps[kind][0], progress=False,
+        **DIGITS_POSITIONS_VIT,
+    )  # fmt: skip
+    assert fixed[kind][0] == scores[kind][0]
 
 
 def test_upsample_images_copies_each_pixel_into_a_block():

@@ -92,6 +92,12 @@ def weights_over_d_k(queries, keys):
     return torch.softmax(queries @ keys.T / queries.shape[-1], dim=-1)
 
 
+@slip(WEIGHTS, "divided by √L_q, not √d_k")
+def weights_over_root_l_q(queries, keys):
+    l_q = len(queries)  # the number of queries, taken for the vector length
+    return torch.softmax(queries @ keys.T / l_q**0.5, dim=-1)
+
+
 @slip(WEIGHTS, "scores transposed")
 def weights_keys_first(queries, keys):
     return torch.softmax(keys @ queries.T / math.sqrt(queries.shape[-1]), dim=-1)
@@ -165,6 +171,13 @@ def head_unscaled(inputs, w_q, w_k, w_v):
     return torch.softmax(q @ k.T, dim=-1) @ v
 
 
+@slip(HEAD, "divided by √seq, not √d_k")
+def head_over_root_seq(inputs, w_q, w_k, w_v):
+    q, k, v = inputs @ w_q, inputs @ w_k, inputs @ w_v
+    seq = q.shape[0]  # taken where d_k = q.shape[1] belongs
+    return torch.softmax(q @ k.T / math.sqrt(seq), dim=-1) @ v
+
+
 @slip(HEAD, "no softmax")
 def head_no_softmax(inputs, w_q, w_k, w_v):
     q, k, v = inputs @ w_q, inputs @ w_k, inputs @ w_v
@@ -213,6 +226,16 @@ def rope_halves(x):
     first, second = x[:, :half], x[:, half:]
     cos, sin = angles.cos(), angles.sin()
     return torch.cat([first * cos - second * sin, first * sin + second * cos], dim=-1)
+
+
+@slip(ROTARY, "halves concatenated, not interleaved")
+def rope_neighbours_written_as_halves(x):
+    seq, d = x.shape
+    theta = 10000 ** (-torch.arange(0, d, 2) / d)  # (d/2,)
+    angles = torch.arange(seq)[:, None] * theta  # (seq, d/2)
+    evens, odds = x[:, 0::2], x[:, 1::2]  # the right pairs (2i, 2i+1)
+    cos, sin = angles.cos(), angles.sin()
+    return torch.cat([evens * cos - odds * sin, evens * sin + odds * cos], dim=-1)
 
 
 @slip(ROTARY, "angle is the position, not position × θ_i")
@@ -264,6 +287,12 @@ def softmax_python_rows(logits):
 def softmax_plain_exp(logits):
     exps = logits.exp()
     return exps / exps.sum(dim=1, keepdim=True)
+
+
+@slip(SOFTMAX, "subtracted the global maximum, not each row's (underflow)")
+def softmax_minus_global_max(logits):
+    exps = torch.exp(logits - logits.max())  # one number for the whole tensor
+    return exps / exps.sum(dim=-1, keepdim=True)
 
 
 @slip(SOFTMAX, "subtracted the minimum, not the maximum")
@@ -339,6 +368,13 @@ def temperature_no_softmax(logits, temperature):
 def temperature_plain_exp(logits, temperature):
     exps = torch.exp(logits / temperature)
     return exps / exps.sum(dim=-1, keepdim=True)
+
+
+@slip(TEMPERATURE, "subtracted the global maximum, not each row's (underflow)")
+def temperature_minus_global_max(logits, temperature):
+    scaled = logits / temperature
+    exps = (scaled - float(scaled.max())).exp()
+    return exps / exps.sum(dim=1, keepdim=True)
 
 
 # --- chapter 03: the causal mask -------------------------------------------------------------
@@ -753,6 +789,13 @@ def next_no_top_k(logits, temperature, top_k):
     return torch.softmax(logits / temperature, dim=-1)
 
 
+@slip(NEXT, "dropped logits set to 0")
+def next_dropped_to_zero(logits, temperature, top_k):
+    kth = logits.topk(top_k, dim=-1).values[:, -1:]
+    kept = torch.where(logits >= kth, logits / temperature, torch.zeros_like(logits))
+    return torch.softmax(kept, dim=-1)
+
+
 @slip(NEXT, "top-k off by one (kept k + 1)")
 def next_k_plus_one(logits, temperature, top_k):
     kth = logits.sort(dim=-1, descending=True).values[:, top_k : top_k + 1]  # index k, not k - 1
@@ -833,6 +876,22 @@ def encoder_no_attention_residual(layer, x):
 def encoder_no_ff_residual(layer, x):
     x = layer.norm1.norm(x + attend(layer, x))
     return layer.norm2.norm(layer.feed_forward(x))
+
+
+@slip(ENCODER, "feed-forward before the add & norm (on x + attention)")
+def encoder_ff_on_the_sum(layer, x):
+    x = x + attend(layer, x)
+    ff = layer.feed_forward(x)  # computed before the norm below
+    x = layer.norm1.norm(x)
+    return layer.norm2.norm(x + ff)
+
+
+@slip(ENCODER, "feed-forward before the add & norm (on the attention output)")
+def encoder_ff_on_the_attention(layer, x):
+    attended = attend(layer, x)
+    ff = layer.feed_forward(attended)
+    x = layer.norm1.norm(x + attended)
+    return layer.norm2.norm(x + ff)
 
 
 @slip(ENCODER, "one norm used twice")
@@ -935,6 +994,12 @@ def loss_of_probabilities(model, sources, targets, bos):
     return mean_cross_entropy(probabilities, targets)
 
 
+@slip(LOSS, "the class axis not moved for F.cross_entropy")
+def loss_classes_last(model, sources, targets, bos):
+    logits = model(sources, behind_bos(targets, bos))  # (batch, length, vocab)
+    return F.cross_entropy(logits, targets)  # raises: dimension 1 is read as the classes
+
+
 @slip(LOSS, "summed instead of averaged")
 def loss_summed(model, sources, targets, bos):
     logits = model(sources, behind_bos(targets, bos))
@@ -970,6 +1035,19 @@ def patchify_unfold(images, p):
 def patchify_plain_reshape(images, p):
     batch, channels, height, width = images.shape
     return images.reshape(batch, (height // p) * (width // p), channels * p * p)
+
+
+@slip(PATCHIFY, "F.unfold reshaped, not transposed")
+def patchify_unfold_reshaped(images, p):
+    columns = F.unfold(images, kernel_size=p, stride=p)  # (B, C*p*p, N)
+    return columns.reshape(images.shape[0], columns.shape[2], columns.shape[1])
+
+
+@slip(PATCHIFY, "the channel axis left in front of the grid")
+def patchify_channels_before_grid(images, p):
+    batch, channels = images.shape[:2]
+    blocks = images.unfold(2, p, p).unfold(3, p, p)  # (B, C, gh, gw, p, p)
+    return blocks.reshape(batch, -1, channels * p * p)
 
 
 @slip(PATCHIFY, "patches listed column by column")
@@ -1023,6 +1101,13 @@ def conv_not_transposed(images, weight, bias):
     return F.conv2d(images, weight, bias, stride=weight.shape[-1]).reshape(
         images.shape[0], weight.shape[0], -1
     )
+
+
+@slip(CONV, "reshaped to (batch, N, D) instead of transposed")
+def conv_reshaped_not_transposed(images, weight, bias):
+    grid = F.conv2d(images, weight, bias, stride=weight.shape[-1])  # (B, D, gh, gw)
+    batch, d_model, grid_h, grid_w = grid.shape
+    return grid.view(batch, grid_h * grid_w, d_model)
 
 
 @slip(CONV, "stride 1")
@@ -1172,7 +1257,7 @@ def stretch_new_grid_by_columns(codes, old_grid, new_grid):
     return grid_interpolate(grid, new_grid).transpose(0, 1).reshape(new_grid[0] * new_grid[1], -1)
 
 
-@slip(STRETCH, "corners aligned")
+@slip(STRETCH, "align_corners=True")
 def stretch_corners_aligned(codes, old_grid, new_grid):
     grid = codes.reshape(old_grid[0], old_grid[1], -1).permute(2, 0, 1)[None]
     new = F.interpolate(grid, size=tuple(new_grid), mode="bilinear", align_corners=True)
@@ -1302,6 +1387,16 @@ def rollout_heads_summed(maps):
     result = torch.eye(maps.shape[-1])
     for layer_maps in maps:
         mixed = 0.5 * layer_maps.sum(dim=0) + 0.5 * torch.eye(maps.shape[-1])
+        result = (mixed / mixed.sum(dim=-1, keepdim=True)) @ result
+    return result
+
+
+@slip(ROLLOUT, "heads fused by their maximum")
+def rollout_heads_max(maps):
+    result = torch.eye(maps.shape[-1])
+    for layer_maps in maps:
+        fused = layer_maps.max(dim=0).values  # the strongest head at every entry
+        mixed = 0.5 * fused + 0.5 * torch.eye(maps.shape[-1])
         result = (mixed / mixed.sum(dim=-1, keepdim=True)) @ result
     return result
 

@@ -302,3 +302,14 @@ def test_interpolation_bad_input():
         interpolate_codes_1d(torch.randn(16, 4), 0)
     with pytest.raises(TypeError, match="row_codes"):
         interpolate_row_col(torch.zeros(3, 2, dtype=torch.long), torch.zeros(3, 2), (4, 4))
+
+
+def test_rotary_follows_its_input_onto_another_device():
+    # A reader who moves a model to a GPU passes GPU tensors; every tensor rotary builds must
+    # be made on the input's device. The meta device stands in for a GPU here: mixing it with
+    # a CPU tensor fails just as CUDA does.
+    from lessons_lib.positions import rotary
+
+    x = torch.randn(2, 5, 8, device="meta")
+    assert rotary(x).device.type == "meta"
+    assert rotary(x, positions=torch.arange(5, device="meta")).device.type == "meta"

@@ -420,3 +420,42 @@ def test_train_date_model_refuses_other_tasks_and_recipes():
         train_date_model(ReversalTask(), progress=False)
     with pytest.raises(TypeError, match="got DateTask and ToyRecipe"):
         train_date_model(DateTask(), ToyRecipe(), progress=False)
+
+
+def test_a_run_stopped_at_its_target_ends_with_a_full_bar_at_its_last_step(monkeypatch, capsys):
+    # Jupyter draws a bar closed before its total as failed (red); a run that stops because it
+    # reached its target is not a failure, and its bar must say the step it stopped at.
+    import torch.nn.functional as F
+    import tqdm
+    from torch import nn
+
+    import lessons_lib.training as training
+
+    bars = []
+
+    class Recorded(tqdm.tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            bars.append(self)
+
+    monkeypatch.setattr(training, "tqdm", Recorded)
+    model = nn.Linear(2, 1)
+    data = [(torch.randn(8, 2), torch.randn(8, 1))] * 50
+    scores = iter([0.1, 0.2, 0.9, 0.95])
+    history = fit(
+        model,
+        lambda model, batch: F.mse_loss(model(batch[0]), batch[1]),
+        data,
+        steps=50,
+        evaluate=lambda model: next(scores),
+        eval_every=7,
+        target=0.9,
+        progress=True,
+    )
+    assert history.steps[-1] == 21  # the third evaluation reached 0.9
+    (bar,) = bars
+    assert bar.n == bar.total == 21
+    assert "target reached" in bar.desc
+    bars.clear()
+    fit(model, lambda m, b: F.mse_loss(m(b[0]), b[1]), data, steps=10, progress=True)
+    assert bars[0].n == bars[0].total == 10  # a full run: every step counted

@@ -344,3 +344,11 @@ def test_stretch_positions_other_kinds_and_bad_input():
     with pytest.raises(ValueError, match=r"divisible by patch_size \(2\)"):
         stretch_positions(blind, 15)
     assert blind(images).shape == (2, 10)
+
+
+def test_attention_rollout_follows_its_input_onto_another_device():
+    # The meta device stands in for a GPU: a CPU tensor built inside would fail to mix with it.
+    from lessons_lib.vit import attention_rollout
+
+    maps = torch.rand(2, 3, 5, 5, device="meta")  # (depth, heads, T, T)
+    assert attention_rollout(maps).device.type == "meta"

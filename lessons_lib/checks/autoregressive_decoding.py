@@ -98,11 +98,13 @@ def _probability_cases() -> list[Case]:
     return cases
 
 
-def _keep_top(logits: torch.Tensor, k: int, largest: bool = True) -> torch.Tensor:
-    """The logits with all but the k largest (or smallest) set to -inf."""
+def _keep_top(
+    logits: torch.Tensor, k: int, largest: bool = True, fill: float = float("-inf")
+) -> torch.Tensor:
+    """The logits with all but the k largest (or smallest) set to ``fill`` (-inf)."""
     kth = logits.topk(k, dim=-1, largest=largest).values[..., -1:]  # (batch, 1)
     dropped = logits < kth if largest else logits > kth
-    return logits.masked_fill(dropped, float("-inf"))
+    return logits.masked_fill(dropped, fill)
 
 
 PROBABILITY_MISTAKES = [
@@ -120,6 +122,13 @@ PROBABILITY_MISTAKES = [
         "no top-k",
         "keep only the k largest logits: set the others to -inf before the softmax",
         lambda logits, t, k: softmax(logits, temperature=t),
+    ),
+    Mistake(
+        "dropped logits set to 0",
+        "a logit of 0 still gets probability exp(0) > 0 after the softmax (as masked scores "
+        "set to 0 do in chapter 03); set the dropped logits to -inf, so that their probability "
+        "is exactly 0",
+        lambda logits, t, k: softmax(_keep_top(logits, k, fill=0.0), temperature=t),
     ),
     Mistake(
         "top-k off by one (kept k + 1)",

@@ -291,7 +291,8 @@ def _what_is_wrong(outcome: _Outcome, kind: AnswerKind, tol: float) -> str:
     if not torch.isfinite(answer).all():
         return (
             "your answer holds NaN or inf although every input is finite: "
-            "look for an exp() that overflows or a division by zero"
+            "look for an exp() that overflows to inf, exp()s that all underflow to 0 and are "
+            "then divided by their sum (0 / 0), or another division by zero"
         )
     if kind == "bool mask" and close(answer, expected, 0.0):
         return (

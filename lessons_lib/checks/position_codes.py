@@ -185,9 +185,12 @@ STRETCH_MISTAKES = [
         ),
     ),
     Mistake(
-        "corners aligned",
-        "this book lines up the cells' centres (F.interpolate's default, align_corners=False); "
-        "align_corners=True, which some code uses, is another convention",
+        "align_corners=True",
+        "align_corners=True lines up the centres of the two grids' corner cells (their outer "
+        "sample points coincide); this book uses F.interpolate's default, align_corners=False: "
+        "the old and new grids cover the same image, their outer edges (the corners of the "
+        "corner cells) line up, and each new cell is sampled at its own centre. Both "
+        "conventions are in use; here pass align_corners=False (or leave it out)",
         lambda codes, old_grid, new_grid: _stretch_variant(
             codes, old_grid, new_grid, align_corners=True
         ),

@@ -40,6 +40,13 @@ WEIGHT_MISTAKES = [
         lambda queries, keys: softmax(queries @ keys.T / queries.shape[-1], dim=-1),
     ),
     Mistake(
+        "divided by √L_q, not √d_k",
+        "the scale is √d_k, the length of each query and key vector, queries.shape[-1]; "
+        "queries.shape[0] is L_q, the number of queries, which has nothing to do with the "
+        "size of a dot product",
+        lambda queries, keys: softmax(queries @ keys.T / math.sqrt(queries.shape[0]), dim=-1),
+    ),
+    Mistake(
         "scores transposed",
         "rows must be queries and columns keys: compute queries @ keys.T, not keys @ queries.T",
         lambda queries, keys: softmax(attention_scores(keys, queries), dim=-1),
@@ -119,6 +126,15 @@ HEAD_MISTAKES = [
         lambda x, wq, wk, wv: softmax((x @ wq) @ (x @ wk).T, dim=-1) @ (x @ wv),
     ),
     Mistake(
+        "divided by √seq, not √d_k",
+        "the scale is √d_k, the width of Q = X @ W_Q (its last dimension, W_Q.shape[1]); "
+        "Q.shape[0] is the number of tokens, which has nothing to do with the size of a "
+        "dot product",
+        lambda x, wq, wk, wv: (
+            softmax((x @ wq) @ (x @ wk).T / math.sqrt(x.shape[0]), dim=-1) @ (x @ wv)
+        ),
+    ),
+    Mistake(
         "no softmax",
         "turn the scaled scores into weights with softmax over the keys before weighting V",
         lambda x, wq, wk, wv: (x @ wq) @ (x @ wk).T / math.sqrt(wq.shape[-1]) @ (x @ wv),
@@ -177,12 +193,28 @@ def _half_split(x: torch.Tensor) -> torch.Tensor:
     return _turn(x[:, order], _angles(x))[:, torch.argsort(order)]
 
 
+def _halves_concatenated(x: torch.Tensor) -> torch.Tensor:
+    """The right pairs (2i, 2i+1) turned, but written back as [turned evens, turned odds]."""
+    turned = _turn(x, _angles(x))  # (seq, d), pairs interleaved
+    return torch.cat([turned[:, 0::2], turned[:, 1::2]], dim=-1)  # (seq, d): halves
+
+
 ROTARY_MISTAKES = [
     Mistake(
         "rotated the wrong pairs of dimensions",
-        "turn the neighbours (2i, 2i+1) together: x[:, 0::2] with x[:, 1::2], "
-        "not dimension i with i + d/2",
+        "you turned dimension i with i + d/2: the half-split layout of GPT-NeoX (and of LLaMA "
+        "as ported to Hugging Face), a valid RoPE but not this exercise's (weights trained with "
+        "one layout fail under the other); here, as in the RoFormer paper, the neighbours "
+        "(2i, 2i+1) turn together: x[:, 0::2] with x[:, 1::2]",
         _half_split,
+    ),
+    Mistake(
+        "halves concatenated, not interleaved",
+        "the right pairs (2i, 2i+1) are turned, but torch.cat([new_evens, new_odds], dim=-1) "
+        "writes every turned even dimension first and every turned odd one after; put each "
+        "pair back in its own place, 2i and 2i+1: torch.stack([new_evens, new_odds], "
+        "dim=-1).flatten(-2), or out[:, 0::2] = new_evens and out[:, 1::2] = new_odds",
+        _halves_concatenated,
     ),
     Mistake(
         "angle is the position, not position × θ_i",

@@ -28,6 +28,7 @@ def _softmax_cases() -> list[Case]:
     generator = torch.Generator().manual_seed(3)
     square = torch.randn(5, 5, generator=generator) * 3  # square: a missing keepdim misleads
     square[2] += 1000.0  # one row of huge logits: exp(1000) overflows float32
+    # ... and the other rows lie 1000 below it: a *global* max underflows them to 0 / 0.
     wide = _spread_rows(20, generator)  # (4, 20)
     return [
         Case((square,), "logits (5, 5) with one row near 1000"),
@@ -54,6 +55,14 @@ SOFTMAX_MISTAKES = [
         "exp(1000) is inf in float32 and inf / inf is NaN; subtract each row's maximum "
         "before exp (the factor exp(-max) cancels in the ratio)",
         lambda logits: naive_softmax(logits, dim=-1),
+    ),
+    Mistake(
+        "subtracted the global maximum, not each row's (underflow)",
+        "logits.max() is the largest logit of the whole tensor: in a row whose logits all lie "
+        "far below it (more than about 100 in float32), every exp() underflows to 0 and the row "
+        "becomes 0 / 0 = NaN. That is underflow, not overflow; subtract each row's own maximum, "
+        "logits.amax(dim=-1, keepdim=True)",
+        _subtract(lambda logits: logits.amax()),
     ),
     Mistake(
         "subtracted the minimum, not the maximum",
@@ -98,8 +107,9 @@ SOFTMAX = Exercise(
 def check_softmax(function: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
     """Check ``function(logits (rows, n)) -> probabilities``, softmax over the last axis.
 
-    Some rows of the test logits are near 1000 or span 1000, where any exp()
-    not shifted by the row's maximum overflows.
+    Some rows of the test logits are near 1000 or span 1000, where an exp()
+    shifted by less than the row's maximum overflows, and one shifted by the whole
+    tensor's maximum underflows to 0 in the rows far below it (0 / 0 = NaN).
     """
     return SOFTMAX.check(function)
 
@@ -149,6 +159,14 @@ TEMPERATURE_MISTAKES = [
         "with a small T, logits / T can reach 1000 and exp overflows; subtract each row's "
         "maximum of logits / T before exp, or call torch.softmax",
         lambda logits, t: naive_softmax(logits / t),
+    ),
+    Mistake(
+        "subtracted the global maximum, not each row's (underflow)",
+        "(logits / T).max() is the largest value of the whole tensor: with a small T, a row "
+        "whose values all lie far below it (more than about 100 in float32) has every exp() "
+        "underflow to 0, and the row becomes 0 / 0 = NaN. That is underflow, not overflow; "
+        "subtract each row's own maximum of logits / T, .amax(dim=-1, keepdim=True)",
+        lambda logits, t: _subtract(lambda scaled: scaled.amax())(logits / t),
     ),
 ]
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
-from lessons_lib.checks.core import Case, CheckResult, Exercise, Mistake
+from lessons_lib.checks.core import Case, CheckResult, Exercise, Mistake, _Outcome
 from lessons_lib.data import shift_right
 from lessons_lib.training import teacher_forcing_loss
 from lessons_lib.transformer import EncoderLayer, Transformer
@@ -51,13 +54,22 @@ def _encoder_variant(
     attention_residual: bool = True,
     ff_residual: bool = True,
     same_norm: bool = False,
+    ff_reads: Literal["norm1", "sum", "attention"] = "norm1",
 ) -> torch.Tensor:
-    """The layer's sublayers wired in one of the usual wrong ways."""
+    """The layer's sublayers wired in one of the usual wrong ways.
+
+    ``ff_reads`` is what the feed-forward block is given: the first add & norm's output
+    (right), the sum x + attention(x) before norm1, or the attention's output.
+    """
     norm1 = layer.norm1.norm
     norm2 = norm1 if same_norm else layer.norm2.norm
     if norm_first:
         x = x + _attend(layer, norm1(x))
         return x + layer.feed_forward(norm2(x))
+    if ff_reads != "norm1":  # the feed-forward block applied before the first add & norm
+        attended = _attend(layer, x)
+        fed = x + attended if ff_reads == "sum" else attended
+        return norm2(norm1(x + attended) + layer.feed_forward(fed))
     x = norm1((x if attention_residual else 0) + _attend(layer, x))
     return norm2((x if ff_residual else 0) + layer.feed_forward(x))
 
@@ -77,6 +89,20 @@ ENCODER_MISTAKES = [
         "no residual around the feed-forward block",
         "the feed-forward sublayer has its own residual: norm2(x + feed_forward(x))",
         lambda layer, x: _encoder_variant(layer, x, ff_residual=False),
+    ),
+    Mistake(
+        "feed-forward before the add & norm (on x + attention)",
+        "the feed-forward block comes after the first add & norm and reads its output, "
+        "h = norm1(x + attention(x)); you gave it x + attention(x) before norm1. Then "
+        "norm2(h + feed_forward(h))",
+        lambda layer, x: _encoder_variant(layer, x, ff_reads="sum"),
+    ),
+    Mistake(
+        "feed-forward before the add & norm (on the attention output)",
+        "the feed-forward block comes after the first add & norm and reads its output, "
+        "h = norm1(x + attention(x)); you gave it attention(x) itself. Then "
+        "norm2(h + feed_forward(h))",
+        lambda layer, x: _encoder_variant(layer, x, ff_reads="attention"),
     ),
     Mistake(
         "one norm used twice",
@@ -232,6 +258,14 @@ LOSS_MISTAKES = [
         lambda m, s, t, b: F.cross_entropy(m(s, shift_right(t, b)).softmax(-1).transpose(1, 2), t),
     ),
     Mistake(
+        "the class axis not moved for F.cross_entropy",
+        "F.cross_entropy reads dimension 1 as the classes, so logits (batch, length, vocab) "
+        "with targets (batch, length) fail with 'Expected target size'; pass "
+        "logits.transpose(1, 2), of shape (batch, vocab, length), or flatten both: "
+        "F.cross_entropy(logits.reshape(-1, vocab), targets.reshape(-1))",
+        lambda m, s, t, b: F.cross_entropy(m(s, shift_right(t, b)), t),  # raises, as theirs
+    ),
+    Mistake(
         "summed instead of averaged",
         "average over every target token (F.cross_entropy's default, reduction='mean'), so "
         "that the loss does not grow with the batch size and the length",
@@ -239,7 +273,35 @@ LOSS_MISTAKES = [
     ),
 ]
 
-TEACHER_FORCING_LOSS = Exercise(
+_CLASS_AXIS_CRASH = re.compile(r"raised RuntimeError: Expected target size \[\d+, (\d+)\]")
+"""F.cross_entropy's complaint about logits (batch, length, vocab) and targets (batch, length):
+it read the length as the classes and wants targets (batch, vocab)."""
+
+
+@dataclass(frozen=True)
+class _LossExercise(Exercise):
+    """The loss exercise, whose one crashing mistake names only its own crash.
+
+    A mistake whose ``compute`` raises agrees with any function that raises (see
+    :func:`~lessons_lib.checks.core.match_mistake`), so here a crash counts as raised only
+    when it is F.cross_entropy's complaint about the class axis, with the case's vocabulary
+    size where the classes should be; any other crash (a typo, lengths that differ) is
+    reported as it is, with its line.
+    """
+
+    def _run(
+        self, function: Callable[..., object], case: Case, expected: torch.Tensor, seconds: float
+    ) -> _Outcome:
+        outcome = super()._run(function, case, expected, seconds)
+        if outcome.raised:
+            crash = _CLASS_AXIS_CRASH.search(outcome.problem or "")
+            vocab = case.args[0].output.out_features  # the model's final Linear
+            if crash is None or int(crash.group(1)) != vocab:
+                outcome.raised = False  # not this mistake: described, never named
+        return outcome
+
+
+TEACHER_FORCING_LOSS = _LossExercise(
     name="check_teacher_forcing_loss",
     parameters=("model", "sources", "targets", "bos"),
     cases=_loss_cases,

@@ -138,6 +138,12 @@ def _mixed(maps: torch.Tensor) -> torch.Tensor:
     return 0.5 * maps.mean(dim=1) + 0.5 * torch.eye(maps.shape[-1], dtype=maps.dtype)
 
 
+def _max_fused(maps: torch.Tensor) -> torch.Tensor:
+    """Rollout with each layer's heads fused by their maximum, rows renormalised: ``(T, T)``."""
+    mixed = 0.5 * maps.amax(dim=1) + 0.5 * torch.eye(maps.shape[-1], dtype=maps.dtype)
+    return _product(mixed / mixed.sum(dim=-1, keepdim=True))  # (depth, T, T) -> (T, T)
+
+
 def _product(layers: torch.Tensor, last_on_left: bool = True) -> torch.Tensor:
     result = layers[0]
     for layer in layers[1:]:
@@ -173,6 +179,14 @@ ROLLOUT_MISTAKES = [
         "average the heads (maps.mean(dim=1)); their sum gives the attention too much weight "
         "against the identity",
         lambda maps: attention_rollout(maps * maps.shape[1]),
+    ),
+    Mistake(
+        "heads fused by their maximum",
+        "average the heads, maps.mean(dim=1): the maximum over the heads (the 'max' fusion some "
+        "rollout code offers) keeps only the strongest head at every entry, so a layer's map "
+        "is no longer the mixing that its heads perform together; Abnar & Zuidema's rollout "
+        "averages them",
+        _max_fused,
     ),
 ]
 

@@ -34,6 +34,25 @@ PATCHIFY_MISTAKES = [
         lambda x, p: x.reshape(x.shape[0], (x.shape[2] // p) * (x.shape[3] // p), -1),
     ),
     Mistake(
+        "F.unfold reshaped, not transposed",
+        "F.unfold gives (batch, C*p*p, N), one patch per column; a reshape to (batch, N, C*p*p) "
+        "only regroups the numbers in memory order, so a row holds the same pixel of many "
+        "patches instead of one whole patch; swap the two axes: F.unfold(...).transpose(1, 2)",
+        lambda x, p: F.unfold(x, kernel_size=p, stride=p).reshape(
+            x.shape[0], -1, x.shape[1] * p * p
+        ),
+    ),
+    Mistake(
+        "the channel axis left in front of the grid",
+        "after splitting H and W into (grid, p), the two grid axes must come right after the "
+        "batch: permute to (B, gh, gw, C, p, p) with permute(0, 2, 4, 1, 3, 5); from "
+        "(B, C, gh, gw, p, p) the reshape to (B, N, C*p*p) fills each row from one channel of "
+        "several patches",
+        lambda x, p: (
+            _grid_blocks(x, p).permute(0, 1, 2, 4, 3, 5).reshape(x.shape[0], -1, x.shape[1] * p * p)
+        ),
+    ),
+    Mistake(
         "patches listed column by column",
         "number the patches row-major: left to right along the top row, then the next row",
         lambda x, p: (
@@ -88,6 +107,14 @@ CONV_MISTAKES = [
         "the sequence is not transposed",
         "the convolution gives (batch, d_model, N); transpose to (batch, N, d_model)",
         lambda x, w, b: F.conv2d(x, w, b, stride=w.shape[-1]).flatten(2),
+    ),
+    Mistake(
+        "reshaped to (batch, N, D) instead of transposed",
+        "the convolution gives (batch, D, gh, gw); a reshape to (batch, N, D) keeps the memory "
+        "order, so a row holds one output channel of several patches instead of the D channels "
+        "of one patch; flatten the grid, .flatten(2) to (batch, D, N), then swap the axes with "
+        ".transpose(1, 2)",
+        lambda x, w, b: F.conv2d(x, w, b, stride=w.shape[-1]).reshape(x.shape[0], -1, w.shape[0]),
     ),
     Mistake(
         "stride 1",
