@@ -16,8 +16,9 @@ run keeps what it measured). Targets are reported, never asserted: a missed targ
 
 ``--quick`` (about 5 minutes on an idle 2-core machine): one run per figure, Lighthouse on
 two pages, and only the training benchmarks that have targets (plus the cheap GRU timing).
-The full run (about 26 minutes, 10 of them Lighthouse): the median of ``--repeat`` runs (3)
-everywhere, every page, every training benchmark. bench/README.md lists both plans.
+The full run (27.4 minutes on 6 December 2026, 14 of them Lighthouse): the median of
+``--repeat`` runs (3) everywhere, every page, every training benchmark.
+bench/README.md lists both plans.
 
 Lighthouse (12.2.3, pinned in tools/vendor; mobile preset, its default) measures the pages
 of the built book, served gzip-compressed from 127.0.0.1 as GitHub Pages serves it, in the
@@ -89,11 +90,11 @@ SECTION_TITLES = {
 # asserted): the build figures from README.md's table; the rest from single runs with other
 # work on the machine, rounded. A loaded machine takes longer: the header prints the load.
 STEP_SECONDS = {
-    "clean build": 45.0,
+    "clean build": 62.0,
     "no-op rebuild": 3.0,
     "markdown edit": 4.0,  # timed rebuild; putting the cell back costs as much again
-    "code edit": 14.0,
-    "lighthouse run": 12.0,  # one page, one run (Chromium start, load, audits)
+    "code edit": 22.0,
+    "lighthouse run": 16.5,  # one page, one run (Chromium start, load, audits)
     "chapter run": 10.0,  # kernel start, every cell, the widget probe: the mean chapter
 }
 
