@@ -145,6 +145,7 @@ RIGHT = {
     "check_attention_head": attention_head,
     "check_softmax": softmax_rows,
     "check_temperature_softmax": lambda logits, t: softmax_rows(logits / t),
+    "check_sharpen": lambda p, t: softmax_rows(torch.log(p) / t),
     "check_causal_mask": causal,
     "check_masked_weights": masked_weights,
     "check_split_heads": split_heads,

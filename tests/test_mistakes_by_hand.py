@@ -377,6 +377,48 @@ def temperature_minus_global_max(logits, temperature):
     return exps / exps.sum(dim=1, keepdim=True)
 
 
+# --- chapter 02: the distribution at another temperature, from probabilities ----------------
+
+SHARPEN = "check_sharpen"
+
+
+@right(SHARPEN, "power 1/T, renormalised")
+def sharpen_power(probabilities, temperature):
+    powered = probabilities ** (1.0 / temperature)
+    return powered / powered.sum(dim=-1, keepdim=True)
+
+
+@right(SHARPEN, "log-probabilities as logits, one row at a time")
+def sharpen_rows(probabilities, temperature):
+    return torch.stack([torch.softmax(row.log() / temperature, dim=0) for row in probabilities])
+
+
+@slip(SHARPEN, "raised to the power T, not 1/T")
+def sharpen_power_t(probabilities, temperature):
+    powered = probabilities**temperature
+    return powered / powered.sum(dim=1, keepdim=True)
+
+
+@slip(SHARPEN, "the probabilities used as logits")
+def sharpen_as_logits(probabilities, temperature):
+    return torch.softmax(probabilities / temperature, dim=-1)
+
+
+@slip(SHARPEN, "not renormalised")
+def sharpen_unnormalised(probabilities, temperature):
+    return probabilities.pow(1 / temperature)
+
+
+@slip(SHARPEN, "temperature ignored")
+def sharpen_ignored(probabilities, temperature):
+    return probabilities.clone()
+
+
+@slip(SHARPEN, "log without the softmax")
+def sharpen_log_only(probabilities, temperature):
+    return probabilities.log() / temperature
+
+
 # --- chapter 03: the causal mask -------------------------------------------------------------
 
 CAUSAL = "check_causal_mask"

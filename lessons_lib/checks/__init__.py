@@ -44,7 +44,7 @@ from lessons_lib.checks.position_codes import (
     check_stretch_codes,
 )
 from lessons_lib.checks.qkv import check_attention_head, check_attention_weights, check_rotary
-from lessons_lib.checks.softmax import check_softmax, check_temperature_softmax
+from lessons_lib.checks.softmax import check_sharpen, check_softmax, check_temperature_softmax
 from lessons_lib.checks.transformer import (
     check_encoder_layer,
     check_parameter_count,
@@ -61,6 +61,7 @@ EXERCISES: dict[str, Exercise] = {
         qkv.ROTARY,
         softmax.SOFTMAX,
         softmax.TEMPERATURE_SOFTMAX,
+        softmax.SHARPEN,
         masking.CAUSAL_MASK,
         masking.MASKED_WEIGHTS,
         cross_attention.SPLIT_HEADS,
@@ -109,6 +110,7 @@ __all__ = [
     "check_read_out",
     "check_rollout",
     "check_rotary",
+    "check_sharpen",
     "check_softmax",
     "check_split_heads",
     "check_stretch_codes",

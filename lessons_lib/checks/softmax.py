@@ -185,3 +185,67 @@ def check_temperature_softmax(
 ) -> CheckResult:
     """Check ``function(logits (rows, n), temperature) -> softmax(logits / T)`` for several T."""
     return TEMPERATURE_SOFTMAX.check(function)
+
+
+def _sharpen_cases() -> list[Case]:
+    generator = torch.Generator().manual_seed(5)
+    probabilities = softmax(torch.randn(4, 6, generator=generator) * 2)  # (4, 6), rows sum to 1
+    other = softmax(torch.randn(3, 9, generator=generator) * 3)  # (3, 9)
+    return [
+        Case((probabilities, 0.5), "probabilities (4, 6) and T = 0.5"),
+        Case((probabilities, 2.0), "probabilities (4, 6) and T = 2.0"),
+        Case((other, 0.25), "probabilities (3, 9) and T = 0.25"),
+    ]
+
+
+def _renormalised(values: torch.Tensor) -> torch.Tensor:
+    return values / values.sum(dim=-1, keepdim=True)
+
+
+SHARPEN_MISTAKES = [
+    Mistake(
+        "raised to the power T, not 1/T",
+        "softmax(z / T) is proportional to exp(z)^(1/T), and p is proportional to exp(z): raise "
+        "p to 1/T (or take softmax(log p / T)); p^T flattens where a small T must sharpen",
+        lambda p, t: _renormalised(p**t),
+    ),
+    Mistake(
+        "the probabilities used as logits",
+        "softmax(p / T) treats the probabilities as logits; the logits are log p (up to a "
+        "constant that cancels), so take softmax(log(p) / T)",
+        lambda p, t: softmax(p / t),
+    ),
+    Mistake(
+        "not renormalised",
+        "p^(1/T) no longer sums to 1; divide each row by its sum",
+        lambda p, t: p ** (1 / t),
+    ),
+    Mistake(
+        "temperature ignored",
+        "the distribution at T = 1 is p itself; at another T, raise p to 1/T and renormalise",
+        lambda p, t: p,
+    ),
+    Mistake(
+        "log without the softmax",
+        "log(p) / T are the scaled logits, not probabilities: apply softmax over dim=-1 to them",
+        lambda p, t: torch.log(p) / t,
+    ),
+]
+
+SHARPEN = Exercise(
+    name="check_sharpen",
+    parameters=("probabilities", "temperature"),
+    cases=_sharpen_cases,
+    solution=lambda p, t: softmax(torch.log(p) / t),
+    mistakes=SHARPEN_MISTAKES,
+    success="right for T = 0.25, 0.5 and 2: the same distribution as softmax(logits / T).",
+)
+
+
+def check_sharpen(function: Callable[[torch.Tensor, float], torch.Tensor]) -> CheckResult:
+    """Check ``function(probabilities (rows, n), T)``: the distribution at temperature T.
+
+    Given only the probabilities ``p = softmax(z)``, the answer is ``softmax(z / T)``,
+    which is ``softmax(log(p) / T)`` = ``p^(1/T)`` renormalised.
+    """
+    return SHARPEN.check(function)
