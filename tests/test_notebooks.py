@@ -46,6 +46,8 @@ def test_setup_cell_installs_from_the_configured_repository():
     assert f"git+{url}" in setup_cell_source()
     assert "torch.manual_seed(0)" in setup_cell_source()
     assert "np.random.seed(0)" in setup_cell_source()
+    # Colab's pip may be old: without this flag it prints "a new release of pip" despite -q
+    assert 'pip.append("--disable-pip-version-check")' in setup_cell_source()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

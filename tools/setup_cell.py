@@ -25,6 +25,7 @@ except ImportError:
 
     package = "git+{url}"
     pip = [sys.executable, "-m", "pip", "install", "-q"]
+    pip.append("--disable-pip-version-check")  # no "new release" notice
     subprocess.check_call([*pip, package])
     import lessons_lib
 import numpy as np
