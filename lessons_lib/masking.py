@@ -63,11 +63,12 @@ def padding_mask(lengths: Sequence[int] | torch.Tensor, max_len: int) -> torch.T
         lengths_tensor = torch.tensor(values, dtype=torch.long)
     if lengths_tensor.numel() == 0:
         raise ValueError("lengths must name at least one sequence, got an empty list")
-    if lengths_tensor.min() < 0 or lengths_tensor.max() > max_len:
+    values_known = lengths_tensor.device.type != "meta"  # a meta tensor has shapes, no values
+    if values_known and (lengths_tensor.min() < 0 or lengths_tensor.max() > max_len):
         raise ValueError(
             f"every length must lie in 0..max_len={max_len}, got {lengths_tensor.tolist()}"
         )
-    positions = torch.arange(max_len)  # (max_len,)
+    positions = torch.arange(max_len, device=lengths_tensor.device)  # (max_len,)
     is_real = positions[None, :] < lengths_tensor[:, None]  # (batch, max_len)
     return is_real[:, None, :]  # (batch, 1, max_len)
 
