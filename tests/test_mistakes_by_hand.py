@@ -1306,6 +1306,20 @@ def stretch_corners_aligned(codes, old_grid, new_grid):
     return new[0].permute(1, 2, 0).flatten(0, 1)
 
 
+@slip(STRETCH, "reshaped to (1, d, grid_h, grid_w) without the transpose")
+def stretch_reshaped_in(codes, old_grid, new_grid):
+    channels_first = codes.reshape(1, codes.shape[1], *old_grid)  # no permute
+    new = F.interpolate(channels_first, size=tuple(new_grid), mode="bilinear")
+    return new[0].permute(1, 2, 0).reshape(-1, codes.shape[1])
+
+
+@slip(STRETCH, "the stretched grid reshaped to (N, d) without the transpose")
+def stretch_reshaped_out(codes, old_grid, new_grid):
+    grid = codes.reshape(*old_grid, codes.shape[1]).permute(2, 0, 1).unsqueeze(0)
+    new = F.interpolate(grid, size=tuple(new_grid), mode="bilinear")  # (1, d, nh, nw)
+    return new.reshape(new_grid[0] * new_grid[1], codes.shape[1])  # no permute back
+
+
 # --- chapter 10: the ViT's input sequence ----------------------------------------------------
 
 SEQUENCE = "check_input_sequence"

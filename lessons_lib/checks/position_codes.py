@@ -140,6 +140,8 @@ def _stretch_variant(
     swap_grid: bool = False,
     column_major_out: bool = False,
     align_corners: bool = False,
+    reshape_in: bool = False,
+    reshape_out: bool = False,
 ) -> torch.Tensor:
     (grid_h, grid_w), (new_h, new_w) = old_grid, new_grid
     if swap_grid:  # (gw, gh): the sequence cut into columns' worth of codes
@@ -147,9 +149,14 @@ def _stretch_variant(
     else:
         grid = codes.reshape(grid_h, grid_w, -1)  # (gh, gw, d)
     channels_first = grid.permute(2, 0, 1)[None]  # (1, d, gh, gw)
-    stretched = torch.nn.functional.interpolate(
+    if reshape_in:  # the slip: (gh*gw, d) read straight as (1, d, gh, gw), features mixed
+        channels_first = codes.reshape(1, codes.shape[-1], grid_h, grid_w)
+    resized = torch.nn.functional.interpolate(
         channels_first, size=(new_h, new_w), mode="bilinear", align_corners=align_corners
-    )[0].permute(1, 2, 0)  # (nh, nw, d)
+    )  # (1, d, nh, nw)
+    if reshape_out:  # the slip: (1, d, nh, nw) read straight as (nh*nw, d)
+        return resized.reshape(new_h * new_w, -1)
+    stretched = resized[0].permute(1, 2, 0)  # (nh, nw, d)
     if column_major_out:
         stretched = stretched.transpose(0, 1)  # (nw, nh, d)
     return stretched.reshape(new_h * new_w, -1)  # (nh * nw, d)
@@ -182,6 +189,24 @@ STRETCH_MISTAKES = [
         "flatten the stretched (new_h, new_w, d) grid row-major, like patchify",
         lambda codes, old_grid, new_grid: _stretch_variant(
             codes, old_grid, new_grid, column_major_out=True
+        ),
+    ),
+    Mistake(
+        "reshaped to (1, d, grid_h, grid_w) without the transpose",
+        "codes.reshape(1, d, grid_h, grid_w) reads the (grid_h*grid_w, d) numbers in their "
+        "memory order, so each 'channel' mixes the features of several patches; reshape to "
+        "(grid_h, grid_w, d) first, then .permute(2, 0, 1)[None] to put the features in front",
+        lambda codes, old_grid, new_grid: _stretch_variant(
+            codes, old_grid, new_grid, reshape_in=True
+        ),
+    ),
+    Mistake(
+        "the stretched grid reshaped to (N, d) without the transpose",
+        "F.interpolate returns (1, d, new_h, new_w): the features come first, so reshaping "
+        "it straight to (new_h*new_w, d) mixes patches and features; take [0].permute(1, 2, 0) "
+        "to (new_h, new_w, d) first, then reshape",
+        lambda codes, old_grid, new_grid: _stretch_variant(
+            codes, old_grid, new_grid, reshape_out=True
         ),
     ),
     Mistake(
