@@ -56,7 +56,11 @@ TESTS: dict[str, list[str]] = {
     "masking": ["tests/test_masking.py", "tests/test_ops_boundaries.py"],
     "attention": ["tests/test_mutants_attention.py", "tests/test_attention.py"],
     "residual": ["tests/test_mutants_residual.py", "tests/test_residual.py"],
-    "positions": ["tests/test_positions.py", "tests/test_position_codes.py"],
+    "positions": [
+        "tests/test_mutants_positions.py",
+        "tests/test_positions.py",
+        "tests/test_position_codes.py",
+    ],
     "patching": ["tests/test_mutants_patching.py", "tests/test_patching.py"],
     "transformer": ["tests/test_mutants_transformer.py", "tests/test_transformer.py"],
     "vit": ["tests/test_mutants_vit.py", "tests/test_vit.py"],
@@ -103,6 +107,25 @@ EQUIVALENT: dict[str, str] = {
         "the divisors listed in the error run over range(1, size + 2) instead of "
         "range(1, size + 1): the extra candidate size + 1 never divides size, so the list "
         "is the same"
+    ),
+    "positions::relative_offsets::`-1` -> `1`": (
+        "rows and cols are 1-D (N,), so torch.stack puts the new axis last with dim=1 as with "
+        "dim=-1: the same (N, 2)"
+    ),
+    "positions::RelativePositionBias2D.forward::`-2` -> `2`": (
+        "shape[2:] is only compared when queries.dim() == 4 (the `or` raises before "
+        "otherwise), and for 4 dimensions shape[2:] and shape[-2:] are the same (T, d_head)"
+    ),
+    "positions::linear_resize_matrix::`old_n - 1` -> `old_n + 1`": (
+        "places never exceed old_n - 1/2 (the last is (new_n - 1/2) old_n / new_n - 1/2), so "
+        "without the upper clamp floor gives left = old_n - 1 and right is clamped to old_n - 1 "
+        "too: the row gets (1 - t) + t = 1 at old_n - 1 (exactly 1 in float64, since t < 1/2), "
+        "as with the clamp"
+    ),
+    "transformer::copy_torch_weights::`False` -> `True`": (
+        "the default of getattr(theirs, 'norm_first', ...) is never read: theirs was just "
+        "checked to be an nn.TransformerEncoderLayer or nn.TransformerDecoderLayer, and both "
+        "always have a norm_first attribute"
     ),
 }
 
