@@ -75,3 +75,45 @@ def test_no_classes_is_refused_by_name():
 def test_images_of_another_rank_are_refused_by_name(shape):
     with pytest.raises(ValueError, match=r"images must have 4 dimensions"):
         ViT()(torch.zeros(shape))
+
+
+def test_rollout_of_maps_with_no_layers_is_refused_by_name():
+    """Depth 0 (the first axis) has nothing to roll out; a later empty axis is not depth."""
+    from lessons_lib.vit import attention_rollout
+
+    with pytest.raises(ValueError, match=r"maps hold no layers \(shape \(0, 1, 2, 2\)\)"):
+        attention_rollout(torch.ones(0, 1, 2, 2))
+    with pytest.raises(ValueError, match=r"maps hold no layers \(shape \(0, 3, 1, 2, 2\)\)"):
+        attention_rollout(torch.ones(0, 3, 1, 2, 2))
+
+
+def test_rollout_averages_the_heads_before_mixing_in_the_identity():
+    """Two heads, a = 0.5: by hand, mean = [[.5, .5], [.5, .5]] and A' = .5 mean + .5 I."""
+    from lessons_lib.vit import attention_rollout
+
+    first = torch.tensor([[1.0, 0.0], [1.0, 0.0]])  # head 1: every token reads token 0
+    second = torch.tensor([[0.0, 1.0], [0.0, 1.0]])  # head 2: every token reads token 1
+    two_heads = torch.stack([first, second])[None]  # (depth 1, heads 2, 2, 2)
+    expected = torch.tensor([[0.75, 0.25], [0.25, 0.75]])  # rows already sum to 1
+    assert torch.allclose(attention_rollout(two_heads, residual_weight=0.5), expected)
+
+
+def test_rollout_rescales_rows_that_do_not_sum_to_one():
+    """Maps of all ones (rows sum to 2), a = 0.5: A' = .5 * ones + .5 I = [[1, .5], [.5, 1]],
+    whose rows sum to 1.5; divided by 1.5 they are [[2/3, 1/3], [1/3, 2/3]]."""
+    from lessons_lib.vit import attention_rollout
+
+    rollout = attention_rollout(torch.ones(1, 1, 2, 2), residual_weight=0.5)
+    assert torch.allclose(rollout, torch.tensor([[2 / 3, 1 / 3], [1 / 3, 2 / 3]]))
+
+
+def test_rollout_rescales_even_a_tiny_row_and_leaves_a_zero_row_at_zero():
+    """Only an all-zero row meets the 1e-12 floor. A row summing to 1.5e-12 (float64) is
+    rescaled to sum 1 like any other; a row of zeros stays 0 instead of becoming 0/0."""
+    from lessons_lib.vit import attention_rollout
+
+    tiny = torch.full((1, 1, 2, 2), 0.75e-12, dtype=torch.float64)  # rows sum to 1.5e-12
+    rollout = attention_rollout(tiny, residual_weight=0.0)
+    assert torch.allclose(rollout, torch.full((2, 2), 0.5, dtype=torch.float64))
+    zeros = attention_rollout(torch.zeros(1, 1, 2, 2), residual_weight=0.0)
+    assert torch.equal(zeros, torch.zeros(2, 2))

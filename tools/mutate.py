@@ -66,6 +66,7 @@ TESTS: dict[str, list[str]] = {
     "vit": ["tests/test_mutants_vit.py", "tests/test_vit.py"],
     "decoding": ["tests/test_mutants_decoding.py", "tests/test_decoding.py"],
     "data": [
+        "tests/test_mutants_data.py",
         "tests/test_data.py",
         "tests/test_data_images.py",
         "tests/test_date_formats_boundaries.py",
@@ -98,6 +99,48 @@ EQUIVALENT: dict[str, str] = {
     "vit::ViT.embed::`-1` -> `1`": (
         "the class token is (1, 1, d_model): expanding its middle axis to 1 or keeping it "
         "(-1) gives the same (batch, 1, d_model)"
+    ),
+    "vit::attention_rollout::`1` -> `2` #2": (
+        "the identity's size becomes maps.shape[-2] instead of maps.shape[-1]; the check "
+        "above refuses maps that are not square, so the two are the same T"
+    ),
+    "data::ReversalTask.is_held_out::`-1` -> `1`": (
+        "sources are (batch, length), as every caller passes them, so axis 1 is the last "
+        "axis: sum(dim=1) and sum(dim=-1) add up the same digits"
+    ),
+    "data::ordinal_suffix::`13` -> `14`": (
+        "the `th` rule then also covers days ending in 14, whose last digit 4 is not in the "
+        "st/nd/rd table, so they get `th` from the default anyway"
+    ),
+    "data::DateTask.decode::`0 <= token < len(names)` -> `0 < token < len(names)`": (
+        "the two differ at token 0 alone, which is pad (__post_init__ insists on 0): decode "
+        "stops at it before the range check is reached"
+    ),
+    "data::DateTask.decode::`0` -> `1`": (
+        "1 <= token instead of 0 <= token differs at token 0 alone, which is pad: decode "
+        "stops at it before the range check is reached"
+    ),
+    "data::_digits_arrays::`1` -> `2` #2": (
+        "reshape(-2, 8, 8) instead of reshape(-1, 8, 8): NumPy reads any negative size as "
+        "'infer this one', so both give (1797, 8, 8)"
+    ),
+    "data::load_sample_photo::`2` -> `3` #2": (
+        "top = (height - side) // 3 instead of // 2: both photos that may be named are "
+        "427x640, so side = height and top = 0 / 3 = 0 / 2 = 0"
+    ),
+    "data::MarkPositionTask.__post_init__::`self.image_size // self.patch_size` -> "
+    "`self.image_size / self.patch_size`": (
+        "grid is only tested for evenness after the `or` has refused an image_size that "
+        "patch_size does not divide, so image_size / patch_size is a whole number, even or "
+        "odd as image_size // patch_size is"
+    ),
+    "data::MarkPositionTask.mark::`self.patch_size > 2` -> `self.patch_size >= 2`": (
+        "at patch_size 2 the interior mark[1:-1, 1:-1] is empty, so zeroing it changes "
+        "nothing: the 2x2 mark stays solid either way"
+    ),
+    "data::MarkPositionTask.sample::`grid // 2` -> `grid / 2`": (
+        "__post_init__ refuses an odd grid, so grid / 2 is a whole number equal to grid // 2 "
+        "and the comparisons rows >= half, cols >= half give the same labels"
     ),
     "decoding::greedy_choice::`-1` -> `1`": (
         "greedy_choice first checks that logits are 2-D (batch, vocab), so axis 1 is the "
