@@ -578,3 +578,27 @@ def test_the_global_random_state_and_modes_are_kept():
     assert np.array_equal(np.random.get_state()[1], numpy_state[1])
     assert random.getstate() == python_state
     assert torch.is_grad_enabled() and torch.get_default_dtype() == torch.float32
+
+
+def test_a_crashing_mistake_names_only_the_same_crash():
+    # A mistake whose wrong answer raises matches a reader's function only when it raises
+    # the same error with the same message: a typo's NameError is reported, never named.
+    def wrong_axis(x):
+        raise RuntimeError("Expected target size [2, 7]")
+
+    exercise = doubling_exercise([Mistake("the wrong axis", "move the class axis", wrong_axis)])
+
+    def same(x):
+        raise RuntimeError("Expected target size [2, 7]")
+
+    def typo(x):
+        return undefined_name * x  # noqa: F821
+
+    def other_message(x):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
+    assert exercise.check(same).message.startswith("the wrong axis:")
+    for function in (typo, other_message):
+        result = exercise.check(function)
+        assert not result.passed and "the wrong axis" not in result.message
+        assert "your function raised" in result.message

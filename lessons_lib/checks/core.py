@@ -59,6 +59,7 @@ from lessons_lib.checks.running import (
     TimeLimitError,
     call_reader,
     call_within,
+    crash_summary,
     global_state_kept,
     positive_seconds,
     where_it_raised,
@@ -223,7 +224,8 @@ def match_mistake(
 ) -> Mistake | None:
     """The first mistake that agrees with the reader's function on every case, if any.
 
-    Agreeing means: both raised, or both gave answers equal within the case's
+    Agreeing means: both raised the same error with the same message, or both gave
+    answers equal within the case's
     tolerance, ``tol(reference)`` (NaN matching NaN, so overflows match). A
     mistake must explain every case, so a slip that happens to coincide with
     another one on one input is not misnamed.
@@ -234,9 +236,9 @@ def match_mistake(
         for outcome, args in zip(outcomes, pristine, strict=True):
             try:
                 wrong = convert(mistake.compute(*deep_copy(args)))
-            except Exception:  # a mistake may fail where the reader's code fails too
-                if outcome.raised:
-                    continue
+            except Exception as error:  # a mistake may fail where the reader's code fails too
+                if outcome.raised and (outcome.problem or "").startswith(crash_summary(error)):
+                    continue  # the same error with the same message: the same slip
                 break
             if outcome.answer is None or not close(outcome.answer, wrong, tol(outcome.expected)):
                 break

@@ -189,18 +189,23 @@ def where_it_raised(error: BaseException) -> str:
     return f" (line {frame.lineno} of {place}{code})"
 
 
-def _crash_message(error: BaseException) -> str:
-    """ "your function raised Name: first line (line N of ...)", for any error, however odd."""
+def crash_summary(error: BaseException) -> str:
+    """ "your function raised Name: first line", for any error, however odd."""
     try:
         text = str(error).strip()
     except Exception:  # an exception whose __str__ raises
         text = ""
     said = f": {text.splitlines()[0][:300]}" if text else ""
+    return f"your function raised {type(error).__name__}{said}"
+
+
+def _crash_message(error: BaseException) -> str:
+    """:func:`crash_summary`, then where it raised: "(line N of ...)"."""
     try:
         where = where_it_raised(error)
     except Exception:  # a traceback that cannot be read
         where = ""
-    return f"your function raised {type(error).__name__}{said}{where}"
+    return crash_summary(error) + where
 
 
 def call_reader(function: Callable[..., object], args: tuple[object, ...]) -> object:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
-from lessons_lib.checks.core import Case, CheckResult, Exercise, Mistake, _Outcome
+from lessons_lib.checks.core import Case, CheckResult, Exercise, Mistake
 from lessons_lib.data import shift_right
 from lessons_lib.training import teacher_forcing_loss
 from lessons_lib.transformer import EncoderLayer, Transformer
@@ -273,35 +271,7 @@ LOSS_MISTAKES = [
     ),
 ]
 
-_CLASS_AXIS_CRASH = re.compile(r"raised RuntimeError: Expected target size \[\d+, (\d+)\]")
-"""F.cross_entropy's complaint about logits (batch, length, vocab) and targets (batch, length):
-it read the length as the classes and wants targets (batch, vocab)."""
-
-
-@dataclass(frozen=True)
-class _LossExercise(Exercise):
-    """The loss exercise, whose one crashing mistake names only its own crash.
-
-    A mistake whose ``compute`` raises agrees with any function that raises (see
-    :func:`~lessons_lib.checks.core.match_mistake`), so here a crash counts as raised only
-    when it is F.cross_entropy's complaint about the class axis, with the case's vocabulary
-    size where the classes should be; any other crash (a typo, lengths that differ) is
-    reported as it is, with its line.
-    """
-
-    def _run(
-        self, function: Callable[..., object], case: Case, expected: torch.Tensor, seconds: float
-    ) -> _Outcome:
-        outcome = super()._run(function, case, expected, seconds)
-        if outcome.raised:
-            crash = _CLASS_AXIS_CRASH.search(outcome.problem or "")
-            vocab = case.args[0].output.out_features  # the model's final Linear
-            if crash is None or int(crash.group(1)) != vocab:
-                outcome.raised = False  # not this mistake: described, never named
-        return outcome
-
-
-TEACHER_FORCING_LOSS = _LossExercise(
+TEACHER_FORCING_LOSS = Exercise(
     name="check_teacher_forcing_loss",
     parameters=("model", "sources", "targets", "bos"),
     cases=_loss_cases,
