@@ -13,8 +13,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
-sys.path.insert(0, str(ROOT))
-from tools.setup_cell import repository_url  # noqa: E402
 
 pytestmark = pytest.mark.book
 
@@ -106,16 +104,6 @@ def test_chapter_has_a_static_explorer_that_fits_the_page_budget(name):
     assert "data:image/png;base64," not in html, f"{name} still inlines PNG frames"
     for frame in set(re.findall(r"\.\./_images/frames/[0-9a-f]+\.png", html)):
         assert (HTML / "book" / frame).resolve().is_file(), f"{name}: {frame} is missing"
-
-
-@pytest.mark.parametrize("name", TOC_CHAPTERS)
-def test_launch_buttons_point_to_the_chapter_notebook(name):
-    html = page(name)
-    owner_repo = repository_url().removeprefix("https://github.com/")
-    colab = f"https://colab.research.google.com/github/{owner_repo}/blob/main/book/{name}.ipynb"
-    binder = f"https://mybinder.org/v2/gh/{owner_repo}/main?urlpath=tree/book/{name}.ipynb"
-    assert colab in html
-    assert binder in html
 
 
 def test_every_chapter_is_in_the_toc():
