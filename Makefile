@@ -17,7 +17,9 @@ PIP_FILTER := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory
 # widget's kernel-free static form. Jupyter and Colab never pay for it.
 # The chapters execute in parallel, one per core (tools/build_book.py), so each kernel
 # keeps to one thread: two kernels with two threads each on two cores thrash.
-BUILD_ENV := LESSONS_STATIC_WIDGETS=1 PYTHONHASHSEED=0 OMP_NUM_THREADS=1
+# IPYTHONDIR: the kernels load lessons_lib.book_kernel (tools/ipython_build_profile), which gives
+# every figure of one row of panels a stacked copy for phones.
+BUILD_ENV := LESSONS_STATIC_WIDGETS=1 PYTHONHASHSEED=0 OMP_NUM_THREADS=1 IPYTHONDIR=$(CURDIR)/tools/ipython_build_profile
 JB := $(BUILD_ENV) $(BIN)/python tools/build_book.py . --keep-going
 # `make book` rebuilds whenever any of these changed (with nothing changed it returns at once),
 # and then re-reads only the changed pages and re-executes only the chapters whose code
@@ -83,6 +85,8 @@ lint: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not book" -q
+	@# The examples in lessons_lib's docstrings, run as doctests.
+	MPLBACKEND=Agg $(BIN)/python -m pytest --doctest-modules lessons_lib -q -p no:cacheprovider
 
 # The strict build: every page read and every chapter executed afresh, warnings are errors.
 # It leaves the book current, so a `make book` right after it has nothing to do.

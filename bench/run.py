@@ -55,6 +55,7 @@ BUILD_ENV = {
     "LESSONS_STATIC_WIDGETS": "1",
     "PYTHONHASHSEED": "0",
     "OMP_NUM_THREADS": "1",
+    "IPYTHONDIR": str(ROOT / "tools" / "ipython_build_profile"),  # as the Makefile's BUILD_ENV
 }
 
 # Runs inside a chapter's kernel after its last cell: drives every control of every explorer

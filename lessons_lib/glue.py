@@ -11,8 +11,8 @@ Colab and plain Jupyter have no MyST-NB to render the Markdown, so there the
 call prints ``name = value`` under the cell: the reader sees the number the
 sentence refers to.
 
-While the book is built, importing this module also gives every figure of one row of
-panels a stacked copy for phones (:func:`lessons_lib.plotting.show_narrow_figures_in_book`).
+Importing this module changes nothing else in the kernel: the stacked copies of figures
+for phones are the build's own request (:mod:`lessons_lib.book_kernel`).
 
 Layer: presentation (imports IPython).
 """
@@ -22,10 +22,6 @@ from __future__ import annotations
 import numbers
 
 from lessons_lib._env import building_book
-from lessons_lib.plotting import show_narrow_figures_in_book
-
-if building_book():  # every chapter imports this module; the book stacks figures on phones
-    show_narrow_figures_in_book()
 
 
 def _plain(value: object) -> object:
@@ -57,7 +53,12 @@ def glue(name: str, value: object) -> object:
     (the value's text form under a prefixed mimetype, named in the output's
     metadata), without importing MyST-NB, whose import costs seconds.
 
-    >>> glue("steps", 300)  # outside the book build, it also prints the value
+    In plain Python, with no notebook to take the record, IPython's ``display``
+    prints it (the first line below); in a notebook the record is invisible.
+    Outside the book's build, ``glue`` then prints ``name = value``:
+
+    >>> glue("steps", 300)
+    {'application/papermill.record/text/plain': '300'}
     steps = 300
     300
     """

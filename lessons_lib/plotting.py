@@ -12,6 +12,7 @@ import base64
 import io
 import pickle
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -172,7 +173,8 @@ def plot_head_computation(
 # A row of panels drawn 10 inches wide shrinks to a third of its size on a phone, where its
 # tick labels can no longer be read. While the book is built, every figure that is a single
 # row of panels also gets a narrow copy with the panels stacked, which the rendered page
-# shows on narrow screens (see _ext/lessons_book.py). Jupyter and Colab never see it.
+# shows on narrow screens (see _ext/lessons_book.py). The build's kernels load the extension
+# lessons_lib.book_kernel, which registers it; Jupyter and Colab never see it.
 
 NARROW_FIGURE_MIME = "application/vnd.lessons-book.narrow-figure+png"
 NARROW_WIDTH = 4.5  # inches: 450 px at 100 dpi, shown at about 340 px on a phone
@@ -242,20 +244,36 @@ def narrow_figure_png(fig: Figure) -> str | None:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def show_narrow_figures_in_book() -> bool:
+def show_narrow_figures_in_book(shell: Any = None) -> bool:
     """Add a narrow copy to the display of every single-row figure in this kernel.
 
-    Registers an IPython formatter for :data:`NARROW_FIGURE_MIME`; the book's build
-    (:func:`lessons_lib._env.building_book`) calls it. Returns False outside IPython.
+    Registers an IPython formatter for :data:`NARROW_FIGURE_MIME` with ``shell`` (by
+    default the running IPython shell); the book's build calls it through the kernel
+    extension :mod:`lessons_lib.book_kernel`. Returns False outside IPython.
+
+    >>> from types import SimpleNamespace
+    >>> from IPython.core.formatters import DisplayFormatter
+    >>> shell = SimpleNamespace(display_formatter=DisplayFormatter())
+    >>> show_narrow_figures_in_book(shell)
+    True
+    >>> fig, axes = plt.subplots(1, 3, figsize=(11, 2.8))
+    >>> stacked = shell.display_formatter.formatters[NARROW_FIGURE_MIME](fig)
+    >>> base64.b64decode(stacked)[:4]  # base64 PNG text, as a display bundle holds it
+    b'\x89PNG'
     """
     try:
         from IPython import get_ipython
         from IPython.core.formatters import BaseFormatter
     except ImportError:
         return False
-    shell = get_ipython()
+    if shell is None:
+        shell = get_ipython()
     if shell is None:
         return False
+    if not hasattr(getattr(shell, "display_formatter", None), "formatters"):
+        raise TypeError(
+            f"shell must be an IPython shell (with a display_formatter), got {type(shell).__name__}"
+        )
 
     class NarrowFigureFormatter(BaseFormatter):
         # Decides by type itself: the inline backend clears every formatter's table of

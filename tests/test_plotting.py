@@ -1,13 +1,17 @@
 """Figures for a phone: a row of panels gets a stacked copy (lessons_lib.plotting.narrow_layout).
 
-The last test runs a real kernel with the build's environment, as the book's build does,
-and checks that a figure's display carries the stacked copy next to its PNG.
+The build asks for the stacked copies explicitly: its kernels load the extension
+lessons_lib.book_kernel, named in the IPython profile under tools/ipython_build_profile. The
+last test runs a real kernel with that profile, as the book's build does, and checks that a
+figure's display carries the stacked copy next to its PNG.
 """
 
 from __future__ import annotations
 
 import base64
 import struct
+from pathlib import Path
+from types import SimpleNamespace
 
 import matplotlib
 import nbformat
@@ -16,7 +20,9 @@ from nbclient import NotebookClient
 
 matplotlib.use("agg")
 import matplotlib.pyplot as plt
+from IPython.core.formatters import DisplayFormatter
 
+from lessons_lib import book_kernel
 from lessons_lib.plotting import (
     NARROW_FIGURE_MIME,
     NARROW_WIDTH,
@@ -24,6 +30,9 @@ from lessons_lib.plotting import (
     narrow_layout,
     show_narrow_figures_in_book,
 )
+
+# What the Makefile's BUILD_ENV points IPYTHONDIR at.
+BUILD_PROFILE = Path(__file__).resolve().parents[1] / "tools" / "ipython_build_profile"
 
 
 @pytest.fixture(autouse=True)
@@ -150,18 +159,68 @@ def test_outside_ipython_nothing_is_registered(monkeypatch):
     assert show_narrow_figures_in_book() is False
 
 
-def test_in_the_build_a_figure_display_carries_its_stacked_copy(monkeypatch):
-    """A real kernel, as the build runs it: the inline backend starts after the import."""
-    monkeypatch.setenv("LESSONS_STATIC_WIDGETS", "1")
+def fake_shell() -> SimpleNamespace:
+    """What the extension touches of an IPython shell: its display formatter."""
+    return SimpleNamespace(display_formatter=DisplayFormatter())
+
+
+def test_the_extension_registers_the_stacked_copy_and_unloading_removes_it():
+    shell = fake_shell()
+    assert NARROW_FIGURE_MIME not in shell.display_formatter.formatters
+    book_kernel.load_ipython_extension(shell)
+    formatter = shell.display_formatter.formatters[NARROW_FIGURE_MIME]
+    row, _ = row_of_panels(3, (11, 2.8))
+    grid, _ = plt.subplots(2, 2, figsize=(11, 6))
+    assert png_size(formatter(row)) == png_size(narrow_figure_png(row))
+    assert formatter(grid) is None and formatter("not a figure") is None
+    book_kernel.unload_ipython_extension(shell)
+    assert NARROW_FIGURE_MIME not in shell.display_formatter.formatters
+
+
+@pytest.mark.parametrize("hook", ["load_ipython_extension", "unload_ipython_extension"])
+@pytest.mark.parametrize(
+    ("shell", "name"),
+    [
+        (None, "NoneType"),
+        (object(), "object"),
+        (SimpleNamespace(display_formatter=1), "SimpleNamespace"),
+    ],
+)
+def test_the_extension_refuses_anything_but_a_shell(hook, shell, name):
+    with pytest.raises(
+        TypeError, match=rf"an IPython shell \(with a display_formatter\), got {name}$"
+    ):
+        getattr(book_kernel, hook)(shell)
+
+
+def test_the_build_profile_loads_the_extension_and_fails_loudly():
+    from traitlets.config.loader import PyFileConfigLoader
+
+    folder = BUILD_PROFILE / "profile_default"
+    config = PyFileConfigLoader("ipython_kernel_config.py", path=str(folder)).load_config()
+    assert config.InteractiveShellApp.extensions == ["lessons_lib.book_kernel"]
+    assert config.InteractiveShellApp.reraise_ipython_extension_failures is True
+    assert config.HistoryManager.hist_file == ":memory:"  # writes nothing into the repository
+
+
+def execute(*sources: str) -> list[dict]:
+    """Run code cells in a fresh kernel (with this process's environment); their outputs."""
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [
-        nbformat.v4.new_code_cell("import lessons_lib.glue\nimport matplotlib.pyplot as plt"),
-        nbformat.v4.new_code_cell("fig, axes = plt.subplots(1, 3, figsize=(11, 3))"),
-        nbformat.v4.new_code_cell("fig, axes = plt.subplots(2, 2, figsize=(11, 6))"),
-    ]
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
     NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
-    (row,) = notebook.cells[1].outputs
-    (grid,) = notebook.cells[2].outputs
+    return [cell.outputs for cell in notebook.cells]
+
+
+def test_in_the_build_a_figure_display_carries_its_stacked_copy(monkeypatch):
+    """A real kernel, as the build runs it: the profile loads the extension, and the inline
+    backend starts after it. The cells import nothing of lessons_lib."""
+    monkeypatch.setenv("LESSONS_STATIC_WIDGETS", "1")
+    monkeypatch.setenv("IPYTHONDIR", str(BUILD_PROFILE))
+    _, (row,), (grid,) = execute(
+        "import matplotlib.pyplot as plt",
+        "fig, axes = plt.subplots(1, 3, figsize=(11, 3))",
+        "fig, axes = plt.subplots(2, 2, figsize=(11, 6))",
+    )
     assert {"image/png", NARROW_FIGURE_MIME} <= set(row["data"])
     assert png_size(row["data"][NARROW_FIGURE_MIME])[0] < png_size(row["data"]["image/png"])[0]
     assert "image/png" in grid["data"] and NARROW_FIGURE_MIME not in grid["data"]

@@ -14,7 +14,7 @@ import pytest
 
 from lessons_lib.widgets.explorer import Explorer
 from lessons_lib.widgets.rendering import new_figure
-from lessons_lib.widgets.static import control_options, player_script, png_data_uri
+from lessons_lib.widgets.static import control_options, player_script, png_data_uri, static_html
 
 pytestmark = pytest.mark.widgets
 
@@ -81,3 +81,32 @@ def test_the_player_is_package_data_embedded_in_every_static_form():
 
 def test_png_data_uri():
     assert png_data_uri(b"\x89PNG") == "data:image/png;base64,iVBORw=="
+
+
+class TwoPictures:
+    """Not an Explorer: only what static.Explorable names (static.py never imports explorer)."""
+
+    def __init__(self) -> None:
+        self.controls = {"on": ipywidgets.Checkbox(value=True, description="switch")}
+        self.caption = "two pictures"
+        self.updates: list[dict] = []
+
+    def values(self) -> dict:
+        return {"on": self.controls["on"].value}
+
+    def update(self, **values) -> None:
+        self.updates.append(values)
+
+    def render_png(self, compress_level: int = 6, **values) -> bytes:
+        self.update(**values)
+        return b"picture on" if values["on"] else b"picture off"
+
+
+def test_the_static_form_needs_only_what_explorable_names():
+    explorer = TwoPictures()
+    html = static_html(explorer)
+    data = json.loads(re.search(r'class="lessons-explorer-data">(.*?)</script>', html).group(1))
+    off, on = png_data_uri(b"picture off"), png_data_uri(b"picture on")
+    assert data == {"images": [off, on], "frames": {"0": 0, "1": 1}}  # options: off, then on
+    assert f'src="{on}"' in html and "checked" in html  # the control's value when exported
+    assert explorer.updates == [{"on": False}, {"on": True}, {"on": True}]  # left as it was

@@ -54,8 +54,13 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build"
 CACHE = BUILD / ".jupyter_cache"
 STATE = BUILD / ".book-inputs.json"
-EXECUTION_INPUTS = ["lessons_lib", "pyproject.toml", "requirements.txt"]
-EXECUTION_ENVIRONMENT = ["LESSONS_STATIC_WIDGETS", "PYTHONHASHSEED", "OMP_NUM_THREADS"]
+EXECUTION_INPUTS = [
+    "lessons_lib",
+    "pyproject.toml",
+    "requirements.txt",
+    "tools/ipython_build_profile/profile_default/ipython_kernel_config.py",
+]
+EXECUTION_ENVIRONMENT = ["LESSONS_STATIC_WIDGETS", "PYTHONHASHSEED", "OMP_NUM_THREADS", "IPYTHONDIR"]
 SITE_INPUTS = [
     "_ext",
     "tools/build_book.py",

@@ -55,7 +55,12 @@ def decoding_explorer(
     source ``(length,)``; ``bos`` is the begin token's id. A model in bfloat16 or float16
     decodes in its own dtype; its probabilities are drawn in float32.
 
-    >>> decoding_explorer(model, held_out_sources[0], task.bos, token_names=names)  # doctest: +SKIP
+    >>> from lessons_lib.transformer import Transformer
+    >>> _ = torch.manual_seed(0)
+    >>> model = Transformer(11, d_model=16, num_heads=2, num_layers=1, d_ff=32).eval()
+    >>> explorer = decoding_explorer(model, torch.tensor([3, 1, 4]), bos=10)
+    >>> explorer.controls["step"].max  # one step per output token
+    3
     """
     require_source(model, source)
     bos, seed = require_int("bos", bos), require_int("seed", seed)

@@ -43,8 +43,17 @@ class Explorer(ipywidgets.VBox):
     in ``controls``), changes the figure's artists in place and returns the
     artists it changed (an ``Axes`` for one whose ticks or limits changed).
 
-    >>> explorer = Explorer(figure, {"query": slider}, update, caption="...")  # doctest: +SKIP
-    >>> explorer.controls["query"].value = 3  # the picture follows  # doctest: +SKIP
+    >>> from lessons_lib.widgets.rendering import new_figure
+    >>> figure = new_figure(3, 2)
+    >>> (line,) = figure.subplots().plot([0, 1], [0, 0])
+    >>> def update(height):  # one keyword per control; returns the artists it changed
+    ...     line.set_ydata([0, height])
+    ...     return [line]
+    >>> slider = ipywidgets.IntSlider(value=1, min=0, max=3, description="height")
+    >>> explorer = Explorer(figure, {"height": slider}, update, caption="a line")
+    >>> explorer.controls["height"].value = 3  # the picture follows
+    >>> list(line.get_ydata())
+    [0, 3]
     """
 
     # Every explorer alive in this kernel, so tests and `make bench` can move their controls.

@@ -14,8 +14,18 @@ the address of an image file without touching the script.
 
 Layer: presentation (matplotlib, ipywidgets).
 
-    >>> html = static_html(explorer)  # doctest: +SKIP
-    >>> html.startswith('<div class="lessons-explorer">')  # doctest: +SKIP
+    >>> from lessons_lib.widgets.explorer import Explorer
+    >>> from lessons_lib.widgets.rendering import new_figure
+    >>> figure = new_figure(3, 2)
+    >>> (line,) = figure.subplots().plot([0, 1], [0, 0])
+    >>> def update(height):
+    ...     line.set_ydata([0, height])
+    ...     return [line]
+    >>> slider = ipywidgets.IntSlider(value=1, min=0, max=2, description="height")
+    >>> html = static_html(Explorer(figure, {"height": slider}, update, caption="a line"))
+    >>> html.startswith('<div class="lessons-explorer">')
+    True
+    >>> '"frames": {"0": 0, "1": 1, "2": 2}' in html  # one frame per slider value
     True
 """
 
@@ -30,14 +40,11 @@ import itertools
 import json
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import ipywidgets
 
 from lessons_lib._env import building_book
-
-if TYPE_CHECKING:
-    from lessons_lib.widgets.explorer import Explorer
 
 MAX_STATIC_FRAMES = 160
 SELECTIONS = (
@@ -47,6 +54,32 @@ SELECTIONS = (
     ipywidgets.SelectionSlider,
     ipywidgets.ToggleButtons,
 )
+
+
+class Explorable(Protocol):
+    """What the static form needs from an explorer.
+
+    :class:`~lessons_lib.widgets.explorer.Explorer` has all of it; naming it
+    here, rather than importing ``Explorer``, keeps this module below the live
+    explorer (which imports this one), with no import circle between them.
+    """
+
+    @property
+    def controls(self) -> Mapping[str, ipywidgets.Widget]:
+        """The controls, by the name ``update`` receives their values under."""
+
+    @property
+    def caption(self) -> str:
+        """The explorer's caption, shown under the picture."""
+
+    def values(self) -> dict[str, Any]:
+        """The current value of every control, by name."""
+
+    def update(self, **values: Any) -> Any:
+        """Change the figure for ``values`` (one keyword per control)."""
+
+    def render_png(self, compress_level: int = 6, **values: Any) -> bytes:
+        """Update the figure for ``values`` and return it as PNG bytes."""
 
 
 def static_forms_enabled() -> bool:
@@ -103,7 +136,7 @@ def player_script() -> str:
     return source.read_text(encoding="utf-8")
 
 
-def static_html(explorer: Explorer) -> str:
+def static_html(explorer: Explorable) -> str:
     """Self-contained HTML + JS: the explorer's controls and every frame, precomputed.
 
     The frames are keyed by the chosen option of each control, ``"i|j|k"``;

@@ -35,8 +35,10 @@ def attention_maps(
     Decodes ``source`` ``(length,)`` greedily, runs the model once on the
     result, and returns ``({kind: weights (heads, L_q, L_k)}, output tokens)``.
 
-    >>> maps, output = attention_maps(model, torch.tensor([3, 1, 4]), bos=10)  # doctest: +SKIP
-    >>> maps["decoder cross-attention"].shape  # (heads, L_tgt, L_src)  # doctest: +SKIP
+    >>> _ = torch.manual_seed(0)
+    >>> model = Transformer(11, d_model=16, num_heads=2, num_layers=2, d_ff=32).eval()
+    >>> maps, output = attention_maps(model, torch.tensor([3, 1, 4]), bos=10)
+    >>> maps["decoder cross-attention"].shape  # (heads, L_tgt, L_src)
     torch.Size([2, 3, 3])
     """
     if source.dim() != 1:
@@ -57,7 +59,12 @@ def transformer_attention_explorer(
 ) -> Explorer:
     """Pick an attention (encoder, masked decoder, cross) and a head; see its weights.
 
-    >>> transformer_attention_explorer(model, source, task.bos, names)  # doctest: +SKIP
+    >>> _ = torch.manual_seed(0)
+    >>> model = Transformer(11, d_model=16, num_heads=2, num_layers=2, d_ff=32).eval()
+    >>> names = [str(token) for token in range(10)] + ["<bos>"]
+    >>> explorer = transformer_attention_explorer(model, torch.tensor([3, 1, 4]), 10, names)
+    >>> list(explorer.controls)
+    ['kind', 'head']
     """
     require_source(model, source)
     bos = require_int("bos", bos)
@@ -153,7 +160,15 @@ def date_attention_explorer(model: torch.nn.Module, task: DateTask, batch: DateB
     that decode, the mean of the heads, with a layer control when the model
     has more than one decoder layer.
 
-    >>> date_attention_explorer(model, task, batch)  # doctest: +SKIP
+    >>> _ = torch.manual_seed(0)
+    >>> task = DateTask()
+    >>> model = Transformer(task.vocab_size, d_model=16, num_heads=2, num_layers=2, d_ff=32)
+    >>> batch = task.sample(2, torch.Generator().manual_seed(0))
+    >>> explorer = date_attention_explorer(model.eval(), task, batch)
+    >>> list(explorer.controls)  # two decoder layers: a layer control too
+    ['example', 'position', 'layer']
+    >>> explorer.controls["position"].max  # the last of the 10 characters of YYYY-MM-DD
+    9
     """
     for name, value, kind in (
         ("model", model, Transformer),

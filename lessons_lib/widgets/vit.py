@@ -73,7 +73,13 @@ def vit_attention_explorer(model: ViT, images: torch.Tensor, names: Sequence[str
     images ``(k, channels, H, W)``, one name each, finite; they run in the model's dtype
     (a bfloat16 model too) and are drawn in float32.
 
-    >>> vit_attention_explorer(model, test.images[:3], ["a", "b", "c"])  # doctest: +SKIP
+    >>> _ = torch.manual_seed(0)
+    >>> model = ViT(image_size=8, patch_size=4, d_model=16, depth=2, num_heads=2).eval()
+    >>> explorer = vit_attention_explorer(model, torch.rand(2, 1, 8, 8), ["a", "b"])
+    >>> list(explorer.controls)
+    ['image_index', 'query_index']
+    >>> len(explorer.controls["query_index"].options)  # the class token and 2 x 2 patches
+    5
     """
     if not isinstance(model, ViT):
         raise TypeError(f"model must be a ViT, got {type(model).__name__}")
@@ -250,7 +256,9 @@ def vit_cnn_explorer(scores: dict[str, dict[int, list[float]]]) -> Explorer:
     drawn as a band (lowest to highest seed) or as every seed's point, and a size whose
     accuracies the title lists.
 
-    >>> vit_cnn_explorer({"ViT": {50: [0.3, 0.4]}, "CNN": {50: [0.6, 0.7]}})  # doctest: +SKIP
+    >>> explorer = vit_cnn_explorer({"ViT": {50: [0.3, 0.4]}, "CNN": {50: [0.6, 0.7]}})
+    >>> list(explorer.controls)
+    ['models', 'spread', 'size']
     """
     scores = accuracy_table(scores)
     summaries = {model: summarise_runs(scores[model]) for model in MODEL_COLOURS}

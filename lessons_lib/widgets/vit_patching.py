@@ -56,7 +56,11 @@ class PatchGrid:
     ``show(patch_size)`` moves the lines and numbers; at most ``max_lines``
     lines per direction and ``max_labels`` numbers are kept ready.
 
-    >>> PatchGrid(ax, images[0]).show(4)  # doctest: +SKIP
+    >>> from lessons_lib.widgets.rendering import new_figure
+    >>> grid = PatchGrid(new_figure(3, 3).subplots(), torch.zeros(1, 8, 8))
+    >>> grid.show(4)  # 8 x 8 pixels in 4 x 4 patches: a 2 x 2 grid
+    >>> [label.get_text() for label in grid.labels if label.get_visible()]
+    ['0', '1', '2', '3']
     """
 
     def __init__(self, ax: Axes, image: torch.Tensor, max_lines: int = 16, max_labels: int = 64):
