@@ -20,12 +20,12 @@ PIP_FILTER := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory
 # IPYTHONDIR: the kernels load lessons_lib.book_kernel (tools/ipython_build_profile), which gives
 # every figure of one row of panels a stacked copy for phones.
 BUILD_ENV := LESSONS_STATIC_WIDGETS=1 PYTHONHASHSEED=0 OMP_NUM_THREADS=1 IPYTHONDIR=$(CURDIR)/tools/ipython_build_profile
-JB := $(BUILD_ENV) $(BIN)/python tools/build_book.py . --keep-going
+JB := $(BUILD_ENV) $(BIN)/python tools/build_book.py --keep-going
 # `make book` rebuilds whenever any of these changed (with nothing changed it returns at once),
 # and then re-reads only the changed pages and re-executes only the chapters whose code
-# changed, or all of them when lessons_lib changed (tools/build_book.py --execute cache).
-# The strict build of `make test` executes every chapter afresh (--execute force --all).
-BOOK_SOURCES := _config.yml _toc.yml pyproject.toml $(wildcard book/*) $(wildcard _ext/static/*) tools/vendor/render-math.js \
+# changed, or all of them when lessons_lib changed (tools/build_book.py, with jupyter-cache).
+# The strict build of `make test` executes every chapter afresh (--force).
+BOOK_SOURCES := _config.yml _toc.yml pyproject.toml $(wildcard book/*) $(wildcard _ext/static/*) \
 	$(shell find lessons_lib tools _ext -name '*.py' -not -path '*/__pycache__/*' -not -path '*/node_modules/*')
 # Pinned npm tools (tools/vendor/package-lock.json; node_modules is never committed): KaTeX,
 # with which _ext/lessons_book.py renders the math at build time (its stylesheet and fonts
@@ -68,7 +68,7 @@ setup: $(STAMP) $(VENDOR_STAMP)
 # Incremental: only what changed is read and executed again (see BOOK_SOURCES above).
 $(BOOK_STAMP): $(STAMP) $(VENDOR_STAMP) $(BOOK_SOURCES)
 	@rm -f $@
-	$(JB) --execute cache -W -n
+	$(JB) -W -n
 	@touch $@
 
 book: $(BOOK_STAMP)
@@ -92,7 +92,7 @@ unit: $(STAMP)
 # It leaves the book current, so a `make book` right after it has nothing to do.
 build-strict: $(STAMP) $(VENDOR_STAMP)
 	@rm -f $(BOOK_STAMP)
-	$(JB) --execute force --all -W -n
+	$(JB) --force -W -n
 	@touch $(BOOK_STAMP)
 
 # Static HTML checks, then every page in headless Chromium (tests/test_browser.py:

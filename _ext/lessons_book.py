@@ -2,11 +2,13 @@
 
 Wired in ``_config.yml`` (``sphinx: local_extensions``). It does seven things:
 
-1. Renders the math at build time. The math renderer ``katex-prerendered`` writes each
-   formula's TeX into a placeholder; after the build, every placeholder of every page is
-   rendered in one batch by the pinned KaTeX (``tools/vendor/render-math.js``, run with
-   ``node``), so a page loads no math JavaScript, only KaTeX's stylesheet and the fonts
-   it uses. TeX that KaTeX rejects fails the build, naming the page and the formula.
+1. Serves the math's stylesheet and fonts from the site. sphinxcontrib-katex renders every
+   formula at build time (``katex_prerender``) with the pinned KaTeX of ``tools/vendor``
+   (its ``katex_js_path`` is set here, where the path is known), so a page loads no math
+   JavaScript. This step copies KaTeX's stylesheet and WOFF2 fonts into ``_static``, keeps
+   the stylesheets to the pages that show math, preloads the italic font there, lets a wide
+   formula's scroll box take the keyboard focus, and fails the build on TeX that KaTeX
+   rejects (sphinxcontrib-katex would show it in red), naming the page.
 2. Moves every inlined ``data:image/png;base64,...`` picture (the static explorers'
    frames) into its own file under ``_images/frames/`` named by its content, and points
    the page at it: the explorer's player keeps assigning those strings to ``img.src``, so
@@ -49,36 +51,29 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import json
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
-from sphinx.locale import _
-from sphinx.util.math import get_node_equation_number
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = Path(__file__).resolve().parent / "static"
 VENDOR = ROOT / "tools" / "vendor"
 KATEX_SOURCE = VENDOR / "node_modules" / "katex" / "dist"
 KATEX_TARGET = Path("_static") / "vendor" / "katex"
-RENDER_MATH = VENDOR / "render-math.js"
 FRAMES = Path("_images") / "frames"
 NARROW = Path("_images") / "narrow"
 NARROW_SCREEN = "640px"  # phones, and a browser window narrowed to a phone's width
 ICONS_CSS = "lessons-icons.css"
-MATH_RENDERER = "katex-prerendered"
+# sphinxcontrib-katex's stylesheets: KaTeX's own (katex_css_path in _config.yml) and its own.
+KATEX_STYLESHEETS = ("vendor/katex/katex.min.css", "katex-math.css")
+KATEX_ERROR = re.compile(r'<span class="katex-error"[^>]*title="([^"]*)"[^>]*>(.*?)</span>', re.S)
 PRELOADED_FONT = "KaTeX_Math-Italic.woff2"  # inline math's letters: the reflow when it came
 
-# The placeholders that the math renderer writes, rendered after the build.
-TEX_INLINE = re.compile(r'<span class="lessons-tex">(.*?)</span>', re.DOTALL)
-TEX_DISPLAY = re.compile(r'<span class="lessons-tex-display">(.*?)</span>', re.DOTALL)
 DISPLAY_BOX = '<span class="katex-display" tabindex="0">'
 # docutils marks the bibliography role="list" around role="doc-biblioentry" entries, which
 # axe (and Lighthouse) reject: a list needs list items. Each entry becomes one.
@@ -135,33 +130,9 @@ NOT_ICON_NAMES = {
 # --- 1. math at build time -------------------------------------------------------------
 
 
-def visit_inline_math(self: Any, node: nodes.math) -> None:
-    self.body.append(self.starttag(node, "span", "", CLASS="math notranslate nohighlight"))
-    self.body.append(f'<span class="lessons-tex">{self.encode(node.astext())}</span></span>')
-    raise nodes.SkipNode
-
-
-def display_tex(node: nodes.math_block) -> str:
-    """The TeX of a display formula, as Sphinx's MathJax renderer would typeset it."""
-    if node["nowrap"]:
-        return node.astext()
-    parts = [part for part in node.astext().split("\n\n") if part.strip()]
-    parts = [rf"\begin{{split}}{part}\end{{split}}" if r"\\" in part else part for part in parts]
-    if len(parts) > 1:  # several equations, one below the other
-        return r"\begin{aligned}" + r"\\".join(parts) + r"\end{aligned}"
-    return parts[0] if parts else ""
-
-
-def visit_display_math(self: Any, node: nodes.math_block) -> None:
-    self.body.append(self.starttag(node, "div", CLASS="math notranslate nohighlight"))
-    if node["number"]:
-        number = get_node_equation_number(self, node)
-        self.body.append(f'<span class="eqno">({number})')
-        self.add_permalink_ref(node, _("Link to this equation"))
-        self.body.append("</span>")
-    self.body.append(f'<span class="lessons-tex-display">{self.encode(display_tex(node))}</span>')
-    self.body.append("</div>\n")
-    raise nodes.SkipNode
+def use_vendored_katex(app: Sphinx, config: Any) -> None:
+    """sphinxcontrib-katex prerenders with the pinned KaTeX, not the copy in its wheel."""
+    config.katex_js_path = str(KATEX_SOURCE / "katex.min.js")
 
 
 def check_vendor_installed(app: Sphinx) -> None:
@@ -175,11 +146,12 @@ def check_vendor_installed(app: Sphinx) -> None:
         )
 
 
-def add_math_stylesheet(
+def math_stylesheets_where_math(
     app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
 ) -> None:
-    """KaTeX's stylesheet, and a preload of its italic font, on the pages that show math only.
+    """KaTeX's stylesheets, and a preload of its italic font, on the pages that show math only.
 
+    sphinxcontrib-katex adds its stylesheets to every page; a page without math drops them.
     The preload fetches the font with the stylesheet rather than once the stylesheet has been
     read, so it is usually there before the first paint and the text does not reflow (a
     layout shift, 0.17 on chapter 04 without it) when it replaces the fallback font. A font
@@ -188,64 +160,33 @@ def add_math_stylesheet(
     """
     if app.builder.format != "html" or doctree is None:
         return
-    if app.env.get_domain("math").has_equations(pagename):
-        folder = KATEX_TARGET.relative_to("_static").as_posix()
-        app.add_css_file(f"{folder}/katex.min.css")
-        href = context["pathto"](f"_static/{folder}/fonts/{PRELOADED_FONT}", 1)
-        context["metatags"] += (
-            "\n<script>if (location.protocol !== 'file:') { const font = "
-            "Object.assign(document.createElement('link'), {rel: 'preload', as: 'font', "
-            f"type: 'font/woff2', crossOrigin: 'anonymous', href: '{href}'}}); "
-            "document.head.appendChild(font); }</script>"
-        )
-
-
-def render_tex(requests: list[tuple[str, bool]]) -> list[dict[str, str]]:
-    """Render [(tex, display), ...] in one run of the pinned KaTeX."""
-    if not requests:
-        return []
-    payload = json.dumps([{"tex": tex, "display": display} for tex, display in requests])
-    completed = subprocess.run(
-        ["node", str(RENDER_MATH)],
-        input=payload,
-        capture_output=True,
-        text=True,
-        cwd=VENDOR,
-        check=False,
+    if not app.env.get_domain("math").has_equations(pagename):
+        context["css_files"] = [
+            css
+            for css in context.get("css_files", [])
+            if not str(getattr(css, "filename", css)).endswith(KATEX_STYLESHEETS)
+        ]
+        return
+    folder = KATEX_TARGET.relative_to("_static").as_posix()
+    href = context["pathto"](f"_static/{folder}/fonts/{PRELOADED_FONT}", 1)
+    context["metatags"] += (
+        "\n<script>if (location.protocol !== 'file:') { const font = "
+        "Object.assign(document.createElement('link'), {rel: 'preload', as: 'font', "
+        f"type: 'font/woff2', crossOrigin: 'anonymous', href: '{href}'}}); "
+        "document.head.appendChild(font); }</script>"
     )
-    if completed.returncode != 0:
-        raise ExtensionError(f"KaTeX failed: {completed.stderr.strip()}")
-    return json.loads(completed.stdout)
 
 
-def render_math(pages: dict[Path, str]) -> None:
-    """Replace every math placeholder of every page by KaTeX's HTML."""
-    wanted: dict[tuple[str, bool], str] = {}  # (tex, display) -> the first page that has it
-    for path, text in pages.items():
-        for pattern, display in ((TEX_INLINE, False), (TEX_DISPLAY, True)):
-            for match in pattern.finditer(text):
-                wanted.setdefault((html.unescape(match[1]), display), path.name)
-    requests = list(wanted)
-    results = dict(zip(requests, render_tex(requests)))
+def checked_math(path: Path, text: str) -> str:
+    """Fail on TeX that KaTeX rejected; a wide formula's scroll box takes the keyboard focus."""
     errors = [
-        f"{wanted[request]}: {request[0]!r}: {result['error']}"
-        for request, result in results.items()
-        if "error" in result
+        f"{html.unescape(tex)!r}: {html.unescape(why)}" for why, tex in KATEX_ERROR.findall(text)
     ]
     if errors:
-        raise ExtensionError("KaTeX cannot render this math:\n  " + "\n  ".join(errors))
-
-    def rendered(display: bool):
-        def replace(match: re.Match) -> str:
-            markup = results[(html.unescape(match[1]), display)]["html"]
-            # A formula wider than the screen scrolls in its own box, which the keyboard reaches.
-            return markup.replace('<span class="katex-display">', DISPLAY_BOX, 1)
-
-        return replace
-
-    for path, text in pages.items():
-        text = TEX_INLINE.sub(rendered(False), text)
-        pages[path] = TEX_DISPLAY.sub(rendered(True), text)
+        raise ExtensionError(
+            f"KaTeX cannot render this math in {path.name}:\n  " + "\n  ".join(errors)
+        )
+    return text.replace('<span class="katex-display">', DISPLAY_BOX)
 
 
 def copy_katex(outdir: Path) -> None:
@@ -417,22 +358,19 @@ def icons_stylesheet(
 # --- 6. stacked figures on a phone ------------------------------------------------------
 
 
-def executed_notebooks(app: Sphinx) -> list[Path]:
-    """Where the executed chapters are: myst-nb's copies, and the execution cache.
+def executed_notebooks(folder: Path) -> list[dict]:
+    """The executed chapters in jupyter-cache's cache at ``folder``, read with its API.
 
-    myst-nb writes each chapter to ``jupyter_execute/`` with its outputs only when it has
-    just executed it; a chapter taken from the cache is written there without outputs, so
-    the cache (``_build/.jupyter_cache``, see tools/build_book.py) is read as well.
+    tools/build_book.py executes every chapter into this cache before Sphinx starts, and
+    myst-nb takes their outputs from it.
     """
-    build = Path(app.outdir).parent
-    cache = Path(getattr(app.config, "nb_execution_cache_path", "") or build / ".jupyter_cache")
-    return [
-        *sorted((build / "jupyter_execute").rglob("*.ipynb")),
-        *sorted((cache / "executed").glob("*/*.ipynb")),
-    ]
+    from jupyter_cache import get_cache  # here, so that importing this module stays light
+
+    cache = get_cache(str(folder))
+    return [cache.get_cache_bundle(record.pk).nb for record in cache.list_cache_records()]
 
 
-def narrow_copies(notebooks: list[Path]) -> dict[str, bytes]:
+def narrow_copies(notebooks: list[dict]) -> dict[str, bytes]:
     """{sha256 of a figure's PNG: its stacked copy's PNG}, from executed notebooks."""
 
     def png(text: str | list[str]) -> bytes:
@@ -440,7 +378,7 @@ def narrow_copies(notebooks: list[Path]) -> dict[str, bytes]:
 
     copies = {}
     for notebook in notebooks:
-        for cell in json.loads(notebook.read_text(encoding="utf-8")).get("cells", []):
+        for cell in notebook.get("cells", []):
             for output in cell.get("outputs", []):
                 data = output.get("data", {})
                 if NARROW_FIGURE_MIME in data and "image/png" in data:
@@ -489,9 +427,10 @@ def finish_pages(app: Sphinx, exception: Exception | None) -> None:
     copy_katex(outdir)
     pages = {path: path.read_text(encoding="utf-8") for path in built_pages(outdir)}
     original = dict(pages)
-    render_math(pages)
+    pages = {path: checked_math(path, text) for path, text in pages.items()}
     move_frames_to_files(outdir, pages)
-    stack_figures_on_phones(outdir, pages, narrow_copies(executed_notebooks(app)))
+    cache = Path(app.srcdir, app.config.nb_execution_cache_path)
+    stack_figures_on_phones(outdir, pages, narrow_copies(executed_notebooks(cache)))
     for path, text in pages.items():
         text = WIDGET_STATE.sub("\n", defer_scripts(lazy_images(sized_images(path, text))))
         text = text.replace(CITATION_ROLE, 'role="listitem"')
@@ -539,15 +478,14 @@ def add_static_files(app: Sphinx, config: Any) -> None:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
-    app.add_html_math_renderer(
-        MATH_RENDERER,
-        inline_renderers=(visit_inline_math, None),
-        block_renderers=(visit_display_math, None),
-    )
+    app.setup_extension("sphinxcontrib.katex")
     app.connect("config-inited", add_static_files)
-    app.connect("builder-inited", check_vendor_installed)
-    app.connect("html-page-context", add_math_stylesheet)
+    app.connect("config-inited", use_vendored_katex)
+    app.connect("builder-inited", check_vendor_installed, priority=400)
+    app.connect("html-page-context", math_stylesheets_where_math)
     app.connect("build-finished", finish_pages)
     # After sphinx.ext.mathjax and sphinx-thebe have added their scripts.
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
-    return {"version": "2.0", "parallel_read_safe": True, "parallel_write_safe": True}
+    # Not safe to write in parallel: sphinxcontrib-katex keeps one connection to its KaTeX
+    # server per process, which forked writers would share. The book is written on one process.
+    return {"version": "2.0", "parallel_read_safe": True, "parallel_write_safe": False}

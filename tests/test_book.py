@@ -66,12 +66,9 @@ def stacked_copies() -> dict[str, bytes]:
     sys.path.insert(0, str(ROOT / "_ext"))
     import lessons_book
 
-    build = ROOT / "_build"
-    notebooks = [
-        *(build / "jupyter_execute").rglob("*.ipynb"),
-        *(build / ".jupyter_cache" / "executed").glob("*/*.ipynb"),
-    ]
-    return lessons_book.narrow_copies(notebooks)
+    return lessons_book.narrow_copies(
+        lessons_book.executed_notebooks(ROOT / "_build" / ".jupyter_cache")
+    )
 
 
 @pytest.mark.parametrize("name", TOC_CHAPTERS)

@@ -49,7 +49,8 @@ def executed_notebook(folder: Path) -> None:
 
 def test_a_figure_with_a_stacked_copy_becomes_a_picture(tmp_path):
     executed_notebook(tmp_path / "jupyter_execute")
-    copies = lessons_book.narrow_copies([tmp_path / "jupyter_execute" / "book" / "chapter.ipynb"])
+    notebook = tmp_path / "jupyter_execute" / "book" / "chapter.ipynb"
+    copies = lessons_book.narrow_copies([json.loads(notebook.read_text(encoding="utf-8"))])
     wide, other = (hashlib.sha256(png).hexdigest() for png in (WIDE, OTHER))
     assert copies == {wide: STACKED}
 

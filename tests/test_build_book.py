@@ -1,11 +1,12 @@
-"""tools/build_book.py: the chapters reach Sphinx's parallel readers slowest first."""
+"""tools/build_book.py: jupyter-cache runs what changed, stops on a failing chapter, and the
+hash of the execution inputs follows their contents."""
 
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 pytest.importorskip("jupyter_book")  # the build's own environment; the ipywidgets 7 one has none
@@ -13,25 +14,72 @@ pytest.importorskip("jupyter_book")  # the build's own environment; the ipywidge
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import build_book  # noqa: E402
-from sphinx.util.parallel import ParallelTasks  # noqa: E402
-
-PAGES = ["book/intro", "book/01_qkv", "book/02_softmax", "book/03_masking", "book/training"]
+from jupyter_cache import get_cache  # noqa: E402
 
 
-def test_sphinx_starts_the_chapters_last_one_first_then_the_markdown_pages(tmp_path):
-    log = tmp_path / "started.txt"
+def notebook(path: Path, *sources: str) -> Path:
+    cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+    return path
 
-    def read(chunk: list[str]) -> None:  # stands in for reading (and executing) one page
-        with log.open("a") as file:
-            file.write(f"{chunk[0]}\n")
-        time.sleep(0.3)  # so that the next page starts only when one of these has finished
 
-    tasks = ParallelTasks(2)
-    for chunk in build_book._slowest_first(PAGES, 2):
-        tasks.add_task(read, chunk)
-    tasks.join()
-    started = log.read_text().split()
-    wanted = ["book/03_masking", "book/02_softmax", "book/01_qkv", "book/intro", "book/training"]
-    assert sorted(started) == sorted(wanted)
-    # The first two start together, in either order; each later one as a worker comes free.
-    assert [page for page in started if page not in wanted[:2]] == wanted[2:]
+def test_runs_what_changed_and_only_that(tmp_path, capsys):
+    one = notebook(tmp_path / "one.ipynb", "print(1 + 1)")
+    two = notebook(tmp_path / "two.ipynb", "x = 3", "print(x * 2)")
+    cache = tmp_path / "cache"
+    assert build_book.execute([one, two], cache, timeout=60) == 0
+    executed = {record.uri: record.pk for record in get_cache(str(cache)).list_cache_records()}
+    assert set(executed) == {str(one), str(two)}
+    bundle = get_cache(str(cache)).get_cache_bundle(executed[str(two)])
+    assert bundle.nb.cells[1].outputs[0]["text"] == "6\n"
+    notebook(two, "x = 4", "print(x * 2)")  # an edited code cell
+    assert build_book.execute([one, two], cache, timeout=60) == 0
+    again = {record.uri: record.pk for record in get_cache(str(cache)).list_cache_records()}
+    assert again[str(one)] == executed[str(one)], "an unchanged chapter ran again"
+    newest = get_cache(str(cache)).get_cache_bundle(max(again.values()))
+    assert newest.nb.cells[1].outputs[0]["text"] == "8\n"
+
+
+def test_a_failing_chapter_stops_the_build_with_its_traceback(tmp_path, capsys):
+    good = notebook(tmp_path / "good.ipynb", "1")
+    bad = notebook(tmp_path / "bad.ipynb", "raise ValueError('the reason')")
+    assert build_book.execute([good, bad], tmp_path / "cache", timeout=60) == 1
+    printed = capsys.readouterr().out
+    assert f"{bad} failed" in printed and "the reason" in printed
+    assert f"{good} failed" not in printed
+
+
+def test_force_runs_everything_afresh(tmp_path):
+    one = notebook(tmp_path / "one.ipynb", "import random; print(random.random())")
+    cache = tmp_path / "cache"
+    assert build_book.execute([one], cache, timeout=60) == 0
+    first = get_cache(str(cache)).list_cache_records()[0]
+    assert build_book.execute([one], cache, timeout=60, force=True) == 0
+    (second,) = get_cache(str(cache)).list_cache_records()
+    assert second.created > first.created
+
+
+def test_the_execution_hash_follows_contents_and_environment(tmp_path, monkeypatch):
+    monkeypatch.setattr(build_book, "ROOT", tmp_path)
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text("x = 1")
+    before = build_book.digest(["pkg"], ["LESSONS_TEST_VARIABLE"])
+    assert build_book.digest(["pkg"], ["LESSONS_TEST_VARIABLE"]) == before
+    (tmp_path / "pkg" / "a.py").write_text("x = 2")
+    edited = build_book.digest(["pkg"], ["LESSONS_TEST_VARIABLE"])
+    assert edited != before
+    monkeypatch.setenv("LESSONS_TEST_VARIABLE", "1")
+    assert build_book.digest(["pkg"], ["LESSONS_TEST_VARIABLE"]) != edited
+
+
+def test_the_build_script_patches_no_other_package():
+    source = (ROOT / "tools" / "build_book.py").read_text(encoding="utf-8")
+    assert len(source.splitlines()) < 100
+    for patched in ("monkeypatch", "_slowest_first", "build_sphinx =", "make_chunks", ".setup ="):
+        assert patched not in source
