@@ -28,8 +28,8 @@ JB := $(BUILD_ENV) $(BIN)/python tools/build_book.py --keep-going
 BOOK_SOURCES := _config.yml _toc.yml pyproject.toml $(wildcard book/*) $(wildcard _ext/static/*) \
 	$(shell find lessons_lib tools _ext -name '*.py' -not -path '*/__pycache__/*' -not -path '*/node_modules/*')
 # Pinned npm tools (tools/vendor/package-lock.json; node_modules is never committed): KaTeX,
-# with which _ext/lessons_book.py renders the math at build time (its stylesheet and fonts
-# are copied into _build/html, so pages need no CDN), axe-core for the browser tests, and
+# with which sphinxcontrib-katex renders the math at build time (its stylesheet and fonts are
+# copied into _build/html, so pages need no CDN), axe-core for the browser tests, and
 # Lighthouse for `make bench`.
 VENDOR_STAMP := tools/vendor/node_modules/.installed
 BOOK_STAMP := _build/html/.built
