@@ -1,23 +1,43 @@
-"""The book's Sphinx extension (_ext/lessons_book.py), step 6: stacked figures on a phone."""
+"""The book's Sphinx extension (the package _ext/lessons_book/) and its icon stylesheet.
+
+Stacked figures on a phone (phone_figures.py), the page steps run by pages.finish_pages, and
+the committed icon stylesheet _ext/static/lessons-icons.css that tools/make_icons_css.py
+makes. The tests marked ``book`` read the built site and skip when it is missing, unless
+REQUIRE_BOOK=1.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import inspect
 import json
+import os
+import re
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 pytest.importorskip("sphinx")  # the extension is Sphinx's; the ipywidgets 7 test env has none
 
 ROOT = Path(__file__).resolve().parent.parent
+HTML = ROOT / "_build" / "html"
+ICONS_CSS = ROOT / "_ext" / "static" / "lessons-icons.css"
 sys.path.insert(0, str(ROOT / "_ext"))
+sys.path.insert(0, str(ROOT / "tools"))
 import lessons_book  # noqa: E402
+import make_icons_css  # noqa: E402
+from lessons_book import math as book_math  # noqa: E402
+from lessons_book import pages as book_pages  # noqa: E402
 
 from lessons_lib.plotting import NARROW_FIGURE_MIME  # noqa: E402
+
+REMAKE = "run `.venv/bin/python tools/make_icons_css.py` after `make book` and commit its output"
 
 WIDE = b"\x89PNG wide figure"
 STACKED = b"\x89PNG stacked figure"
@@ -92,3 +112,198 @@ def test_reading_the_stacked_copies_does_not_import_torch():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert completed.stdout.split() == ["False", "False"]
+
+
+# --- the page steps, run in order by pages.finish_pages ----------------------------------
+
+
+def png_file(width: int, height: int) -> bytes:
+    """A valid grey PNG of this size."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\0" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.skipif(
+    not (book_math.KATEX_SOURCE / "katex.min.css").is_file(), reason="KaTeX not installed"
+)
+def test_finish_pages_runs_every_page_step_and_makes_no_icon_stylesheet(tmp_path):
+    outdir = tmp_path / "html"
+    (outdir / "_images").mkdir(parents=True)
+    (outdir / "book").mkdir()
+    (outdir / "_images" / "figure.png").write_bytes(png_file(7, 3))
+    frame = png_file(2, 5)
+    page = outdir / "book" / "chapter.html"
+    page.write_text(
+        '<script src="../_static/documentation_options.js"></script>\n'
+        '<script src="../_static/theme.js"></script>\n'
+        '<script defer src="../_static/scripts/fontawesome.js?digest=1"></script>\n'
+        '<script type="application/vnd.jupyter.widget-state+json">{"state": {}}</script>\n'
+        '<article><img alt="first" src="../_images/figure.png" />\n'
+        f'<img alt="frame" src="data:image/png;base64,{base64.b64encode(frame).decode()}" />\n'
+        '<span class="katex-display">x</span>\n'
+        '<div role="doc-biblioentry">Vaswani</div></article>\n',
+        encoding="utf-8",
+    )
+    app = SimpleNamespace(
+        outdir=str(outdir),
+        srcdir=str(tmp_path),
+        builder=SimpleNamespace(format="html"),
+        config=SimpleNamespace(nb_execution_cache_path="cache"),
+    )
+    book_pages.finish_pages(app, None)
+
+    text = page.read_text(encoding="utf-8")
+    name = hashlib.sha1(frame).hexdigest()[:20] + ".png"
+    assert (outdir / "_images" / "frames" / name).read_bytes() == frame
+    lazy = '<img loading="lazy" decoding="async"'
+    # The frame, a file now, is sized too (2 x 5), and lazy: it is not the first picture.
+    assert f'{lazy} width="2" height="5" alt="frame" src="../_images/frames/{name}"' in text
+    assert '<img width="7" height="3" alt="first" src="../_images/figure.png" />' in text
+    assert '<script src="../_static/documentation_options.js"></script>' in text
+    assert '<script defer src="../_static/theme.js"></script>' in text
+    assert "fontawesome" not in text and "widget-state" not in text
+    assert '<span class="katex-display" tabindex="0">x</span>' in text
+    assert 'role="listitem"' in text and "doc-biblioentry" not in text
+    assert (outdir / "_static" / "vendor" / "katex" / "katex.min.css").is_file()
+    # The icons are the committed stylesheet's: the build no longer makes one.
+    assert not (outdir / "_static" / "lessons-icons.css").exists()
+    # A second run over the finished page changes nothing.
+    book_pages.finish_pages(app, None)
+    assert page.read_text(encoding="utf-8") == text
+
+
+# --- the committed icon stylesheet ------------------------------------------------------
+
+BUNDLE = (
+    'var p={github:[496,512,[],"f09b","M1 2z"],"arrow-up":[384,512,[8593],"f062","M3 4z"]};'
+    'd("fab",p);var p={bars:[448,512,["navicon"],"f0c9","M5 6z"]};d("fas",p)'
+)
+
+
+def test_the_script_reads_each_icon_pack_of_the_bundle(tmp_path):
+    bundle = tmp_path / "fontawesome.js"
+    bundle.write_text(BUNDLE, encoding="utf-8")
+    assert make_icons_css.fontawesome_icons(bundle) == {
+        ("fab", "github"): (496, 512, "M1 2z"),
+        ("fab", "arrow-up"): (384, 512, "M3 4z"),
+        ("fas", "bars"): (448, 512, "M5 6z"),
+    }
+    bundle.write_text("console.log('no icons')", encoding="utf-8")
+    with pytest.raises(ValueError, match="format has changed"):
+        make_icons_css.fontawesome_icons(bundle)
+    with pytest.raises(ValueError, match="missing file"):
+        make_icons_css.fontawesome_icons(tmp_path / "absent.js")
+
+
+def test_the_script_finds_icons_in_both_spellings_of_a_style():
+    pages = [
+        '<i class="fa-brands fa-github fa-lg"></i><span class="fas fa-bars"></span>',
+        '<a class="btn"><i class="fa-regular fa-fw fa-moon"></i></a><div class="fa-list"></div>',
+    ]
+    assert make_icons_css.used_icons(pages) == {
+        ("fab", "github"),
+        ("fas", "bars"),
+        ("far", "moon"),
+    }
+    with pytest.raises(TypeError, match="one str"):
+        make_icons_css.used_icons(pages[0])
+
+
+def test_each_icon_is_a_mask_of_its_path_under_both_style_classes():
+    icons = {("fab", "github"): (496, 512, "M1 2z"), ("fas", "bars"): (448, 512, "M5 6z")}
+    css = make_icons_css.icons_stylesheet({("fab", "github")}, icons)
+    assert make_icons_css.stylesheet_icons(css) == {("fab", "github")}
+    rule = re.search(r"\.fa-brands\.fa-github::before,\.fab\.fa-github::before\{([^}]*)\}", css)
+    assert rule, css
+    assert f"width:{496 / 512:.4f}em" in rule[1]
+    svg = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", rule[1])[1]).decode()
+    assert "viewBox='0 0 496 512'" in svg and "<path d='M1 2z'/>" in svg
+    with pytest.raises(ValueError, match="fas fa-moon"):
+        make_icons_css.icons_stylesheet({("fas", "moon")}, icons)
+
+
+def test_the_committed_stylesheet_is_what_the_script_makes_from_the_installed_theme():
+    pytest.importorskip("pydata_sphinx_theme")
+    css = ICONS_CSS.read_text(encoding="utf-8")
+    drawn = make_icons_css.stylesheet_icons(css)
+    assert drawn, f"{ICONS_CSS} draws no icon: {REMAKE}"
+    icons = make_icons_css.fontawesome_icons(make_icons_css.theme_fontawesome())
+    assert css == make_icons_css.icons_stylesheet(drawn, icons), (
+        f"the theme's Font Awesome draws these icons differently now: {REMAKE}"
+    )
+
+
+@pytest.fixture
+def built_site() -> Path:
+    if not (HTML / "index.html").is_file():
+        if os.environ.get("REQUIRE_BOOK"):
+            pytest.fail("_build/html is missing: the book build failed or did not run")
+        pytest.skip("the book is not built; run `make book` first")
+    return HTML
+
+
+@pytest.mark.book
+def test_the_committed_stylesheet_draws_every_icon_the_built_pages_use(built_site):
+    used = make_icons_css.used_icons(make_icons_css.site_pages(built_site))
+    assert used, "the built pages show no Font Awesome icon: is the theme's markup the same?"
+    drawn = make_icons_css.stylesheet_icons(ICONS_CSS.read_text(encoding="utf-8"))
+    missing = sorted(f"{style} fa-{name}" for style, name in used - drawn)
+    assert not missing, (
+        f"{ICONS_CSS.relative_to(ROOT)} lacks the icons {', '.join(missing)} that the pages "
+        f"use (the theme's web font draws them, at the cost of its download): {REMAKE}"
+    )
+
+
+@pytest.mark.book
+def test_the_site_serves_the_committed_stylesheet_and_no_fontawesome_script(built_site):
+    served = built_site / "_static" / "lessons-icons.css"
+    assert served.read_bytes() == ICONS_CSS.read_bytes()
+    for page in sorted((built_site / "book").glob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        assert "lessons-icons.css" in text, f"{page.name} does not link the icon stylesheet"
+        assert "fontawesome.js" not in text, f"{page.name} still loads fontawesome.js"
+
+
+def test_the_katex_server_workaround_is_still_needed():
+    """sphinxcontrib-katex connects once the socket file exists, without retrying.
+
+    _ext/lessons_book/math.py's start_katex_server works around that race. When upstream
+    retries a refused connection itself, this test fails: delete start_katex_server then.
+    """
+    katex = pytest.importorskip("sphinxcontrib.katex")
+    source = inspect.getsource(katex.KaTeXServer.start_server_process)
+    assert "is_socket()" in source
+    assert "ConnectionRefusedError" not in source, "upstream retries now: drop the workaround"
+
+
+def test_the_katex_server_starts_and_renders(tmp_path):
+    """start_katex_server leaves sphinxcontrib-katex a server that renders with our KaTeX."""
+    katex = pytest.importorskip("sphinxcontrib.katex")
+    pinned = book_math.KATEX_SOURCE / "katex.min.js"
+    if not pinned.is_file():
+        pytest.skip("the pinned KaTeX is not installed (npm ci --prefix tools/vendor)")
+    app = SimpleNamespace(
+        builder=SimpleNamespace(format="html"), config=SimpleNamespace(katex_prerender=True)
+    )
+
+    saved = katex.KaTeXServer.katex_server, katex.KaTeXServer.katex_path
+    katex.KaTeXServer.katex_server = None
+    katex.KaTeXServer.katex_path = str(pinned)
+    try:
+        book_math.start_katex_server(app)
+        server = katex.KaTeXServer.katex_server
+        assert server is not None
+        assert 'class="katex"' in katex.render_latex(r"\sqrt{d_k}")  # stopped at exit
+    finally:
+        katex.KaTeXServer.katex_server, katex.KaTeXServer.katex_path = saved

@@ -352,7 +352,7 @@ NARROW = """(smallest) => {
 }"""
 
 
-# Figures whose panels stack on a phone (_ext/lessons_book.py, step 6), at 375 px.
+# Figures whose panels stack on a phone (_ext/lessons_book/phone_figures.py), at 375 px.
 STACKED_FIGURES = """() => Array.from(document.querySelectorAll('article picture img'))
   .map((img) => ({
     src: img.currentSrc.split('/').slice(-3).join('/'),

@@ -1,6 +1,6 @@
 // A tap (or Enter) on a figure or on an explorer's frame opens it full size, in a dialog that
 // scrolls when the picture is wider than the screen; a tap, Escape or "Close" shuts it.
-// Loaded on every page by _ext/lessons_book.py. Needs nothing from the network.
+// Loaded on every page by _ext/lessons_book/static_files.py. Needs nothing from the network.
 (function () {
   'use strict';
   var ZOOMABLE = 'article img';

@@ -5,7 +5,7 @@
 c = get_config()  # noqa: F821  (IPython provides get_config to its config files)
 
 # lessons_lib/book_kernel.py: every figure that is one row of panels also carries a copy with
-# its panels stacked, which the rendered page shows on phones (_ext/lessons_book.py).
+# its panels stacked, which the rendered page shows on phones (_ext/lessons_book/phone_figures.py).
 c.InteractiveShellApp.extensions = ["lessons_lib.book_kernel"]
 # An extension that fails to load fails the kernel, and so the build, instead of a warning.
 c.InteractiveShellApp.reraise_ipython_extension_failures = True

@@ -1,0 +1,90 @@
+"""Sphinx extension that keeps the built book self-contained, light and quick to load.
+
+Wired in ``_config.yml`` (``sphinx: local_extensions``: ``lessons_book: _ext/`` imports this
+package). One module per step; the steps run in this order:
+
+Before the pages are read (``config-inited``, ``builder-inited``):
+
+1. ``static_files`` serves ``_ext/static/`` on every page: the book's stylesheet, the
+   committed icon stylesheet (made once by ``tools/make_icons_css.py``) and the zoom script.
+2. ``math`` points sphinxcontrib-katex, which renders every formula at build time, at the
+   pinned KaTeX of ``tools/vendor``,
+3. and fails at once, with the fix, when that KaTeX (or node) is not installed; then
+   ``math.start_katex_server`` starts sphinxcontrib-katex's KaTeX server, retrying while its
+   socket refuses connections (the one workaround for an upstream race; a test notices
+   when upstream no longer needs it).
+
+While each page is written (``html-page-context``):
+
+4. ``math`` keeps KaTeX's stylesheets to the pages that show math, and preloads its italic
+   font there.
+5. ``scripts`` drops exact duplicates among the page's scripts (sphinx-thebe's configuration
+   twice), after sphinx.ext.mathjax and sphinx-thebe have added theirs.
+
+After a successful build (``build-finished``: ``pages.finish_pages`` runs 6-14):
+
+6. ``math`` copies KaTeX's stylesheet and WOFF2 fonts into ``_static``.
+7. ``pages`` reads the written pages.
+8. ``math`` fails the build on TeX that KaTeX rejected, naming the page, and lets a wide
+   formula's scroll box take the keyboard focus.
+9. ``frames`` moves the explorers' inlined PNG frames into files under ``_images/frames/``.
+10. ``phone_figures`` makes each figure with a stacked copy (read from the executed
+    notebooks with jupyter-cache's API) a ``<picture>`` that shows that copy on a phone.
+11. ``images`` gives every local PNG picture its size, and all but a page's first
+    ``loading="lazy"``.
+12. ``scripts`` defers the page's scripts, drops the theme's ``fontawesome.js`` and the
+    widget state that no widget manager reads.
+13. ``accessibility`` gives the bibliography's entries the list-item role that their list
+    needs (docutils' ``doc-biblioentry`` fails axe).
+14. ``pages`` writes each page that a step changed. Each step leaves a page it has already
+    handled as it is, so an incremental build may run them over every page again.
+
+Importing the package loads neither torch nor lessons_lib (a test checks).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sphinx.application import Sphinx
+
+from .math import (
+    check_vendor_installed,
+    math_stylesheets_where_math,
+    start_katex_server,
+    use_vendored_katex,
+)
+from .pages import finish_pages
+from .phone_figures import (
+    NARROW_FIGURE_MIME,
+    executed_notebooks,
+    narrow_copies,
+    stack_figures_on_phones,
+)
+from .scripts import drop_duplicate_scripts
+from .static_files import add_static_files
+
+__all__ = [
+    "NARROW_FIGURE_MIME",
+    "executed_notebooks",
+    "narrow_copies",
+    "setup",
+    "stack_figures_on_phones",
+]
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.setup_extension("sphinxcontrib.katex")
+    # Handlers of one event run by priority (default 500), then in the order connected.
+    app.connect("config-inited", add_static_files)  # 1
+    app.connect("config-inited", use_vendored_katex)  # 2
+    app.connect("builder-inited", check_vendor_installed, priority=400)  # 3
+    # After sphinxcontrib-katex's own builder-inited has told its server where KaTeX is.
+    app.connect("builder-inited", start_katex_server, priority=600)  # 3
+    app.connect("html-page-context", math_stylesheets_where_math)  # 4
+    # After sphinx.ext.mathjax and sphinx-thebe have added their scripts.
+    app.connect("html-page-context", drop_duplicate_scripts, priority=900)  # 5
+    app.connect("build-finished", finish_pages)  # 6-14
+    # Not safe to write in parallel: sphinxcontrib-katex keeps one connection to its KaTeX
+    # server per process, which forked writers would share. The book is written on one process.
+    return {"version": "3.0", "parallel_read_safe": True, "parallel_write_safe": False}

@@ -1,0 +1,152 @@
+"""The math, rendered when the book is built: KaTeX's stylesheet and fonts served from the site.
+
+sphinxcontrib-katex renders every formula at build time (``katex_prerender``) with the pinned
+KaTeX of ``tools/vendor``, so a page loads no math JavaScript. This module points it at that
+KaTeX, fails early when KaTeX is not installed, keeps KaTeX's stylesheets to the pages that
+show math (with a preload of its italic font there), copies the stylesheet and WOFF2 fonts
+into ``_static``, fails the build on TeX that KaTeX rejects (sphinxcontrib-katex would show
+it in red), naming the page, and lets a wide formula's scroll box take the keyboard focus.
+"""
+
+from __future__ import annotations
+
+import atexit
+import html
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sphinx.application import Sphinx
+from sphinx.errors import ExtensionError
+
+ROOT = Path(__file__).resolve().parents[2]
+KATEX_SOURCE = ROOT / "tools" / "vendor" / "node_modules" / "katex" / "dist"
+KATEX_TARGET = Path("_static") / "vendor" / "katex"
+# sphinxcontrib-katex's stylesheets: KaTeX's own (katex_css_path in _config.yml) and its own.
+KATEX_STYLESHEETS = ("vendor/katex/katex.min.css", "katex-math.css")
+KATEX_ERROR = re.compile(r'<span class="katex-error"[^>]*title="([^"]*)"[^>]*>(.*?)</span>', re.S)
+PRELOADED_FONT = "KaTeX_Math-Italic.woff2"  # inline math's letters: the reflow when it came
+DISPLAY_BOX = '<span class="katex-display" tabindex="0">'
+
+
+def use_vendored_katex(app: Sphinx, config: Any) -> None:
+    """sphinxcontrib-katex prerenders with the pinned KaTeX, not the copy in its wheel."""
+    config.katex_js_path = str(KATEX_SOURCE / "katex.min.js")
+
+
+def check_vendor_installed(app: Sphinx) -> None:
+    """Fail early, with the fix, when the pinned KaTeX has not been installed."""
+    if app.builder.format != "html":
+        return
+    if not (KATEX_SOURCE / "katex.min.css").is_file() or shutil.which("node") is None:
+        raise ExtensionError(
+            f"KaTeX is not installed at {KATEX_SOURCE} (or node is missing): run "
+            "`make setup` (or `npm ci --prefix tools/vendor`) before building the book"
+        )
+
+
+def start_katex_server(app: Sphinx, timeout: float = 30.0) -> None:
+    """Start sphinxcontrib-katex's KaTeX server, retrying while its socket refuses connections.
+
+    The one workaround for an upstream race in this build. sphinxcontrib-katex 0.9.11
+    (``KaTeXServer.start_server_process``, https://github.com/hagenw/sphinxcontrib-katex/blob/
+    v0.9.11/sphinxcontrib/katex.py) connects as soon as the server's socket file exists,
+    but Node creates that file (bind) a moment before it accepts connections (listen), so on
+    a loaded machine the build failed now and then with ``ConnectionRefusedError``. Here the
+    same server is started the same way and the connection is retried until the server
+    listens; sphinxcontrib-katex then uses it (its ``KaTeXServer.get`` returns a started
+    server). tests/test_book_extension.py fails once upstream retries by itself, so that this
+    function can go.
+    """
+    if app.builder.format != "html" or not app.config.katex_prerender:
+        return
+    from sphinxcontrib.katex import KaTeXServer
+
+    if KaTeXServer.katex_server is not None:
+        return
+    rundir = Path(tempfile.mkdtemp(prefix="lessons_katex"))
+    path = rundir / "katex.sock"
+    command = KaTeXServer.build_command(socket=path)
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=rundir)
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise ExtensionError(f"the KaTeX server stopped at start ({process.returncode})")
+        if path.is_socket():
+            connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                connection.connect(str(path))
+                break
+            except ConnectionRefusedError:  # bound, not yet listening
+                connection.close()
+        if time.monotonic() > deadline:
+            process.kill()
+            raise ExtensionError(f"the KaTeX server did not start within {timeout:.0f} s")
+        time.sleep(0.01)
+    server = KaTeXServer(rundir, process, connection)
+    atexit.register(KaTeXServer.terminate, server)
+    KaTeXServer.katex_server = server
+
+
+def math_stylesheets_where_math(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
+    """KaTeX's stylesheets, and a preload of its italic font, on the pages that show math only.
+
+    sphinxcontrib-katex adds its stylesheets to every page; a page without math drops them.
+    The preload fetches the font with the stylesheet rather than once the stylesheet has been
+    read, so it is usually there before the first paint and the text does not reflow (a
+    layout shift, 0.17 on chapter 04 without it) when it replaces the fallback font. A font
+    is fetched in CORS mode, which a page opened from disk (file://) cannot do, so a
+    one-line script adds the preload on the web only.
+    """
+    if app.builder.format != "html" or doctree is None:
+        return
+    if not app.env.get_domain("math").has_equations(pagename):
+        context["css_files"] = [
+            css
+            for css in context.get("css_files", [])
+            if not str(getattr(css, "filename", css)).endswith(KATEX_STYLESHEETS)
+        ]
+        return
+    folder = KATEX_TARGET.relative_to("_static").as_posix()
+    href = context["pathto"](f"_static/{folder}/fonts/{PRELOADED_FONT}", 1)
+    context["metatags"] += (
+        "\n<script>if (location.protocol !== 'file:') { const font = "
+        "Object.assign(document.createElement('link'), {rel: 'preload', as: 'font', "
+        f"type: 'font/woff2', crossOrigin: 'anonymous', href: '{href}'}}); "
+        "document.head.appendChild(font); }</script>"
+    )
+
+
+def copy_katex(outdir: Path) -> None:
+    """KaTeX's stylesheet and its WOFF2 fonts (every browser that runs the book reads WOFF2)."""
+    target = outdir / KATEX_TARGET
+    (target / "fonts").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(KATEX_SOURCE / "katex.min.css", target / "katex.min.css")
+    shutil.copy2(KATEX_SOURCE.parent / "LICENSE", target / "LICENSE")
+    for font in (KATEX_SOURCE / "fonts").glob("*.woff2"):
+        shutil.copy2(font, target / "fonts" / font.name)
+    css = (target / "katex.min.css").read_text(encoding="utf-8")
+    # Name only the WOFF2 file of each font, so that no browser asks for a file not copied.
+    css = re.sub(r',url\(fonts/[^)]+\.(?:woff|ttf)\) format\("(?:woff|truetype)"\)', "", css)
+    # Text with inline math is painted at once, in a fallback font until KaTeX's has come.
+    css = css.replace("font-display:block", "font-display:swap")
+    (target / "katex.min.css").write_text(css, encoding="utf-8")
+
+
+def checked_math(path: Path, text: str) -> str:
+    """Fail on TeX that KaTeX rejected; a wide formula's scroll box takes the keyboard focus."""
+    errors = [
+        f"{html.unescape(tex)!r}: {html.unescape(why)}" for why, tex in KATEX_ERROR.findall(text)
+    ]
+    if errors:
+        raise ExtensionError(
+            f"KaTeX cannot render this math in {path.name}:\n  " + "\n  ".join(errors)
+        )
+    return text.replace('<span class="katex-display">', DISPLAY_BOX)

@@ -1,0 +1,73 @@
+"""Fewer, later scripts: none twice, none that holds up the first paint, none unused.
+
+While each page is written, exact duplicates among its scripts are removed: sphinx-thebe
+registers its inline configuration script (``const THEBE_JS_URL = ...``) twice under Jupyter
+Book 1, and the second copy raises "Identifier 'THEBE_JS_URL' has already been declared".
+
+After the build, each page's scripts are deferred (all but ``documentation_options.js``,
+which inline scripts read at once), so that they no longer hold up the first paint; the
+theme's ``fontawesome.js`` (1.5 MB of JavaScript that swaps icons for SVG) is dropped, the
+committed ``_ext/static/lessons-icons.css`` drawing the icons instead (made by
+``tools/make_icons_css.py``); and the widget state that myst-nb stores in each page for a
+widget manager is dropped: the book loads none (``nb_ipywidgets_js`` is empty in
+``_config.yml``), its explorers being static.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sphinx.application import Sphinx
+
+SCRIPT_TAG = re.compile(r"<script\b([^>]*)\bsrc=\"([^\"]+)\"([^>]*)></script>")
+# Read by the inline scripts that follow it (DOCUMENTATION_OPTIONS.pagename = ...): kept in order.
+KEEP_BLOCKING = ("documentation_options.js",)
+FONTAWESOME_SCRIPT = re.compile(
+    r'[ \t]*<script defer src="[^"]*_static/scripts/fontawesome\.js[^"]*"></script>\s*'
+)
+WIDGET_STATE = re.compile(
+    r'[ \t]*<script type="application/vnd\.jupyter\.widget-state\+json">.*?</script>\s*', re.DOTALL
+)
+
+
+def drop_duplicate_scripts(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
+    """Keep the first of identical script entries (same file, same inline body).
+
+    The copies differ only in an empty file name being ``None`` or ``""``.
+    """
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for script in scripts:
+        attributes = getattr(script, "attributes", {})
+        filename = getattr(script, "filename", script) or ""
+        key = (str(filename), repr(sorted(attributes.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    context["script_files"] = unique
+
+
+def defer_scripts(text: str) -> str:
+    """Scripts load without holding up the first paint; they still run in their order."""
+
+    def defer(match: re.Match) -> str:
+        attributes = match[1] + match[3]
+        if re.search(r"\b(defer|async)\b|type=\"module\"", attributes) or any(
+            name in match[2] for name in KEEP_BLOCKING
+        ):
+            return match[0]
+        return f'<script defer{match[1]}src="{match[2]}"{match[3]}></script>'
+
+    return SCRIPT_TAG.sub(defer, text)
+
+
+def lighter_scripts(text: str) -> str:
+    """A page's scripts deferred, without fontawesome.js and without the widget state."""
+    text = WIDGET_STATE.sub("\n", defer_scripts(text))
+    return FONTAWESOME_SCRIPT.sub("\n", text)
