@@ -275,6 +275,17 @@ def test_the_site_serves_the_committed_stylesheet_and_no_fontawesome_script(buil
         assert "fontawesome.js" not in text, f"{page.name} still loads fontawesome.js"
 
 
+def test_pages_load_no_unused_extension_files_and_preload_no_script(built_site):
+    """sphinx-design and sphinx-thebe files leave the pages that use neither (all, today)."""
+    for page in sorted((built_site / "book").glob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        if 'class="sd-' not in text:
+            assert "sphinx-design.min.css" not in text and "design-tabs.js" not in text, page.name
+        assert "sphinx-thebe.js" not in text and "THEBE_JS_URL" not in text, page.name
+        assert '<link rel="preload" as="script"' not in text, f"{page.name} preloads a script"
+        assert "bootstrap.js" in text, f"{page.name} lost the theme's script itself"
+
+
 def test_the_katex_server_workaround_is_still_needed():
     """sphinxcontrib-katex connects once the socket file exists, without retrying.
 

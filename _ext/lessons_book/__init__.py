@@ -19,7 +19,8 @@ While each page is written (``html-page-context``):
 4. ``math`` keeps KaTeX's stylesheets to the pages that show math, and preloads its italic
    font there.
 5. ``scripts`` drops exact duplicates among the page's scripts (sphinx-thebe's configuration
-   twice), after sphinx.ext.mathjax and sphinx-thebe have added theirs.
+   twice), after sphinx.ext.mathjax and sphinx-thebe have added theirs, and the files of
+   sphinx-design and sphinx-thebe from the pages that use neither.
 
 After a successful build (``build-finished``: ``pages.finish_pages`` runs 6-14):
 
@@ -32,8 +33,8 @@ After a successful build (``build-finished``: ``pages.finish_pages`` runs 6-14):
     notebooks with jupyter-cache's API) a ``<picture>`` that shows that copy on a phone.
 11. ``images`` gives every local PNG picture its size, and all but a page's first
     ``loading="lazy"``.
-12. ``scripts`` defers the page's scripts, drops the theme's ``fontawesome.js`` and the
-    widget state that no widget manager reads.
+12. ``scripts`` defers the page's scripts, drops the theme's preloads of its scripts, its
+    ``fontawesome.js`` and the widget state that no widget manager reads.
 13. ``accessibility`` gives the bibliography's entries the list-item role that their list
     needs (docutils' ``doc-biblioentry`` fails axe).
 14. ``pages`` writes each page that a step changed. Each step leaves a page it has already
@@ -61,7 +62,7 @@ from .phone_figures import (
     narrow_copies,
     stack_figures_on_phones,
 )
-from .scripts import drop_duplicate_scripts
+from .scripts import drop_duplicate_scripts, drop_unused_extension_files
 from .static_files import add_static_files
 
 __all__ = [
@@ -84,6 +85,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("html-page-context", math_stylesheets_where_math)  # 4
     # After sphinx.ext.mathjax and sphinx-thebe have added their scripts.
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)  # 5
+    app.connect("html-page-context", drop_unused_extension_files, priority=900)  # 5
     app.connect("build-finished", finish_pages)  # 6-14
     # Not safe to write in parallel: sphinxcontrib-katex keeps one connection to its KaTeX
     # server per process, which forked writers would share. The book is written on one process.

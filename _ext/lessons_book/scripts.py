@@ -3,9 +3,14 @@
 While each page is written, exact duplicates among its scripts are removed: sphinx-thebe
 registers its inline configuration script (``const THEBE_JS_URL = ...``) twice under Jupyter
 Book 1, and the second copy raises "Identifier 'THEBE_JS_URL' has already been declared".
+The files of extensions that Jupyter Book always loads but a page does not use (sphinx-design
+without a ``sd-`` element, sphinx-thebe without a Thebe button) leave that page: each was a
+stylesheet that held up the first paint, or a script that took bandwidth from one.
 
 After the build, each page's scripts are deferred (all but ``documentation_options.js``,
-which inline scripts read at once), so that they no longer hold up the first paint; the
+which inline scripts read at once), so that they no longer hold up the first paint, and the
+theme's ``<link rel="preload">`` of its two deferred scripts goes (a preloaded script is
+fetched at high priority beside the stylesheets, which the first paint waits for); the
 theme's ``fontawesome.js`` (1.5 MB of JavaScript that swaps icons for SVG) is dropped, the
 committed ``_ext/static/lessons-icons.css`` drawing the icons instead (made by
 ``tools/make_icons_css.py``); and the widget state that myst-nb stores in each page for a
@@ -26,6 +31,13 @@ KEEP_BLOCKING = ("documentation_options.js",)
 FONTAWESOME_SCRIPT = re.compile(
     r'[ \t]*<script defer src="[^"]*_static/scripts/fontawesome\.js[^"]*"></script>\s*'
 )
+SCRIPT_PRELOAD = re.compile(r'[ \t]*<link rel="preload" as="script" href="[^"]*"\s*/>\s*')
+# Files of extensions a page may not use, and the markup that says it uses them.
+UNUSED_UNLESS = {
+    "sphinx-design": (("sphinx-design.min.css", "design-tabs.js"), 'class="sd-'),
+    # Thebe runs a page's cells on a remote kernel from a launch button, which the book has not.
+    "sphinx-thebe": (("sphinx-thebe.css", "sphinx-thebe.js", "THEBE_JS_URL"), 'class="thebe'),
+}
 WIDGET_STATE = re.compile(
     r'[ \t]*<script type="application/vnd\.jupyter\.widget-state\+json">.*?</script>\s*', re.DOTALL
 )
@@ -53,6 +65,29 @@ def drop_duplicate_scripts(
     context["script_files"] = unique
 
 
+def drop_unused_extension_files(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
+    """sphinx-design's and sphinx-thebe's stylesheets and scripts, where a page uses them only."""
+    body = context.get("body", "")
+    launch = app.config.html_theme_options.get("launch_buttons", {})
+    for extension, (names, used_when) in UNUSED_UNLESS.items():
+        if used_when in body or (extension == "sphinx-thebe" and launch.get("thebe")):
+            continue
+        for key in ("css_files", "script_files"):
+            context[key] = [
+                asset
+                for asset in context.get(key, [])
+                if not any(name in _asset_text(asset) for name in names)
+            ]
+
+
+def _asset_text(asset: Any) -> str:
+    """A stylesheet's or script's file name, or an inline script's body."""
+    filename = getattr(asset, "filename", asset) or ""
+    return f"{filename} {getattr(asset, 'attributes', {}).get('body', '')}"
+
+
 def defer_scripts(text: str) -> str:
     """Scripts load without holding up the first paint; they still run in their order."""
 
@@ -70,4 +105,5 @@ def defer_scripts(text: str) -> str:
 def lighter_scripts(text: str) -> str:
     """A page's scripts deferred, without fontawesome.js and without the widget state."""
     text = WIDGET_STATE.sub("\n", defer_scripts(text))
+    text = SCRIPT_PRELOAD.sub("\n", text)
     return FONTAWESOME_SCRIPT.sub("\n", text)
