@@ -2,14 +2,72 @@
 
 Each helper raises a ``TypeError`` or ``ValueError`` whose message names what
 was expected and what came, so that a reader can fix the call at once.
+:func:`validated` runs a function's checks before its body, so that the body
+the chapters print is the computation alone.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import numbers
 import operator
+from collections.abc import Callable
+from typing import TypeVar
 
 import torch
+
+Function = TypeVar("Function", bound=Callable[..., object])
+
+
+def validated(check: Callable[..., object]) -> Callable[[Function], Function]:
+    """Decorator: run ``check`` on the function's arguments, then the function.
+
+    ``check``'s parameters name the arguments it reads (``self`` first for a
+    method), each a parameter of the function; it gets them as the call gave
+    them, or the function's defaults, and raises a TypeError or ValueError on
+    bad input. What it returns is not used. The chapters print the guarded
+    function with ``inspect.getsource``: its body is the computation alone, and
+    the line ``@validated(check)`` above it says where the checks are.
+
+    >>> def _check_halve(n):
+    ...     require_positive_int("n", n)
+    >>> @validated(_check_halve)
+    ... def halve(n, exact=True):
+    ...     return n / 2 if exact else n // 2
+    >>> halve(4)
+    2.0
+    >>> halve(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: n must be > 0, got 0
+    """
+
+    # One mechanism for functions and for nn.Module.forward alike: a decorator shows on the
+    # printed line where the checks live, and checks a direct layer.forward(x) call too,
+    # which a forward pre-hook (run by __call__ only) would miss.
+    def decorate(function: Function) -> Function:
+        parameters = inspect.signature(function).parameters
+        by_place = [name for name, p in parameters.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
+        reads = list(inspect.signature(check).parameters)  # the arguments the check needs
+        unknown = [name for name in reads if name not in parameters]
+        if unknown:
+            raise TypeError(
+                f"{check.__name__} reads {unknown}, which {function.__name__} does not take"
+            )
+        defaults = {name: parameters[name].default for name in reads}  # or missing: empty
+
+        @functools.wraps(function)  # keeps the name, the docstring and the printed source
+        def checked(*args: object, **kwargs: object) -> object:
+            given = {**dict(zip(by_place, args)), **kwargs}  # every argument, by its name
+            values = [given.get(name, defaults[name]) for name in reads]
+            if not any(value is inspect.Parameter.empty for value in values):
+                check(*values)  # (an argument missing: the call below says which)
+            return function(*args, **kwargs)
+
+        return checked  # type: ignore[return-value]
+
+    return decorate
 
 
 def require_tensor(name: str, value: object) -> torch.Tensor:

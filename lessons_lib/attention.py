@@ -35,6 +35,7 @@ from lessons_lib._validate import (
     require_min_rank,
     require_positive_int,
     require_rank,
+    validated,
 )
 from lessons_lib.softmax import softmax
 
@@ -132,28 +133,7 @@ def scaled_dot_product_attention(
     return attend(q, k, v, mask=mask, scaled=scaled)
 
 
-def attention_per_token(
-    inputs: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor, w_v: torch.Tensor
-) -> torch.Tensor:
-    """One head, one token at a time, with the *same* W_Q, W_K, W_V for every token.
-
-    inputs ``(seq, d_model)``; each weight ``(d_model, d_k)``. Equals the matrix
-    form ``softmax(X W_Q (X W_K)^T / sqrt(d_k)) X W_V``, which is how a GPU
-    runs it: every position at once.
-    """
-    _check_per_token(inputs, w_q, w_k, w_v)
-    keys = [x @ w_k for x in inputs]  # seq vectors of (d_k,)
-    values = [x @ w_v for x in inputs]  # seq vectors of (d_v,)
-    outputs = []
-    for x in inputs:
-        query = x @ w_q  # (d_k,)
-        scores = torch.stack([query @ key for key in keys]) / math.sqrt(query.shape[0])  # (seq,)
-        weights = softmax(scores)
-        outputs.append(sum(weight * value for weight, value in zip(weights, values)))
-    return torch.stack(outputs)  # (seq, d_v)
-
-
-def _check_per_token(
+def _check_attention_per_token(
     inputs: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor, w_v: torch.Tensor
 ) -> None:
     require_rank("inputs", require_float("inputs", inputs), 2, "(seq, d_model)")
@@ -168,6 +148,27 @@ def _check_per_token(
             )
     if w_q.shape[1] != w_k.shape[1]:
         raise ValueError(f"w_q gives d_k={w_q.shape[1]} but w_k gives d_k={w_k.shape[1]}")
+
+
+@validated(_check_attention_per_token)
+def attention_per_token(
+    inputs: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor, w_v: torch.Tensor
+) -> torch.Tensor:
+    """One head, one token at a time, with the *same* W_Q, W_K, W_V for every token.
+
+    inputs ``(seq, d_model)``; each weight ``(d_model, d_k)``. Equals the matrix
+    form ``softmax(X W_Q (X W_K)^T / sqrt(d_k)) X W_V``, which is how a GPU
+    runs it: every position at once.
+    """
+    keys = [x @ w_k for x in inputs]  # seq vectors of (d_k,)
+    values = [x @ w_v for x in inputs]  # seq vectors of (d_v,)
+    outputs = []
+    for x in inputs:
+        query = x @ w_q  # (d_k,)
+        scores = torch.stack([query @ key for key in keys]) / math.sqrt(query.shape[0])  # (seq,)
+        weights = softmax(scores)
+        outputs.append(sum(weight * value for weight, value in zip(weights, values)))
+    return torch.stack(outputs)  # (seq, d_v)
 
 
 @dataclass
@@ -385,6 +386,12 @@ class MultiHeadAttention(nn.Module):
             )
 
 
+def _check_copy_into_torch(ours: MultiHeadAttention) -> None:
+    if not isinstance(ours, MultiHeadAttention):
+        raise TypeError(f"ours must be a MultiHeadAttention, got {type(ours).__name__}")
+
+
+@validated(_check_copy_into_torch)
 def copy_into_torch(ours: MultiHeadAttention) -> nn.MultiheadAttention:
     """A ``torch.nn.MultiheadAttention(batch_first=True)`` holding exactly our weights.
 
@@ -397,8 +404,6 @@ def copy_into_torch(ours: MultiHeadAttention) -> nn.MultiheadAttention:
     >>> theirs.in_proj_weight.shape
     torch.Size([24, 8])
     """
-    if not isinstance(ours, MultiHeadAttention):
-        raise TypeError(f"ours must be a MultiHeadAttention, got {type(ours).__name__}")
     theirs = nn.MultiheadAttention(
         ours.d_model, ours.num_heads, bias=ours.w_q.bias is not None, batch_first=True
     )

@@ -34,6 +34,7 @@ from lessons_lib._validate import (
     require_positive_int,
     require_rank,
     require_tensor,
+    validated,
 )
 from lessons_lib.softmax import softmax
 from lessons_lib.transformer import Transformer
@@ -59,6 +60,16 @@ def _require_batch_of_logits(logits: object) -> torch.Tensor:
     return logits
 
 
+def _check_next_token_probabilities(logits: torch.Tensor, top_k: int | None) -> None:
+    logits = require_float("logits", logits)
+    _require_vocabulary("logits", logits)  # the temperature: checked by softmax
+    if top_k is not None and require_positive_int("top_k", top_k) > logits.shape[-1]:
+        raise ValueError(
+            f"top_k must be at most the vocabulary size {logits.shape[-1]}, got {top_k}"
+        )
+
+
+@validated(_check_next_token_probabilities)
 def next_token_probabilities(
     logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None
 ) -> torch.Tensor:
@@ -71,14 +82,7 @@ def next_token_probabilities(
     >>> next_token_probabilities(torch.tensor([2.0, 1.0, 0.0]), top_k=2)
     tensor([0.7311, 0.2689, 0.0000])
     """
-    logits = require_float("logits", logits)
-    _require_vocabulary("logits", logits)
     if top_k is not None:
-        top_k = require_positive_int("top_k", top_k)
-        if top_k > logits.shape[-1]:
-            raise ValueError(
-                f"top_k must be at most the vocabulary size {logits.shape[-1]}, got {top_k}"
-            )
         kth_largest = logits.topk(top_k, dim=-1).values[..., -1:]  # (..., 1)
         logits = logits.masked_fill(logits < kth_largest, float("-inf"))
     return softmax(logits, dim=-1, temperature=temperature)

@@ -36,7 +36,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lessons_lib._env import building_book
-from lessons_lib._validate import require_float, require_int, require_positive_int, require_rank
+from lessons_lib._validate import (
+    require_float,
+    require_int,
+    require_positive_int,
+    require_rank,
+    validated,
+)
 from lessons_lib.attention import MultiHeadAttention
 from lessons_lib.cnn import SmallCNN
 from lessons_lib.data import (
@@ -69,6 +75,15 @@ def _require_seeds(seeds: object) -> list[int]:
 # --- chapter 01: self-attention against an RNN, timed ------------------------------------
 
 
+def _check_gru_step_by_step(gru: nn.GRU, inputs: torch.Tensor) -> None:
+    if not isinstance(gru, nn.GRU) or gru.num_layers != 1 or not gru.batch_first:
+        raise TypeError(f"gru must be a one-layer nn.GRU with batch_first=True, got {gru!r}")
+    if gru.bidirectional:
+        raise ValueError("gru must run in one direction, got bidirectional=True")
+    require_rank("inputs", require_float("inputs", inputs), 3, "(batch, n, d_in)")
+
+
+@validated(_check_gru_step_by_step)
 def gru_step_by_step(gru: nn.GRU, inputs: torch.Tensor) -> tuple[torch.Tensor, int]:
     """Run a one-layer ``nn.GRU(batch_first=True)`` as an explicit loop over the tokens.
 
@@ -84,11 +99,6 @@ def gru_step_by_step(gru: nn.GRU, inputs: torch.Tensor) -> tuple[torch.Tensor, i
     >>> outputs.shape, steps
     (torch.Size([2, 5, 6]), 5)
     """
-    if not isinstance(gru, nn.GRU) or gru.num_layers != 1 or not gru.batch_first:
-        raise TypeError(f"gru must be a one-layer nn.GRU with batch_first=True, got {gru!r}")
-    if gru.bidirectional:
-        raise ValueError("gru must run in one direction, got bidirectional=True")
-    require_rank("inputs", require_float("inputs", inputs), 3, "(batch, n, d_in)")
     cell = nn.GRUCell(gru.input_size, gru.hidden_size, bias=gru.bias)
     cell.weight_ih, cell.weight_hh = gru.weight_ih_l0, gru.weight_hh_l0  # the GRU's own weights
     if gru.bias:
@@ -260,6 +270,7 @@ def variance_preserving_init(block: FeedForward) -> FeedForward:
     the ReLU half, so a block keeps about ``1/3 * 1/2 * 1/3 = 1/18`` of it,
     a factor ``sqrt(18) ≈ 4.2`` smaller in norm (biases add a little back).
 
+    >>> _ = torch.manual_seed(0)
     >>> block = variance_preserving_init(FeedForward(256, 512))
     >>> x = torch.randn(4096, 256)
     >>> round((block(x).pow(2).mean() / x.pow(2).mean()).item(), 1)
@@ -648,6 +659,30 @@ DIGITS_POSITIONS_VIT = dict(image_size=8, patch_size=2, d_model=32, depth=2, num
 DIGITS_POSITIONS_TRAINING = dict(steps=3000, lr=3e-3, batch_size=64, eval_every=50, patience=6)
 
 
+def _check_compare_position_codes(
+    kinds: tuple[str, ...],
+    seeds: tuple[int, ...],
+    validation: ImageSet | None,
+    best_steps: dict[str, list[int]] | None,
+) -> None:
+    if not isinstance(kinds, (list, tuple)) or not kinds:
+        raise TypeError(f"kinds must be a non-empty tuple of position kinds, got {kinds!r}")
+    unknown = [kind for kind in kinds if kind not in POSITION_KINDS]
+    if unknown:
+        raise ValueError(f"kinds must come from {POSITION_KINDS}, got {unknown}")
+    _require_seeds(seeds)
+    if validation is not None and not isinstance(validation, ImageSet):
+        raise TypeError(f"validation must be an ImageSet or None, got {type(validation).__name__}")
+    if best_steps is not None and not isinstance(best_steps, dict):
+        raise TypeError(f"best_steps must be a dict or None, got {type(best_steps).__name__}")
+    if best_steps is not None and validation is None:
+        raise ValueError(
+            "best_steps needs a validation split: only runs that stop at their best on "
+            "validation have a best step, got validation=None"
+        )
+
+
+@validated(_check_compare_position_codes)
 def compare_position_codes(
     train: ImageSet,
     test: ImageSet,
@@ -680,21 +715,6 @@ def compare_position_codes(
     One progress bar counts the runs (``progress=None``: except while the book
     is built, where a live bar cannot move).
     """
-    if not isinstance(kinds, (list, tuple)) or not kinds:
-        raise TypeError(f"kinds must be a non-empty tuple of position kinds, got {kinds!r}")
-    unknown = [kind for kind in kinds if kind not in POSITION_KINDS]
-    if unknown:
-        raise ValueError(f"kinds must come from {POSITION_KINDS}, got {unknown}")
-    seeds = _require_seeds(seeds)
-    if validation is not None and not isinstance(validation, ImageSet):
-        raise TypeError(f"validation must be an ImageSet or None, got {type(validation).__name__}")
-    if best_steps is not None and not isinstance(best_steps, dict):
-        raise TypeError(f"best_steps must be a dict or None, got {type(best_steps).__name__}")
-    if best_steps is not None and validation is None:
-        raise ValueError(
-            "best_steps needs a validation split: only runs that stop at their best on "
-            "validation have a best step, got validation=None"
-        )
     show_bar = not building_book() if progress is None else progress
     scores: dict[str, list[float]] = {kind: [] for kind in kinds}
     models: dict[str, ViT] = {}

@@ -20,6 +20,7 @@ from lessons_lib._validate import (
     require_float,
     require_int,
     require_positive_int,
+    validated,
 )
 
 
@@ -73,6 +74,12 @@ def padding_mask(lengths: Sequence[int] | torch.Tensor, max_len: int) -> torch.T
     return is_real[:, None, :]  # (batch, 1, max_len)
 
 
+def _check_apply_mask(scores: torch.Tensor, mask: torch.Tensor) -> None:
+    scores = require_float("scores", scores)
+    require_bool_mask("mask", mask, tuple(scores.shape))  # the mask's one check
+
+
+@validated(_check_apply_mask)
 def apply_mask(
     scores: torch.Tensor, mask: torch.Tensor, fill_value: float = float("-inf")
 ) -> torch.Tensor:
@@ -91,6 +98,4 @@ def apply_mask(
     tensor([[0., -inf],
             [0., 0.]])
     """
-    scores = require_float("scores", scores)
-    require_bool_mask("mask", mask, tuple(scores.shape))
-    return scores.masked_fill(~mask, fill_value)
+    return scores.masked_fill(~mask, fill_value)  # (..., L_q, L_k)

@@ -29,6 +29,7 @@ from lessons_lib._validate import (
     require_float,
     require_positive_int,
     require_rank,
+    validated,
 )
 
 METHODS = ("linear", "conv")
@@ -61,6 +62,12 @@ def _check_images(images: object) -> torch.Tensor:
     return images
 
 
+def _check_patchify(images: torch.Tensor, patch_size: int) -> None:
+    images = _check_images(images)
+    patch_grid(images.shape[2], images.shape[3], patch_size)  # names a size p does not divide
+
+
+@validated(_check_patchify)
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     """Cut images into flattened patches, ``(batch, n_patches, channels * p * p)``.
 
@@ -72,10 +79,9 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     >>> patchify(torch.zeros(2, 3, 8, 8), 4).shape
     torch.Size([2, 4, 48])
     """
-    images = _check_images(images)
     batch, channels, height, width = images.shape
-    grid_h, grid_w = patch_grid(height, width, patch_size)
     p = patch_size
+    grid_h, grid_w = height // p, width // p  # patches down and across
     patches = images.reshape(batch, channels, grid_h, p, grid_w, p)  # (B, C, gh, p, gw, p)
     patches = patches.permute(0, 2, 4, 1, 3, 5)  # (B, gh, gw, C, p, p)
     return patches.reshape(batch, grid_h * grid_w, channels * p * p)  # (B, N, C*p*p)
@@ -160,7 +166,7 @@ class PatchEmbedding(nn.Module):
         else:
             self.projection = nn.Conv2d(channels, d_model, kernel_size=p, stride=p)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def _check_forward(self, images: torch.Tensor) -> None:
         images = require_dtype_of("images", _check_images(images), self)
         if images.shape[1] != self.channels:
             raise ValueError(
@@ -168,6 +174,9 @@ class PatchEmbedding(nn.Module):
                 f"with channels={self.channels}; shape {tuple(images.shape)}"
             )
         patch_grid(images.shape[2], images.shape[3], self.patch_size)  # clear size errors
+
+    @validated(_check_forward)
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
         if self.method == "linear":
             return self.projection(patchify(images, self.patch_size))  # (B, N, d_model)
         grid = self.projection(images)  # (B, d_model, gh, gw)

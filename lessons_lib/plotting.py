@@ -173,8 +173,8 @@ def plot_head_computation(
 # A row of panels drawn 10 inches wide shrinks to a third of its size on a phone, where its
 # tick labels can no longer be read. While the book is built, every figure that is a single
 # row of panels also gets a narrow copy with the panels stacked, which the rendered page
-# shows on narrow screens (see _ext/lessons_book/phone_figures.py). The build's kernels load the extension
-# lessons_lib.book_kernel, which registers it; Jupyter and Colab never see it.
+# shows on narrow screens (see _ext/lessons_book/phone_figures.py). The build's kernels load
+# the extension lessons_lib.book_kernel, which registers it; Jupyter and Colab never see it.
 
 NARROW_FIGURE_MIME = "application/vnd.lessons-book.narrow-figure+png"
 NARROW_WIDTH = 4.5  # inches: 450 px at 100 dpi, shown at about 340 px on a phone

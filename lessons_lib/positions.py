@@ -26,7 +26,13 @@ import math
 import torch
 from torch import nn
 
-from lessons_lib._validate import require_float, require_int, require_number, require_positive_int
+from lessons_lib._validate import (
+    require_float,
+    require_int,
+    require_number,
+    require_positive_int,
+    validated,
+)
 
 INIT_STD = 0.02  # learnable codes start as N(0, 0.02^2), as in the ViT reference code
 
@@ -38,6 +44,12 @@ def _require_init_std(init_std: object) -> float:
     return init_std
 
 
+def _check_sinusoidal_positions(n: int, d: int) -> None:
+    require_positive_int("n", n)
+    require_positive_int("d", d)
+
+
+@validated(_check_sinusoidal_positions)
 def sinusoidal_positions(n: int, d: int) -> torch.Tensor:
     """Fixed sine/cosine position codes, ``(n, d)``.
 
@@ -51,8 +63,6 @@ def sinusoidal_positions(n: int, d: int) -> torch.Tensor:
     >>> sinusoidal_positions(50, 16).shape
     torch.Size([50, 16])
     """
-    n = require_positive_int("n", n)
-    d = require_positive_int("d", d)
     positions = torch.arange(n, dtype=torch.float64)[:, None]  # (n, 1)
     pair_index = torch.arange(0, d, 2, dtype=torch.float64)  # (ceil(d/2),) values 2i
     frequencies = torch.exp(-math.log(10000.0) * pair_index / d)  # 1 / 10000^(2i/d)
@@ -162,6 +172,26 @@ class PositionCodes2D(nn.Module):
         return codes.reshape(self.grid_h * self.grid_w, self.d)  # (gh*gw, d), row-major
 
 
+def _check_rotary(x: torch.Tensor, positions: torch.Tensor | None, base: float) -> None:
+    x = require_float("x", x)
+    if x.dim() < 2:
+        raise ValueError(
+            f"x must have at least 2 dimensions (..., seq, d), got shape {tuple(x.shape)}"
+        )
+    seq, d = x.shape[-2], x.shape[-1]
+    if d % 2 != 0:
+        raise ValueError(f"rotary codes turn pairs of dimensions, so d must be even, got d={d}")
+    if isinstance(base, bool) or not isinstance(base, (int, float)) or base <= 1:
+        raise ValueError(f"base must be a number > 1, got {base!r}")
+    if positions is not None and not isinstance(positions, torch.Tensor):
+        raise TypeError(f"positions must be a torch.Tensor, got {type(positions).__name__}")
+    if positions is not None and positions.shape != (seq,):
+        raise ValueError(
+            f"positions must have shape (seq,) = ({seq},), got {tuple(positions.shape)}"
+        )
+
+
+@validated(_check_rotary)
 def rotary(
     x: torch.Tensor, positions: torch.Tensor | None = None, base: float = 10000.0
 ) -> torch.Tensor:
@@ -192,24 +222,9 @@ def rotary(
     >>> torch.allclose(rotary(queries).norm(dim=-1), queries.norm(dim=-1), atol=1e-5)
     True
     """
-    x = require_float("x", x)
-    if x.dim() < 2:
-        raise ValueError(
-            f"x must have at least 2 dimensions (..., seq, d), got shape {tuple(x.shape)}"
-        )
     seq, d = x.shape[-2], x.shape[-1]
-    if d % 2 != 0:
-        raise ValueError(f"rotary codes turn pairs of dimensions, so d must be even, got d={d}")
-    if isinstance(base, bool) or not isinstance(base, (int, float)) or base <= 1:
-        raise ValueError(f"base must be a number > 1, got {base!r}")
     if positions is None:
-        positions = torch.arange(seq, device=x.device)
-    elif not isinstance(positions, torch.Tensor):
-        raise TypeError(f"positions must be a torch.Tensor, got {type(positions).__name__}")
-    elif positions.shape != (seq,):
-        raise ValueError(
-            f"positions must have shape (seq,) = ({seq},), got {tuple(positions.shape)}"
-        )
+        positions = torch.arange(seq, device=x.device)  # (seq,) 0 .. seq-1
     pair_index = torch.arange(0, d, 2, dtype=torch.float64, device=positions.device)  # 2i
     thetas = base ** (-pair_index / d)  # (d/2,) theta_i = base^(-2i/d)
     angles = positions.to(torch.float64)[:, None] * thetas[None, :]  # (seq, d/2)
@@ -295,16 +310,19 @@ class RelativePositionBias2D(nn.Module):
         index = (offsets[..., 0] + grid_h - 1) * (2 * grid_w - 1) + (offsets[..., 1] + grid_w - 1)
         self.register_buffer("offset_index", index, persistent=False)  # (N, N) in 0..O-1
 
-    def forward(self, queries: torch.Tensor) -> torch.Tensor:
+    def _check_forward(self, queries: torch.Tensor) -> None:
         queries = require_float("queries", queries)
-        n_patches = self.grid_h * self.grid_w
-        tokens = self.class_tokens + n_patches
+        tokens = self.class_tokens + self.grid_h * self.grid_w
         if queries.dim() != 4 or queries.shape[-2:] != (tokens, self.d_head):
             raise ValueError(
                 f"queries must be (batch, heads, {tokens}, {self.d_head}) for a "
                 f"{self.grid_h}x{self.grid_w} grid with {self.class_tokens} class token(s), "
                 f"got shape {tuple(queries.shape)}"
             )
+
+    @validated(_check_forward)
+    def forward(self, queries: torch.Tensor) -> torch.Tensor:
+        n_patches = self.grid_h * self.grid_w
         batch, heads = queries.shape[:2]
         patch_queries = queries[:, :, self.class_tokens :]  # (batch, heads, N, d_head)
         logits = patch_queries @ self.offset_codes.T.to(queries.dtype)  # (batch, heads, N, O)
@@ -376,6 +394,19 @@ def interpolate_codes_1d(codes: torch.Tensor, new_n: int) -> torch.Tensor:
     return matrix @ codes  # (new_n, d)
 
 
+def _check_interpolate_codes_2d(
+    codes: torch.Tensor, old_grid: tuple[int, int], new_grid: tuple[int, int]
+) -> None:
+    codes = _require_codes("codes", codes)
+    grid_h, grid_w = _require_grid("old_grid", old_grid)
+    _require_grid("new_grid", new_grid)  # pairs of ints > 0
+    if codes.shape[0] != grid_h * grid_w:
+        raise ValueError(
+            f"a {grid_h}x{grid_w} grid has {grid_h * grid_w} patches, got {codes.shape[0]} codes"
+        )
+
+
+@validated(_check_interpolate_codes_2d)
 def interpolate_codes_2d(
     codes: torch.Tensor, old_grid: tuple[int, int], new_grid: tuple[int, int]
 ) -> torch.Tensor:
@@ -395,13 +426,8 @@ def interpolate_codes_2d(
     >>> interpolate_codes_2d(torch.randn(16, 8), (4, 4), (8, 8)).shape
     torch.Size([64, 8])
     """
-    codes = _require_codes("codes", codes)
-    grid_h, grid_w = _require_grid("old_grid", old_grid)
-    new_h, new_w = _require_grid("new_grid", new_grid)
-    if codes.shape[0] != grid_h * grid_w:
-        raise ValueError(
-            f"a {grid_h}x{grid_w} grid has {grid_h * grid_w} patches, got {codes.shape[0]} codes"
-        )
+    grid_h, grid_w = old_grid
+    new_h, new_w = new_grid
     grid = codes.reshape(grid_h, grid_w, -1)  # (gh, gw, d)
     rows = linear_resize_matrix(grid_h, new_h).to(codes.dtype)  # (nh, gh)
     cols = linear_resize_matrix(grid_w, new_w).to(codes.dtype)  # (nw, gw)

@@ -31,9 +31,18 @@ from lessons_lib._validate import (
     require_min_rank,
     require_number,
     require_positive_int,
+    validated,
 )
 
 
+def _check_layer_norm(x: torch.Tensor, eps: float) -> None:
+    x = require_float("x", x)
+    require_min_rank("x", x, 1, "(..., d_model)")
+    if not require_number("eps", eps) >= 0:
+        raise ValueError(f"eps must be >= 0, got {eps}")
+
+
+@validated(_check_layer_norm)
 def layer_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     """Normalise each vector along the last dimension, with no gain or bias.
 
@@ -53,10 +62,6 @@ def layer_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     >>> layer_norm(torch.tensor([[1.0, 2.0, 3.0]]))
     tensor([[-1.2247,  0.0000,  1.2247]])
     """
-    x = require_float("x", x)
-    require_min_rank("x", x, 1, "(..., d_model)")
-    if not require_number("eps", eps) >= 0:
-        raise ValueError(f"eps must be >= 0, got {eps}")
     if x.numel() == 0:
         return x.clone()  # no vectors, or vectors of length 0: nothing to normalise (as torch)
     wide = x.to(torch.promote_types(x.dtype, torch.float32))  # float16/bfloat16 -> float32
@@ -114,7 +119,7 @@ class AddNorm(nn.Module):
         super().__init__()
         self.norm = LayerNorm(d_model, eps)
 
-    def forward(self, x: torch.Tensor, sublayer_out: torch.Tensor) -> torch.Tensor:
+    def _check_forward(self, x: torch.Tensor, sublayer_out: torch.Tensor) -> None:
         x = require_float("x", x)
         sublayer_out = require_float("sublayer_out", sublayer_out)
         if x.shape != sublayer_out.shape:
@@ -122,7 +127,10 @@ class AddNorm(nn.Module):
                 f"x {tuple(x.shape)} and sublayer_out {tuple(sublayer_out.shape)} must have "
                 "the same shape: the residual connection adds them element by element"
             )
-        return self.norm(x + sublayer_out)
+
+    @validated(_check_forward)
+    def forward(self, x: torch.Tensor, sublayer_out: torch.Tensor) -> torch.Tensor:
+        return self.norm(x + sublayer_out)  # (batch, seq, d_model)
 
 
 ACTIVATIONS = ("relu", "gelu")
@@ -164,10 +172,13 @@ class FeedForward(nn.Module):
         self.linear2 = nn.Linear(d_ff, d_model)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _check_forward(self, x: torch.Tensor) -> None:
         x = require_dtype_of("x", require_float("x", x), self)
         if x.dim() == 0 or x.shape[-1] != self.d_model:
             raise ValueError(f"x must end in d_model={self.d_model}, got shape {tuple(x.shape)}")
+
+    @validated(_check_forward)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         hidden = self.linear1(x)  # (batch, seq, d_ff)
         hidden = torch.relu(hidden) if self.activation == "relu" else F.gelu(hidden)
         return self.linear2(self.dropout(hidden))  # (batch, seq, d_model)

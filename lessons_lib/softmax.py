@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from lessons_lib._validate import require_float, require_int, require_number
+from lessons_lib._validate import require_float, require_int, require_number, validated
 
 
 def _require_dim(x: torch.Tensor, dim: object) -> int:
@@ -40,6 +40,14 @@ def naive_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     return exps / exps.sum(dim=dim, keepdim=True)
 
 
+def _check_softmax(x: torch.Tensor, dim: int, temperature: float) -> None:
+    x = require_float("x", x)
+    if not require_number("temperature", temperature) > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    _require_dim(x, dim)
+
+
+@validated(_check_softmax)
 def softmax(x: torch.Tensor, dim: int = -1, temperature: float = 1.0) -> torch.Tensor:
     """Numerically stable softmax along ``dim``, with a temperature.
 
@@ -54,11 +62,6 @@ def softmax(x: torch.Tensor, dim: int = -1, temperature: float = 1.0) -> torch.T
     >>> softmax(torch.tensor([1e4, 0.0]))
     tensor([1., 0.])
     """
-    x = require_float("x", x)
-    temperature = require_number("temperature", temperature)
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    dim = _require_dim(x, dim)
     if x.dim() and x.shape[dim] == 0:
         return x.clone()  # a slice with no entries: nothing to normalise (as torch.softmax)
     wide = x.to(torch.promote_types(x.dtype, torch.float32))  # float16/bfloat16 -> float32

@@ -31,6 +31,7 @@ from lessons_lib._validate import (
     require_positive_int,
     require_rank,
     require_tensor,
+    validated,
 )
 from lessons_lib.attention import KVCache, MultiHeadAttention, copy_from_torch
 from lessons_lib.masking import causal_mask
@@ -105,6 +106,10 @@ class EncoderLayer(_LayerParts):
     torch.Size([2, 7, 32])
     """
 
+    def _check_forward(self, x: torch.Tensor) -> None:
+        _check_states("x", x, self)  # the mask and the bias: checked by self_attention
+
+    @validated(_check_forward)
     def forward(
         self,
         x: torch.Tensor,
@@ -112,7 +117,6 @@ class EncoderLayer(_LayerParts):
         need_weights: bool = False,
         bias: torch.Tensor | Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        x = _check_states("x", x, self)
         seen: dict[str, torch.Tensor] = {}
 
         def self_attend(h: torch.Tensor) -> torch.Tensor:  # bias: see MultiHeadAttention
@@ -168,6 +172,17 @@ class DecoderLayer(_LayerParts):
         self.cross_attention = MultiHeadAttention(d_model, num_heads)
         self.norm3 = AddNorm(d_model)
 
+    def _check_forward(
+        self, y: torch.Tensor, memory: torch.Tensor, cache: LayerCache | None
+    ) -> None:
+        y = _check_states("y", y, self)  # the masks: checked by the attention layers using them
+        memory = _check_states("memory", memory, self)
+        if memory.shape[0] != y.shape[0]:
+            raise ValueError(f"y has batch {y.shape[0]} but memory has batch {memory.shape[0]}")
+        if cache is not None and not isinstance(cache, LayerCache):
+            raise TypeError(f"cache must be a LayerCache, got {type(cache).__name__}")
+
+    @validated(_check_forward)
     def forward(
         self,
         y: torch.Tensor,
@@ -177,12 +192,6 @@ class DecoderLayer(_LayerParts):
         need_weights: bool = False,
         cache: LayerCache | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        y = _check_states("y", y, self)
-        memory = _check_states("memory", memory, self)
-        if memory.shape[0] != y.shape[0]:
-            raise ValueError(f"y has batch {y.shape[0]} but memory has batch {memory.shape[0]}")
-        if cache is not None and not isinstance(cache, LayerCache):
-            raise TypeError(f"cache must be a LayerCache, got {type(cache).__name__}")
         self_cache = None if cache is None else cache.self_attention  # grows by L_tgt
         cross_cache = None if cache is None else cache.cross_attention  # memory's, fixed
         seen: dict[str, torch.Tensor] = {}

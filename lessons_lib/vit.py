@@ -32,6 +32,7 @@ from lessons_lib._validate import (
     require_number,
     require_positive_int,
     require_rank,
+    validated,
 )
 from lessons_lib.patching import PatchEmbedding, patch_grid
 from lessons_lib.positions import (
@@ -190,6 +191,7 @@ class ViT(nn.Module):
         codes = self.codes()
         return tokens if codes is None else tokens + codes  # broadcast over the batch
 
+    @validated(_check_images)
     def forward(
         self, images: torch.Tensor, need_weights: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
@@ -198,7 +200,6 @@ class ViT(nn.Module):
         ``need_weights=True`` also returns every layer's attention,
         ``(depth, batch, heads, 1 + N, 1 + N)``; token 0 is the class token.
         """
-        self._check_images(images)
         tokens = self.embed(images)  # (batch, 1 + N, d)
         maps = []
         for index, layer in enumerate(self.layers):
@@ -276,6 +277,20 @@ def stretch_positions(model: ViT, image_size: int, method: str = "2d") -> ViT:
     return stretched.to(device=weight.device, dtype=weight.dtype)  # the new tables too
 
 
+def _check_attention_rollout(maps: torch.Tensor, residual_weight: float) -> None:
+    maps = require_float("maps", maps)
+    if maps.dim() < 4 or maps.shape[-1] != maps.shape[-2]:
+        raise ValueError(
+            "maps must be (depth, ..., heads, T, T) with square T x T maps, got shape "
+            f"{tuple(maps.shape)}"
+        )
+    if maps.shape[0] == 0:
+        raise ValueError(f"maps hold no layers (shape {tuple(maps.shape)}): nothing to roll out")
+    if not 0.0 <= require_number("residual_weight", residual_weight) <= 1.0:
+        raise ValueError(f"residual_weight must lie in [0, 1], got {residual_weight}")
+
+
+@validated(_check_attention_rollout)
 def attention_rollout(maps: torch.Tensor, residual_weight: float = 0.5) -> torch.Tensor:
     """Attention rollout (Abnar & Zuidema, 2020): attention followed down through every layer.
 
@@ -301,16 +316,6 @@ def attention_rollout(maps: torch.Tensor, residual_weight: float = 0.5) -> torch
     >>> torch.equal(attention_rollout(torch.eye(3).expand(2, 1, 3, 3)), torch.eye(3))
     True
     """
-    maps = require_float("maps", maps)
-    if maps.dim() < 4 or maps.shape[-1] != maps.shape[-2]:
-        raise ValueError(
-            "maps must be (depth, ..., heads, T, T) with square T x T maps, got shape "
-            f"{tuple(maps.shape)}"
-        )
-    if maps.shape[0] == 0:
-        raise ValueError(f"maps hold no layers (shape {tuple(maps.shape)}): nothing to roll out")
-    if not 0.0 <= require_number("residual_weight", residual_weight) <= 1.0:
-        raise ValueError(f"residual_weight must lie in [0, 1], got {residual_weight}")
     identity = torch.eye(maps.shape[-1], dtype=maps.dtype, device=maps.device)  # (T, T)
     rollout = None
     for layer_maps in maps:  # (..., heads, T, T), from the first layer up

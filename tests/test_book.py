@@ -97,7 +97,7 @@ def test_chapter_has_a_static_explorer_that_fits_the_page_budget(name):
     frames = re.findall(r'class="lessons-explorer-data">(.*?)</script>', html, re.DOTALL)
     assert frames and all('"images"' in data for data in frames)
     assert len(html.encode("utf-8")) < MAX_PAGE_BYTES, f"{name} is over 1.5 MB"
-    # Frames are files fetched on first use (_ext/lessons_book/frames.py), never inlined in the page.
+    # Frames are files fetched on first use (_ext/lessons_book/frames.py), never inlined.
     assert "data:image/png;base64," not in html, f"{name} still inlines PNG frames"
     for frame in set(re.findall(r"\.\./_images/frames/[0-9a-f]+\.png", html)):
         assert (HTML / "book" / frame).resolve().is_file(), f"{name}: {frame} is missing"

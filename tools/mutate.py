@@ -100,9 +100,10 @@ EQUIVALENT: dict[str, str] = {
         "the class token is (1, 1, d_model): expanding its middle axis to 1 or keeping it "
         "(-1) gives the same (batch, 1, d_model)"
     ),
-    "vit::attention_rollout::`1` -> `2` #2": (
-        "the identity's size becomes maps.shape[-2] instead of maps.shape[-1]; the check "
-        "above refuses maps that are not square, so the two are the same T"
+    "vit::attention_rollout::`1` -> `2`": (
+        "the identity's size becomes maps.shape[-2] instead of maps.shape[-1]; "
+        "_check_attention_rollout, which @validated runs first, refuses maps that are not "
+        "square, so the two are the same T"
     ),
     "data::ReversalTask.is_held_out::`-1` -> `1`": (
         "sources are (batch, length), as every caller passes them, so axis 1 is the last "
@@ -155,7 +156,7 @@ EQUIVALENT: dict[str, str] = {
         "rows and cols are 1-D (N,), so torch.stack puts the new axis last with dim=1 as with "
         "dim=-1: the same (N, 2)"
     ),
-    "positions::RelativePositionBias2D.forward::`-2` -> `2`": (
+    "positions::RelativePositionBias2D._check_forward::`-2` -> `2`": (
         "shape[2:] is only compared when queries.dim() == 4 (the `or` raises before "
         "otherwise), and for 4 dimensions shape[2:] and shape[-2:] are the same (T, d_head)"
     ),
