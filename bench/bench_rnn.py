@@ -1,4 +1,4 @@
-"""Benchmark of chapter 01's comparison: one GRU layer against one self-attention layer.
+"""Benchmark of chapter 04's comparison: one GRU layer against one self-attention layer.
 
 Times both layers of the same width over sequence lengths 16 to 1024 with
 :func:`lessons_lib.experiments.time_gru_and_attention` (the chapter runs a

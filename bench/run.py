@@ -709,7 +709,7 @@ def vit_rows(rep: Reporter, t: dict) -> None:
 
 
 def rnn_rows(rep: Reporter, t: dict) -> None:
-    # Chapter 01: GRU against self-attention, shown without targets.
+    # Chapter 04: GRU against self-attention, shown without targets.
     widths = [k[len("rnn_d") : -len("_gru_ms")] for k in t if k.endswith("_gru_ms")]
     for width in sorted(widths, key=int):
         gru_ms = t[f"rnn_d{width}_gru_ms"]

@@ -3,7 +3,7 @@
 Each function is one chapter's measurement, seeded, returning plain numbers
 for the notebook to plot and the text to quote:
 
-- chapter 01: a GRU against self-attention, timed over the sequence length
+- chapter 04: a GRU against self-attention, timed over the sequence length
   (:func:`time_gru_and_attention`, :func:`gru_step_by_step`);
 - chapter 02: why attention divides by sqrt(d_k) (:func:`scaling_experiment`);
 - chapter 05: gradient norms down a deep stack under two initialisations
@@ -72,7 +72,7 @@ def _require_seeds(seeds: object) -> list[int]:
     return [require_int("seed", seed) for seed in seeds]
 
 
-# --- chapter 01: self-attention against an RNN, timed ------------------------------------
+# --- chapter 04: self-attention against an RNN, timed ------------------------------------
 
 
 def _check_gru_step_by_step(gru: nn.GRU, inputs: torch.Tensor) -> None:

@@ -57,7 +57,7 @@ def test_gradient_norms_are_seeded_and_leave_the_global_random_state_alone():
         gradient_norms_per_layer(0)
 
 
-# --- chapter 01: a GRU against self-attention ---------------------------------------------
+# --- chapter 04: a GRU against self-attention ---------------------------------------------
 
 
 def test_gru_step_by_step_equals_torch_gru_and_counts_one_step_per_token():

@@ -184,85 +184,6 @@ def head_no_softmax(inputs, w_q, w_k, w_v):
     return (q @ k.T / math.sqrt(q.shape[-1])) @ v
 
 
-# --- chapter 01: rotary position codes -------------------------------------------------------
-
-ROTARY = "check_rotary"
-
-
-def rope_loop(x, angle):
-    """Turn pair (2i, 2i+1) of row m by ``angle(m, i, d)``, one pair at a time."""
-    seq, d = x.shape
-    out = x.clone()
-    for m in range(seq):
-        for i in range(d // 2):
-            cos, sin = math.cos(angle(m, i, d)), math.sin(angle(m, i, d))
-            first, second = float(x[m, 2 * i]), float(x[m, 2 * i + 1])
-            out[m, 2 * i] = first * cos - second * sin
-            out[m, 2 * i + 1] = first * sin + second * cos
-    return out
-
-
-@right(ROTARY, "one pair at a time")
-def rope_right_loop(x):
-    return rope_loop(x, lambda m, i, d: m * 10000 ** (-2 * i / d))
-
-
-@right(ROTARY, "complex numbers")
-def rope_complex(x):
-    seq, d = x.shape
-    pairs = torch.complex(x[:, 0::2].double(), x[:, 1::2].double())  # (seq, d/2)
-    theta = 10000.0 ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)  # (d/2,)
-    angles = torch.arange(seq, dtype=torch.float64)[:, None] * theta  # (seq, d/2)
-    turned = pairs * torch.polar(torch.ones_like(angles), angles)
-    return torch.stack([turned.real, turned.imag], dim=-1).flatten(1).float()  # (seq, d)
-
-
-@slip(ROTARY, "rotated the wrong pairs of dimensions")
-def rope_halves(x):
-    seq, d = x.shape
-    half = d // 2
-    theta = 10000 ** (-2 * torch.arange(half) / d)
-    angles = torch.arange(seq)[:, None] * theta  # (seq, d/2)
-    first, second = x[:, :half], x[:, half:]
-    cos, sin = angles.cos(), angles.sin()
-    return torch.cat([first * cos - second * sin, first * sin + second * cos], dim=-1)
-
-
-@slip(ROTARY, "halves concatenated, not interleaved")
-def rope_neighbours_written_as_halves(x):
-    seq, d = x.shape
-    theta = 10000 ** (-torch.arange(0, d, 2) / d)  # (d/2,)
-    angles = torch.arange(seq)[:, None] * theta  # (seq, d/2)
-    evens, odds = x[:, 0::2], x[:, 1::2]  # the right pairs (2i, 2i+1)
-    cos, sin = angles.cos(), angles.sin()
-    return torch.cat([evens * cos - odds * sin, evens * sin + odds * cos], dim=-1)
-
-
-@slip(ROTARY, "angle is the position, not position × θ_i")
-def rope_angle_position(x):
-    return rope_loop(x, lambda m, i, d: m)
-
-
-@slip(ROTARY, "angle θ_i without the position")
-def rope_angle_theta(x):
-    return rope_loop(x, lambda m, i, d: 10000 ** (-2 * i / d))
-
-
-@slip(ROTARY, "turned the other way")
-def rope_clockwise(x):
-    return rope_loop(x, lambda m, i, d: -m * 10000 ** (-2 * i / d))
-
-
-@slip(ROTARY, "frequencies 10000^(-i/d)")
-def rope_slow_frequencies(x):
-    return rope_loop(x, lambda m, i, d: m * 10000 ** (-i / d))
-
-
-@slip(ROTARY, "positions counted from 1")
-def rope_from_one(x):
-    return rope_loop(x, lambda m, i, d: (m + 1) * 10000 ** (-2 * i / d))
-
-
 # --- chapter 02: softmax ---------------------------------------------------------------------
 
 SOFTMAX = "check_softmax"
@@ -1318,6 +1239,85 @@ def stretch_reshaped_out(codes, old_grid, new_grid):
     grid = codes.reshape(*old_grid, codes.shape[1]).permute(2, 0, 1).unsqueeze(0)
     new = F.interpolate(grid, size=tuple(new_grid), mode="bilinear")  # (1, d, nh, nw)
     return new.reshape(new_grid[0] * new_grid[1], codes.shape[1])  # no permute back
+
+
+# --- chapter 09: rotary position codes -------------------------------------------------------
+
+ROTARY = "check_rotary"
+
+
+def rope_loop(x, angle):
+    """Turn pair (2i, 2i+1) of row m by ``angle(m, i, d)``, one pair at a time."""
+    seq, d = x.shape
+    out = x.clone()
+    for m in range(seq):
+        for i in range(d // 2):
+            cos, sin = math.cos(angle(m, i, d)), math.sin(angle(m, i, d))
+            first, second = float(x[m, 2 * i]), float(x[m, 2 * i + 1])
+            out[m, 2 * i] = first * cos - second * sin
+            out[m, 2 * i + 1] = first * sin + second * cos
+    return out
+
+
+@right(ROTARY, "one pair at a time")
+def rope_right_loop(x):
+    return rope_loop(x, lambda m, i, d: m * 10000 ** (-2 * i / d))
+
+
+@right(ROTARY, "complex numbers")
+def rope_complex(x):
+    seq, d = x.shape
+    pairs = torch.complex(x[:, 0::2].double(), x[:, 1::2].double())  # (seq, d/2)
+    theta = 10000.0 ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)  # (d/2,)
+    angles = torch.arange(seq, dtype=torch.float64)[:, None] * theta  # (seq, d/2)
+    turned = pairs * torch.polar(torch.ones_like(angles), angles)
+    return torch.stack([turned.real, turned.imag], dim=-1).flatten(1).float()  # (seq, d)
+
+
+@slip(ROTARY, "rotated the wrong pairs of dimensions")
+def rope_halves(x):
+    seq, d = x.shape
+    half = d // 2
+    theta = 10000 ** (-2 * torch.arange(half) / d)
+    angles = torch.arange(seq)[:, None] * theta  # (seq, d/2)
+    first, second = x[:, :half], x[:, half:]
+    cos, sin = angles.cos(), angles.sin()
+    return torch.cat([first * cos - second * sin, first * sin + second * cos], dim=-1)
+
+
+@slip(ROTARY, "halves concatenated, not interleaved")
+def rope_neighbours_written_as_halves(x):
+    seq, d = x.shape
+    theta = 10000 ** (-torch.arange(0, d, 2) / d)  # (d/2,)
+    angles = torch.arange(seq)[:, None] * theta  # (seq, d/2)
+    evens, odds = x[:, 0::2], x[:, 1::2]  # the right pairs (2i, 2i+1)
+    cos, sin = angles.cos(), angles.sin()
+    return torch.cat([evens * cos - odds * sin, evens * sin + odds * cos], dim=-1)
+
+
+@slip(ROTARY, "angle is the position, not position × θ_i")
+def rope_angle_position(x):
+    return rope_loop(x, lambda m, i, d: m)
+
+
+@slip(ROTARY, "angle θ_i without the position")
+def rope_angle_theta(x):
+    return rope_loop(x, lambda m, i, d: 10000 ** (-2 * i / d))
+
+
+@slip(ROTARY, "turned the other way")
+def rope_clockwise(x):
+    return rope_loop(x, lambda m, i, d: -m * 10000 ** (-2 * i / d))
+
+
+@slip(ROTARY, "frequencies 10000^(-i/d)")
+def rope_slow_frequencies(x):
+    return rope_loop(x, lambda m, i, d: m * 10000 ** (-i / d))
+
+
+@slip(ROTARY, "positions counted from 1")
+def rope_from_one(x):
+    return rope_loop(x, lambda m, i, d: (m + 1) * 10000 ** (-2 * i / d))
 
 
 # --- chapter 10: the ViT's input sequence ----------------------------------------------------

@@ -41,9 +41,10 @@ from lessons_lib.checks.masking import check_causal_mask, check_masked_weights
 from lessons_lib.checks.position_codes import (
     check_codes_2d,
     check_cosine_similarity,
+    check_rotary,
     check_stretch_codes,
 )
-from lessons_lib.checks.qkv import check_attention_head, check_attention_weights, check_rotary
+from lessons_lib.checks.qkv import check_attention_head, check_attention_weights
 from lessons_lib.checks.softmax import check_sharpen, check_softmax, check_temperature_softmax
 from lessons_lib.checks.transformer import (
     check_encoder_layer,
@@ -58,7 +59,6 @@ EXERCISES: dict[str, Exercise] = {
     for exercise in (
         qkv.ATTENTION_WEIGHTS,
         qkv.ATTENTION_HEAD,
-        qkv.ROTARY,
         softmax.SOFTMAX,
         softmax.TEMPERATURE_SOFTMAX,
         softmax.SHARPEN,
@@ -78,6 +78,7 @@ EXERCISES: dict[str, Exercise] = {
         position_codes.CODES_2D,
         position_codes.COSINE_SIMILARITY,
         position_codes.STRETCH_CODES,
+        position_codes.ROTARY,
         vit.INPUT_SEQUENCE,
         vit.READ_OUT,
         vit.ROLLOUT,

@@ -7,7 +7,12 @@ from collections.abc import Callable
 import torch
 
 from lessons_lib.checks.core import Case, CheckResult, Exercise, Mistake
-from lessons_lib.positions import PositionCodes2D, interpolate_codes_1d, interpolate_codes_2d
+from lessons_lib.positions import (
+    PositionCodes2D,
+    interpolate_codes_1d,
+    interpolate_codes_2d,
+    rotary,
+)
 
 
 def _codes_2d(row_codes: torch.Tensor, col_codes: torch.Tensor) -> torch.Tensor:
@@ -237,3 +242,107 @@ def check_stretch_codes(
 ) -> CheckResult:
     """Check ``function(codes (gh*gw, d), (gh, gw), (nh, nw)) -> (nh*nw, d)``, on the grid."""
     return STRETCH_CODES.check(function)
+
+
+# --- Exercise 4: rotary position codes (RoPE) --------------------------------------------
+
+
+def _rotary_cases() -> list[Case]:
+    generator = torch.Generator().manual_seed(3)
+    cases = []
+    for seq, d in ((6, 8), (9, 12)):  # two widths, and more positions than pairs
+        x = torch.randn(seq, d, generator=generator)  # (seq, d)
+        cases.append(Case((x,), f"x of shape ({seq}, {d})"))
+    return cases
+
+
+def _turn(x: torch.Tensor, angles: torch.Tensor, sign: float = 1.0) -> torch.Tensor:
+    """Pairs (2i, 2i+1) of ``x`` (seq, d) turned by ``angles`` (seq, d/2); sign -1 turns back."""
+    evens, odds = x[:, 0::2], x[:, 1::2]  # (seq, d/2) each
+    cos, sin = torch.cos(angles), sign * torch.sin(angles)
+    return torch.stack([evens * cos - odds * sin, evens * sin + odds * cos], dim=-1).flatten(-2)
+
+
+def _thetas(d: int, exponent_step: int = 2) -> torch.Tensor:
+    return 10000.0 ** (-torch.arange(0, d, 2, dtype=torch.float64) * exponent_step / (2 * d))
+
+
+def _angles(x: torch.Tensor, first_position: int = 0, exponent_step: int = 2) -> torch.Tensor:
+    positions = torch.arange(first_position, first_position + x.shape[0], dtype=torch.float64)
+    return (positions[:, None] * _thetas(x.shape[1], exponent_step)[None, :]).to(x.dtype)
+
+
+def _half_split(x: torch.Tensor) -> torch.Tensor:
+    """The same turns applied to the pairs (i, i + d/2)."""
+    half = x.shape[1] // 2
+    order = torch.stack([torch.arange(half), torch.arange(half) + half], dim=-1).flatten()
+    return _turn(x[:, order], _angles(x))[:, torch.argsort(order)]
+
+
+def _halves_concatenated(x: torch.Tensor) -> torch.Tensor:
+    """The right pairs (2i, 2i+1) turned, but written back as [turned evens, turned odds]."""
+    turned = _turn(x, _angles(x))  # (seq, d), pairs interleaved
+    return torch.cat([turned[:, 0::2], turned[:, 1::2]], dim=-1)  # (seq, d): halves
+
+
+ROTARY_MISTAKES = [
+    Mistake(
+        "rotated the wrong pairs of dimensions",
+        "you turned dimension i with i + d/2: the half-split layout of GPT-NeoX (and of LLaMA "
+        "as ported to Hugging Face), a valid RoPE but not this exercise's (weights trained with "
+        "one layout fail under the other); here, as in the RoFormer paper, the neighbours "
+        "(2i, 2i+1) turn together: x[:, 0::2] with x[:, 1::2]",
+        _half_split,
+    ),
+    Mistake(
+        "halves concatenated, not interleaved",
+        "the right pairs (2i, 2i+1) are turned, but torch.cat([new_evens, new_odds], dim=-1) "
+        "writes every turned even dimension first and every turned odd one after; put each "
+        "pair back in its own place, 2i and 2i+1: torch.stack([new_evens, new_odds], "
+        "dim=-1).flatten(-2), or out[:, 0::2] = new_evens and out[:, 1::2] = new_odds",
+        _halves_concatenated,
+    ),
+    Mistake(
+        "angle is the position, not position × θ_i",
+        "each pair turns at its own speed: pair i of row m turns by m·θ_i, "
+        "with θ_i = 10000^(-2i/d)",
+        lambda x: _turn(
+            x, torch.arange(x.shape[0], dtype=x.dtype)[:, None].expand(-1, x.shape[1] // 2)
+        ),
+    ),
+    Mistake(
+        "angle θ_i without the position",
+        "multiply θ_i by the position m of the row: the angle is m·θ_i, and row 0 is not turned",
+        lambda x: _turn(x, _thetas(x.shape[1]).to(x.dtype)[None, :].expand(x.shape[0], -1)),
+    ),
+    Mistake(
+        "turned the other way",
+        "with x' = (x_2i cos - x_2i+1 sin, x_2i sin + x_2i+1 cos) the pair turns "
+        "anticlockwise; check the signs of the sines",
+        lambda x: _turn(x, _angles(x), sign=-1.0),
+    ),
+    Mistake(
+        "frequencies 10000^(-i/d)",
+        "the exponent is 2i/d, where 2i is the pair's first dimension: θ_i = 10000^(-2i/d)",
+        lambda x: _turn(x, _angles(x, exponent_step=1)),
+    ),
+    Mistake(
+        "positions counted from 1",
+        "the first row is position 0, which is not turned: use torch.arange(seq)",
+        lambda x: _turn(x, _angles(x, first_position=1)),
+    ),
+]
+
+ROTARY = Exercise(
+    name="check_rotary",
+    parameters=("x",),
+    cases=_rotary_cases,
+    solution=lambda x: rotary(x),
+    mistakes=ROTARY_MISTAKES,
+    success="every pair turns by position × θ_i, as RoPE does.",
+)
+
+
+def check_rotary(function: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
+    """Check ``function(x (seq, d)) -> (seq, d)``: pair (2i, 2i+1) of row m turned by m·θ_i."""
+    return ROTARY.check(function)

@@ -1,4 +1,5 @@
-"""Claims of chapter 04, cross-attention: the check against torch and the alignment model."""
+"""Claims of chapter 04, cross-attention: a GRU against attention, timed; the check against
+torch; the alignment model."""
 
 import math
 
@@ -6,7 +7,52 @@ from tests.claims import Claim
 
 NOTEBOOK = "04_cross_attention"
 
+ROUNDING = 1e-5  # float32 rounding, with room for a few operations
+
 CLAIMS = [
+    Claim(
+        "The loop and nn.GRU agree [to float32 rounding].",
+        lambda g: g["gru_gap"] < ROUNDING,
+    ),
+    Claim(
+        "At 64 tokens ...: {short_verdict} (the words agree with the two times glued beside them).",
+        lambda g: (
+            g["short_verdict"]
+            == ("attention" if g["attention_ms_64"] < g["gru_ms_64"] else "the GRU")
+            + " was the faster one"
+        ),
+    ),
+    Claim(
+        "From 16 to 1024 tokens ...: {growth_verdict} (the words agree with the two growths).",
+        lambda g: g["growth_verdict"].startswith(
+            "attention's" if g["attention_growth"] > g["gru_growth"] else "the GRU's"
+        ),
+    ),
+    Claim(
+        "At 1024 tokens {long_verdict} (the words and the factor agree with the ratio glued as "
+        "gru_advantage_1024, attention's time over the GRU's).",
+        lambda g: (
+            g["long_verdict"]
+            == (
+                f"the GRU was {g['gru_advantage_1024']:.1f} times faster than attention"
+                if g["gru_advantage_1024"] > 1
+                else f"attention was {1 / g['gru_advantage_1024']:.1f} times faster than the GRU"
+            )
+        ),
+    ),
+    Claim(
+        "Summary: on the machine that built this page it was {summary_short} than the GRU at 64 "
+        "tokens and {summary_long} at 1024 (each word agrees with that run's times).",
+        lambda g: (
+            g["summary_short"]
+            == ("faster" if g["short_verdict"].startswith("attention") else "slower")
+            and g["summary_long"] == ("faster" if g["gru_advantage_1024"] < 1 else "slower")
+        ),
+    ),
+    Claim(
+        "There attention does [more] times the GRU's multiply-adds.",
+        lambda g: abs(g["mac_ratio_1024"] - (4 * 32 + 2 * 1024) / (6 * 32)) < 1e-9,
+    ),
     Claim(
         "Every difference from nn.MultiheadAttention is at the level of float32 rounding "
         "(the largest is {largest_gap_vs_torch}).",

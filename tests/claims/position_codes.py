@@ -5,6 +5,8 @@ from tests.claims import Claim
 
 NOTEBOOK = "09_position_codes"
 
+ROUNDING = 1e-5  # float32 rounding, with room for a few operations
+
 KINDS = ("1-D learned", "2-D learned", "relative (learned)", "1-D sinusoidal (fixed)")
 CODED = ("1d", "2d", "sinusoidal", "relative")  # the glued names of the kinds with codes
 OTHERS = ("1d", "2d", "sinusoidal")  # the kinds the relative code falls below
@@ -191,6 +193,15 @@ CLAIMS = [
         "from their own quadrant; stretched on the grid, {agree_grid_1d} do, and "
         "{agree_grid_2d} for the 2-D tables.",
         lambda g: g["agree_line"] < 0.75 and min(g["agree_grid_1d"], g["agree_grid_2d"]) >= 0.9,
+    ),
+    Claim(
+        "The four RoPE scores differ by float32 rounding; the added codes' by far more.",
+        lambda g: g["rope_spread"] < 1e-4 and g["added_spread"] > 0.1,
+    ),
+    Claim(
+        "Every diagonal of the RoPE matrix holds a single value, and the rotation left the "
+        "query's length unchanged.",
+        lambda g: g["rope_diagonal_spread"] < 1e-4 and g["rope_length_change"] < ROUNDING,
     ),
     Claim(
         "Patch 4 is at the other end of the image from patch 3, yet its sinusoidal code is "
