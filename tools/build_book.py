@@ -22,11 +22,11 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+from jupyter_book.cli.main import main as jupyter_book
 from jupyter_cache import get_cache
 from jupyter_cache.executors import load_executor
 
@@ -84,9 +84,11 @@ def build(arguments: list[str]) -> int:
     chapters = sorted((ROOT / "book").glob("*.ipynb"), reverse=True)  # heavier later ones first
     if execute(chapters, ROOT / config["execute"]["cache"], config["execute"]["timeout"], force):
         return 1
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    if subprocess.run([str(jupyter_book), "build", str(ROOT), *arguments], check=False).returncode:
-        return 1
+    try:  # the `jupyter-book build` command, in this process
+        jupyter_book(["build", str(ROOT), *arguments], standalone_mode=False)
+    except SystemExit as stop:  # it exits non-zero when the build failed
+        if stop.code:
+            return 1
     STATE.parent.mkdir(parents=True, exist_ok=True)
     STATE.write_text(json.dumps(now, indent=1))
     return 0
