@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -41,7 +41,7 @@ from lessons_lib.softmax import softmax
 
 
 def attention_scores(
-    queries: torch.Tensor, keys: torch.Tensor, scaled: bool = True
+    queries: torch.Tensor, keys: torch.Tensor, *, scaled: bool = True
 ) -> torch.Tensor:
     """How well each query matches each key: ``Q K^T / sqrt(d_k)``.
 
@@ -63,6 +63,7 @@ def attend(
     keys: torch.Tensor,
     values: torch.Tensor,
     mask: torch.Tensor | None = None,
+    *,
     scaled: bool = True,
     bias: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -191,7 +192,7 @@ class KVCache:
 
     keys: torch.Tensor | None = None
     values: torch.Tensor | None = None
-    fixed: bool = False
+    fixed: bool = field(default=False, kw_only=True)
 
     @property
     def length(self) -> int:
@@ -233,7 +234,7 @@ class MultiHeadAttention(nn.Module):
     >>> out, weights = mha(torch.randn(2, 5, 16), torch.randn(2, 7, 16), torch.randn(2, 7, 16))
     """
 
-    def __init__(self, d_model: int, num_heads: int, bias: bool = True) -> None:
+    def __init__(self, d_model: int, num_heads: int, *, bias: bool = True) -> None:
         super().__init__()
         d_model = require_positive_int("d_model", d_model)
         num_heads = require_positive_int("num_heads", num_heads)

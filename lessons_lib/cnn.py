@@ -47,6 +47,7 @@ class SmallCNN(nn.Module):
     def __init__(
         self,
         channels: int = 1,
+        *,
         num_classes: int = 10,
         widths: tuple[int, int, int] = (16, 32, 48),
     ) -> None:

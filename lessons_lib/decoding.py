@@ -173,6 +173,7 @@ def generate(
     bos: int,
     choose: Chooser = greedy_choice,
     steps: int | None = None,
+    *,
     use_cache: bool = True,
     source_mask: torch.Tensor | None = None,
     temperature: float = 1.0,
@@ -204,7 +205,9 @@ def generate(
     chosen, all_logits, cross = [], [], []
     for _ in range(steps):
         new_tokens = prefix[:, -1:] if use_cache else prefix  # the cache holds the others
-        logits, weights = model.decode(new_tokens, memory, source_mask, True, cache)
+        logits, weights = model.decode(
+            new_tokens, memory, source_mask, need_weights=True, cache=cache
+        )
         logits = logits[:, -1]  # (batch, vocab): the newest position scores the next token
         tokens = choose(logits)  # (batch,)
         prefix = torch.cat([prefix, tokens[:, None]], dim=1)  # the output becomes the input
@@ -227,6 +230,7 @@ def greedy_decode(
     source: torch.Tensor,
     bos: int,
     steps: int | None = None,
+    *,
     use_cache: bool = True,
     source_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
@@ -238,7 +242,9 @@ def greedy_decode(
     >>> greedy_decode(model, torch.tensor([[3, 1, 4, 1, 5, 9, 2, 6]]), bos=10).shape
     torch.Size([1, 8])
     """
-    return generate(model, source, bos, greedy_choice, steps, use_cache, source_mask).tokens
+    return generate(
+        model, source, bos, greedy_choice, steps, use_cache=use_cache, source_mask=source_mask
+    ).tokens
 
 
 def sample_decode(
@@ -249,6 +255,7 @@ def sample_decode(
     temperature: float = 1.0,
     top_k: int | None = None,
     generator: torch.Generator | None = None,
+    *,
     use_cache: bool = True,
     source_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
@@ -265,4 +272,13 @@ def sample_decode(
     True
     """
     choose = sampling_choice(temperature, top_k, generator)
-    return generate(model, source, bos, choose, steps, use_cache, source_mask, temperature).tokens
+    return generate(
+        model,
+        source,
+        bos,
+        choose,
+        steps,
+        use_cache=use_cache,
+        source_mask=source_mask,
+        temperature=temperature,
+    ).tokens

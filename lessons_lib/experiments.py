@@ -285,7 +285,8 @@ def variance_preserving_init(block: FeedForward) -> FeedForward:
 
 
 def gradient_norms_per_layer(
-    depth: int,
+    num_layers: int,
+    *,
     residual: bool = True,
     norm: bool = False,
     d_model: int = 32,
@@ -294,7 +295,7 @@ def gradient_norms_per_layer(
 ) -> torch.Tensor:
     """Gradient norm of each block's first weight in a freshly initialised deep stack.
 
-    The stack repeats one block ``depth`` times:
+    The stack repeats one block ``num_layers`` times:
 
         no residual:  h = FFN(h)              residual:  h = h + FFN(h)
         with ``norm``, each result goes through a layer norm (post-norm: LayerNorm(h + FFN(h)))
@@ -305,7 +306,7 @@ def gradient_norms_per_layer(
     :func:`variance_preserving_init`, under which a block keeps their size.
     The loss is a fixed random read-out of the top, ``mean(h_top * r)``, so the
     gradient entering the top is the same in every setting and only the path
-    down the stack differs. Returns ``(depth,)``: entry 0 is the bottom block.
+    down the stack differs. Returns ``(num_layers,)``: entry 0 is the bottom block.
     Seeded by ``seed``; the global random state is left as it was.
 
     >>> gradient_norms_per_layer(16, residual=False)[0] < 1e-6   # vanished
@@ -314,17 +315,17 @@ def gradient_norms_per_layer(
     >>> bool(0.1 < kept[0] / kept[-1] < 10)   # the same stack, another initialisation
     True
     """
-    depth = require_positive_int("depth", depth)
+    num_layers = require_positive_int("num_layers", num_layers)
     d_model = require_positive_int("d_model", d_model)
     if init not in INITS:
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
     require_int("seed", seed)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        blocks = [FeedForward(d_model, 2 * d_model) for _ in range(depth)]
+        blocks = [FeedForward(d_model, 2 * d_model) for _ in range(num_layers)]
         if init == "kaiming":
             blocks = [variance_preserving_init(block) for block in blocks]
-        add_norms = [AddNorm(d_model) for _ in range(depth)]
+        add_norms = [AddNorm(d_model) for _ in range(num_layers)]
         h = torch.randn(64, d_model)  # (batch, d_model)
         readout = torch.randn(64, d_model)
     for block, add_norm in zip(blocks, add_norms):
@@ -369,7 +370,7 @@ class EncoderStack(nn.Module):
         self.embedding = nn.Embedding(vocab_size, d_model)
         self.register_buffer("positions", sinusoidal_positions(length, d_model), persistent=False)
         self.layers = nn.ModuleList(
-            EncoderLayer(d_model, num_heads, 2 * d_model, norm_first=norm_first)
+            EncoderLayer(d_model, num_heads=num_heads, d_ff=2 * d_model, norm_first=norm_first)
             for _ in range(num_layers)
         )
         self.final_norm = LayerNorm(d_model) if norm_first else nn.Identity()
@@ -580,7 +581,9 @@ def date_cross_attention(model: Transformer, batch: DateBatch, bos: int) -> Date
 
     >>> from lessons_lib.data import DateTask
     >>> task = DateTask()
-    >>> model = Transformer(task.vocab_size, 16, 2, 1, 32, max_len=30)
+    >>> model = Transformer(
+    ...     task.vocab_size, d_model=16, num_heads=2, num_layers=1, d_ff=32, max_len=30
+    ... )
     >>> batch = task.sample(3, torch.Generator().manual_seed(0))
     >>> date_cross_attention(model, batch, task.bos).cross.shape  # (n, layers, heads, 10, L_src)
     torch.Size([3, 1, 2, 10, 30])
@@ -649,13 +652,19 @@ def field_attention_shares(attention: DateAttention, batch: DateBatch) -> FieldS
 # Chapter 09's two settings. The position task: 2x2 patches, a 4x4 grid; codes start as
 # N(0, 0.3^2), so that 120 steps find the mark's quadrant with every learned kind.
 MARK_TASK_VIT = dict(
-    image_size=8, patch_size=2, d_model=32, depth=2, num_heads=2, num_classes=4, code_init_std=0.3
+    image_size=8,
+    patch_size=2,
+    d_model=32,
+    num_layers=2,
+    num_heads=2,
+    num_classes=4,
+    code_init_std=0.3,
 )
 MARK_TASK_STEPS = 120
 # The digits (bench/results_position_codes.py, read by the chapter): 2x2 patches, so a 4x4
 # grid of 16 patches, each too small to name the digit by itself; every run trains to its
 # best on the validation split (train_to_best, at most ``steps``), then is tested once.
-DIGITS_POSITIONS_VIT = dict(image_size=8, patch_size=2, d_model=32, depth=2, num_heads=2)
+DIGITS_POSITIONS_VIT = dict(image_size=8, patch_size=2, d_model=32, num_layers=2, num_heads=2)
 DIGITS_POSITIONS_TRAINING = dict(steps=3000, lr=3e-3, batch_size=64, eval_every=50, patience=6)
 
 

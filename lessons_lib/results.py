@@ -96,4 +96,22 @@ def load_result(name: str, folder: Path | None = None) -> dict[str, Any]:
         raise ValueError(
             f"no committed result {name!r} in {path.parent}; the results are {available()}"
         )
-    return json.loads(path.read_text(encoding="utf-8"))
+    return _renamed(json.loads(path.read_text(encoding="utf-8")))
+
+
+# Setting names a committed record may still use, and what the package calls them now: a
+# record made before a rename still loads under today's names, without being re-made.
+RENAMED = {"depth": "num_layers"}  # ViT(num_layers=...) became ViT(num_layers=...)
+
+
+def _renamed(value: Any) -> Any:
+    """``value`` with every dict key in :data:`RENAMED` replaced by its new name, at any depth.
+
+    >>> _renamed({"vit": {"depth": 2, "d_model": 32}})
+    {'vit': {'num_layers': 2, 'd_model': 32}}
+    """
+    if isinstance(value, dict):
+        return {RENAMED.get(key, key): _renamed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_renamed(item) for item in value]
+    return value

@@ -42,7 +42,12 @@ Sublayer = Callable[[torch.Tensor], torch.Tensor]
 
 
 def residual_step(
-    x: torch.Tensor, sublayer: Sublayer, add_norm: AddNorm, dropout: nn.Module, norm_first: bool
+    x: torch.Tensor,
+    sublayer: Sublayer,
+    add_norm: AddNorm,
+    dropout: nn.Module,
+    *,
+    norm_first: bool,
 ) -> torch.Tensor:
     """One sublayer with its residual connection and layer norm.
 
@@ -70,6 +75,7 @@ class _LayerParts(nn.Module):
     def __init__(
         self,
         d_model: int,
+        *,
         num_heads: int,
         d_ff: int,
         dropout: float = 0.0,
@@ -114,6 +120,7 @@ class EncoderLayer(_LayerParts):
         self,
         x: torch.Tensor,
         mask: torch.Tensor | None = None,
+        *,
         need_weights: bool = False,
         bias: torch.Tensor | Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
@@ -123,8 +130,10 @@ class EncoderLayer(_LayerParts):
             out, seen["self"] = self.self_attention(h, h, h, mask, bias=bias)  # (b, heads, L, L)
             return out
 
-        x = residual_step(x, self_attend, self.norm1, self.dropout, self.norm_first)
-        x = residual_step(x, self.feed_forward, self.norm2, self.dropout, self.norm_first)
+        x = residual_step(x, self_attend, self.norm1, self.dropout, norm_first=self.norm_first)
+        x = residual_step(
+            x, self.feed_forward, self.norm2, self.dropout, norm_first=self.norm_first
+        )
         return (x, seen["self"]) if need_weights else x
 
 
@@ -162,13 +171,21 @@ class DecoderLayer(_LayerParts):
     def __init__(
         self,
         d_model: int,
+        *,
         num_heads: int,
         d_ff: int,
         dropout: float = 0.0,
         norm_first: bool = False,
         activation: str = "relu",
     ) -> None:
-        super().__init__(d_model, num_heads, d_ff, dropout, norm_first, activation)
+        super().__init__(
+            d_model,
+            num_heads=num_heads,
+            d_ff=d_ff,
+            dropout=dropout,
+            norm_first=norm_first,
+            activation=activation,
+        )
         self.cross_attention = MultiHeadAttention(d_model, num_heads)
         self.norm3 = AddNorm(d_model)
 
@@ -189,6 +206,7 @@ class DecoderLayer(_LayerParts):
         memory: torch.Tensor,
         target_mask: torch.Tensor | None = None,
         memory_mask: torch.Tensor | None = None,
+        *,
         need_weights: bool = False,
         cache: LayerCache | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -206,9 +224,11 @@ class DecoderLayer(_LayerParts):
             )
             return out
 
-        y = residual_step(y, self_attend, self.norm1, self.dropout, self.norm_first)
-        y = residual_step(y, cross_attend, self.norm2, self.dropout, self.norm_first)
-        y = residual_step(y, self.feed_forward, self.norm3, self.dropout, self.norm_first)
+        y = residual_step(y, self_attend, self.norm1, self.dropout, norm_first=self.norm_first)
+        y = residual_step(y, cross_attend, self.norm2, self.dropout, norm_first=self.norm_first)
+        y = residual_step(
+            y, self.feed_forward, self.norm3, self.dropout, norm_first=self.norm_first
+        )
         return (y, seen) if need_weights else y
 
 
@@ -240,6 +260,7 @@ class Transformer(nn.Module):
     def __init__(
         self,
         vocab_size: int,
+        *,
         d_model: int = 64,
         num_heads: int = 4,
         num_layers: int = 2,
@@ -256,9 +277,13 @@ class Transformer(nn.Module):
         self.source_embedding = nn.Embedding(vocab_size, d_model)
         self.target_embedding = nn.Embedding(vocab_size, d_model)
         self.register_buffer("positions", sinusoidal_positions(max_len, d_model), persistent=False)
-        layer_args = (d_model, num_heads, d_ff, dropout, norm_first)
-        self.encoder_layers = nn.ModuleList(EncoderLayer(*layer_args) for _ in range(num_layers))
-        self.decoder_layers = nn.ModuleList(DecoderLayer(*layer_args) for _ in range(num_layers))
+        layer_args = dict(num_heads=num_heads, d_ff=d_ff, dropout=dropout, norm_first=norm_first)
+        self.encoder_layers = nn.ModuleList(
+            EncoderLayer(d_model, **layer_args) for _ in range(num_layers)
+        )
+        self.decoder_layers = nn.ModuleList(
+            DecoderLayer(d_model, **layer_args) for _ in range(num_layers)
+        )
         self.encoder_norm = LayerNorm(d_model) if norm_first else nn.Identity()
         self.decoder_norm = LayerNorm(d_model) if norm_first else nn.Identity()
         self.output = nn.Linear(d_model, vocab_size)  # the final Linear: scores per token
@@ -295,6 +320,7 @@ class Transformer(nn.Module):
         self,
         source: torch.Tensor,
         source_mask: torch.Tensor | None = None,
+        *,
         need_weights: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         """source ``(batch, L_src)`` -> memory ``(batch, L_src, d_model)``.
@@ -325,6 +351,7 @@ class Transformer(nn.Module):
         target_in: torch.Tensor,
         memory: torch.Tensor,
         source_mask: torch.Tensor | None = None,
+        *,
         need_weights: bool = False,
         cache: list[LayerCache] | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
@@ -351,7 +378,9 @@ class Transformer(nn.Module):
         layer_caches = cache if cache is not None else [None] * len(self.decoder_layers)
         weights = []
         for layer, layer_cache in zip(self.decoder_layers, layer_caches):
-            y, layer_weights = layer(y, memory, mask, source_mask, True, layer_cache)
+            y, layer_weights = layer(
+                y, memory, mask, source_mask, need_weights=True, cache=layer_cache
+            )
             weights.append(layer_weights)
         logits = self.output(self.decoder_norm(y))  # (batch, L_new, vocab_size)
         return (logits, weights) if need_weights else logits
@@ -463,7 +492,9 @@ class TinyCrossAttentionModel(nn.Module):
     >>> logits, weights = model(torch.randint(0, 10, (4, 8)))  # (4, 8, 11), (4, 2, 8, 8)
     """
 
-    def __init__(self, vocab_size: int, length: int, d_model: int = 32, num_heads: int = 2) -> None:
+    def __init__(
+        self, vocab_size: int, *, length: int, d_model: int = 32, num_heads: int = 2
+    ) -> None:
         super().__init__()
         self.vocab_size = require_positive_int("vocab_size", vocab_size)
         self.length = require_positive_int("length", length)

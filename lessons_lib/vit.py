@@ -58,7 +58,7 @@ DIGITS_VIT = dict(
     channels=1,
     num_classes=10,
     d_model=32,
-    depth=2,
+    num_layers=2,
     num_heads=4,
     d_ff=64,
     positions="1d",
@@ -104,11 +104,12 @@ class ViT(nn.Module):
     def __init__(
         self,
         image_size: int = 8,
+        *,
         patch_size: int = 2,
         channels: int = 1,
         num_classes: int = 10,
         d_model: int = 32,
-        depth: int = 2,
+        num_layers: int = 2,
         num_heads: int = 4,
         d_ff: int | None = None,
         positions: str = "1d",
@@ -120,7 +121,7 @@ class ViT(nn.Module):
         super().__init__()
         if positions not in POSITION_KINDS:
             raise ValueError(f"positions must be one of {POSITION_KINDS}, got {positions!r}")
-        require_positive_int("depth", depth)
+        require_positive_int("num_layers", num_layers)
         require_positive_int("num_classes", num_classes)
         image_size = require_positive_int("image_size", image_size)
         self.grid_h, self.grid_w = patch_grid(image_size, image_size, patch_size)
@@ -140,16 +141,21 @@ class ViT(nn.Module):
         d_ff = 2 * d_model if d_ff is None else d_ff
         self.layers = nn.ModuleList(
             EncoderLayer(
-                d_model, num_heads, d_ff, dropout=dropout, norm_first=True, activation=activation
+                d_model,
+                num_heads=num_heads,
+                d_ff=d_ff,
+                dropout=dropout,
+                norm_first=True,
+                activation=activation,
             )
-            for _ in range(depth)
+            for _ in range(num_layers)
         )
         if positions == "relative":  # one offset table per layer, read with that layer's queries
             self.relative_biases = nn.ModuleList(
                 RelativePositionBias2D(
                     self.grid_h, self.grid_w, self.layers[0].self_attention.d_head
                 )
-                for _ in range(depth)
+                for _ in range(num_layers)
             )
         self.norm = LayerNorm(d_model)
         self.head = nn.Linear(d_model, num_classes)
@@ -193,7 +199,7 @@ class ViT(nn.Module):
 
     @validated(_check_images)
     def forward(
-        self, images: torch.Tensor, need_weights: bool = False
+        self, images: torch.Tensor, *, need_weights: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """images ``(batch, C, H, W)`` -> logits ``(batch, num_classes)``.
 

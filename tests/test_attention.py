@@ -230,7 +230,7 @@ def test_mha_fully_masked_rows_give_finite_outputs_and_gradients():
 def train_tiny_model(steps: int, seed: int = 0):
     torch.manual_seed(seed)
     task = ReversalTask(length=8)
-    model = TinyCrossAttentionModel(task.vocab_size, task.length, d_model=32, num_heads=2)
+    model = TinyCrossAttentionModel(task.vocab_size, length=task.length, d_model=32, num_heads=2)
     validation = task.sample(128, torch.Generator().manual_seed(98), held_out=True)
     history = train_alignment_model(model, task, validation, steps=steps, seed=seed, progress=False)
     assert history.steps[-1] == steps and len(history.scores) == steps // 50
@@ -247,7 +247,7 @@ def test_tiny_model_learns_the_anti_diagonal_alignment():
     assert (read_most == mirrored).sum() >= task.length - 1
     # An untrained model reads no such pattern.
     torch.manual_seed(0)
-    untrained = TinyCrossAttentionModel(task.vocab_size, task.length)
+    untrained = TinyCrossAttentionModel(task.vocab_size, length=task.length)
     assert token_accuracy(untrained, sources, targets) < 0.3
 
 

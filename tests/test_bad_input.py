@@ -34,8 +34,8 @@ def _layers_and_inputs(dtype: torch.dtype) -> list[tuple[str, torch.nn.Module, t
     return [
         ("MultiHeadAttention", MultiHeadAttention(16, 4), (states, states, states), "query"),
         ("FeedForward", FeedForward(16, 32), (states,), "x"),
-        ("EncoderLayer", EncoderLayer(16, 4, 32), (states,), "x"),
-        ("DecoderLayer", DecoderLayer(16, 4, 32), (states, states), "y"),
+        ("EncoderLayer", EncoderLayer(16, num_heads=4, d_ff=32), (states,), "x"),
+        ("DecoderLayer", DecoderLayer(16, num_heads=4, d_ff=32), (states, states), "y"),
         ("PatchEmbedding", PatchEmbedding(2, 1, 16), (images,), "images"),
         ("PatchEmbedding", PatchEmbedding(2, 1, 16, method="conv"), (images,), "images"),
         ("ViT", ViT(), (images,), "images"),
@@ -76,7 +76,7 @@ def test_from_numpy_gives_float64_and_the_error_says_how_to_convert():
 
 
 def test_autocast_may_mix_dtypes_on_purpose():
-    layer = EncoderLayer(16, 4, 32)
+    layer = EncoderLayer(16, num_heads=4, d_ff=32)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = layer(torch.randn(2, 5, 16))
     assert out.shape == (2, 5, 16) and torch.isfinite(out).all()
@@ -86,7 +86,7 @@ def test_integer_states_are_refused_by_name():
     with pytest.raises(
         TypeError, match=r"x must be a floating-point tensor .* got dtype torch.int64"
     ):
-        EncoderLayer(16, 4, 32)(torch.zeros(2, 5, 16, dtype=torch.long))
+        EncoderLayer(16, num_heads=4, d_ff=32)(torch.zeros(2, 5, 16, dtype=torch.long))
 
 
 # --- zero length --------------------------------------------------------------------------
@@ -126,7 +126,7 @@ def test_multi_head_attention_with_zero_keys_matches_torch():
 
 def test_a_decoder_layer_with_an_empty_memory_matches_torch():
     torch.manual_seed(0)
-    ours = DecoderLayer(16, 4, 32).eval()
+    ours = DecoderLayer(16, num_heads=4, d_ff=32).eval()
     theirs = torch.nn.TransformerDecoderLayer(16, 4, 32, dropout=0.0, batch_first=True).eval()
     copy_torch_weights(ours, theirs)
     y, memory = torch.randn(2, 3, 16), torch.randn(2, 0, 16)
@@ -144,7 +144,7 @@ def test_d_k_zero_gives_uniform_weights_as_in_torch():
 
 
 def test_an_empty_source_or_target_says_so():
-    model = Transformer(11, 16, 2, 1, 32)
+    model = Transformer(11, d_model=16, num_heads=2, num_layers=1, d_ff=32)
     tokens = torch.randint(0, 10, (2, 5))
     empty = torch.zeros(2, 0, dtype=torch.long)
     with pytest.raises(ValueError, match=r"source has no tokens \(shape \(2, 0\)\)"):
@@ -156,7 +156,7 @@ def test_an_empty_source_or_target_says_so():
 
 
 def test_a_target_of_length_zero_does_not_talk_about_causal_masks_n():
-    model = Transformer(11, 16, 2, 1, 32)
+    model = Transformer(11, d_model=16, num_heads=2, num_layers=1, d_ff=32)
     with pytest.raises(ValueError) as raised:
         model(torch.randint(0, 10, (2, 5)), torch.zeros(2, 0, dtype=torch.long))
     assert "n must be" not in str(raised.value)
@@ -245,7 +245,7 @@ def test_a_temperature_that_is_not_positive_is_refused(temperature):
         decoding.next_token_probabilities(logits, temperature=temperature)
     with pytest.raises(ValueError, match="temperature must be > 0"):
         decoding.sampling_choice(temperature)(logits)
-    model = Transformer(11, 16, 2, 1, 32)
+    model = Transformer(11, d_model=16, num_heads=2, num_layers=1, d_ff=32)
     with pytest.raises(ValueError, match="temperature must be > 0"):
         decoding.sample_decode(model, torch.randint(0, 10, (1, 4)), bos=10, temperature=temperature)
 
@@ -318,9 +318,9 @@ def test_numpy_integers_build_the_same_models():
     plain = MultiHeadAttention(8, 2)
     assert ours.d_model == 8 and type(ours.d_model) is int
     assert torch.equal(ours.w_q.weight, plain.w_q.weight)
-    vit = ViT(image_size=n(8), patch_size=n(2), d_model=n(16), depth=n(1), num_heads=n(2))
+    vit = ViT(image_size=n(8), patch_size=n(2), d_model=n(16), num_layers=n(1), num_heads=n(2))
     assert vit(torch.rand(1, 1, 8, 8)).shape == (1, 10)
-    model = Transformer(n(11), n(16), n(2), n(1), n(32))
+    model = Transformer(n(11), d_model=n(16), num_heads=n(2), num_layers=n(1), d_ff=n(32))
     assert model(torch.randint(0, 10, (1, 4)), torch.randint(0, 10, (1, 4))).shape == (1, 4, 11)
     assert ReversalTask(length=n(4)).sample(n(3), torch.Generator())[0].shape == (3, 4)
 
@@ -346,7 +346,7 @@ def test_bools_and_floats_are_still_not_ints():
 
 
 def test_a_numpy_bos_is_a_token_id_not_out_of_range():
-    model = Transformer(11, 16, 2, 1, 32)
+    model = Transformer(11, d_model=16, num_heads=2, num_layers=1, d_ff=32)
     source = torch.randint(0, 10, (2, 5), generator=torch.Generator().manual_seed(0))
     expected = decoding.greedy_decode(model, source, bos=10)
     assert torch.equal(decoding.greedy_decode(model, source, bos=np.int64(10)), expected)
@@ -398,7 +398,7 @@ def test_copy_into_torch_copies_ours_and_leaves_ours_unchanged():
 def _explorer_cases():
     from lessons_lib.widgets import EXPLORERS as E
 
-    model = Transformer(11, 16, 2, 1, 32)
+    model = Transformer(11, d_model=16, num_heads=2, num_layers=1, d_ff=32)
     source = torch.tensor([3, 1, 4, 1])
     names = [str(i) for i in range(11)]
     return [
@@ -662,7 +662,7 @@ def test_small_data_helpers_refuse_what_does_not_fit():
 
 
 def test_accuracies_of_no_sequences_or_mismatched_ones_are_refused_instead_of_nan():
-    alignment = TinyCrossAttentionModel(11, 4)
+    alignment = TinyCrossAttentionModel(11, length=4)
     empty = torch.zeros(0, 4, dtype=torch.long)
     with pytest.raises(ValueError, match=r"sources holds no sequences \(shape \(0, 4\)\)"):
         token_accuracy(alignment, empty, empty)
@@ -676,7 +676,7 @@ def test_accuracies_of_no_sequences_or_mismatched_ones_are_refused_instead_of_na
         token_accuracy(
             alignment, torch.zeros(2, 4, dtype=torch.long), torch.zeros(2, 3, dtype=torch.long)
         )
-    model = Transformer(11, 16, 2, 1, 32)
+    model = Transformer(11, d_model=16, num_heads=2, num_layers=1, d_ff=32)
     with pytest.raises(ValueError, match=r"sources holds no sequences"):
         exact_match_accuracy(model, empty, empty, bos=10)
     with pytest.raises(TypeError, match=r"sources must be a torch.Tensor, got list"):
@@ -696,7 +696,7 @@ def test_choosers_refuse_logits_without_a_batch_or_a_vocabulary():
         decoding.sampling_choice(generator=torch.Generator())(torch.zeros(5))
     with pytest.raises(TypeError, match=r"generator must be a torch.Generator or None, got 'g'"):
         decoding.sampling_choice(generator="g")
-    model = Transformer(11, 16, 2, 1, 32)
+    model = Transformer(11, d_model=16, num_heads=2, num_layers=1, d_ff=32)
     with pytest.raises(TypeError, match=r"choose must map logits"):
         decoding.generate(model, torch.zeros(1, 3, dtype=torch.long), 10, choose="greedy")
 
@@ -771,7 +771,9 @@ def test_experiments_check_their_arguments_before_any_run():
     with pytest.raises(TypeError, match=r"data must be an ImageSet, got Tensor"):
         experiments.upsample_images(TWO_IMAGES.images, 2)
     with pytest.raises(TypeError, match=r"batch must be a DateBatch"):
-        experiments.date_cross_attention(Transformer(11, 16, 2, 1, 32), TWO_IMAGES, bos=1)
+        experiments.date_cross_attention(
+            Transformer(11, d_model=16, num_heads=2, num_layers=1, d_ff=32), TWO_IMAGES, bos=1
+        )
     with pytest.raises(TypeError, match=r"seed must be an int, got float"):
         experiments.scaling_experiment([4], seed=0.5)
 
@@ -787,11 +789,13 @@ def _rng_state() -> tuple:
 def _helper_calls() -> dict[str, object]:
     """name -> call for the package's helpers; models are built here, before any state is read."""
     vits = {kind: ViT(positions=kind) for kind in ("none", "1d", "2d", "sinusoidal")}
-    model = Transformer(11, 16, 2, 1, 32, max_len=30)
+    model = Transformer(11, d_model=16, num_heads=2, num_layers=1, d_ff=32, max_len=30)
     source = torch.randint(0, 10, (2, 5))
     maps = torch.rand(2, 1, 4, 3, 3)  # (depth, batch, heads, T, T)
     task = DateTask()
-    date_model = Transformer(task.vocab_size, 16, 2, 1, 32, max_len=30)
+    date_model = Transformer(
+        task.vocab_size, d_model=16, num_heads=2, num_layers=1, d_ff=32, max_len=30
+    )
     batch = task.sample(2, torch.Generator().manual_seed(0))
     digits = ImageSet(torch.rand(6, 1, 8, 8), torch.arange(6) % 2, ("a", "b"))
     tiny_recipe = experiments.WarmupRecipe(d_model=8, num_heads=1, num_layers=1, steps=1)
@@ -854,7 +858,7 @@ def _helper_calls() -> dict[str, object]:
                     image_size=8,
                     patch_size=4,
                     d_model=8,
-                    depth=1,
+                    num_layers=1,
                     num_heads=1,
                     num_classes=2,
                 ),
@@ -876,7 +880,7 @@ def _helper_calls() -> dict[str, object]:
                     image_size=8,
                     patch_size=4,
                     d_model=8,
-                    depth=1,
+                    num_layers=1,
                     num_heads=1,
                     num_classes=2,
                 ),

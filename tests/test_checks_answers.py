@@ -559,7 +559,7 @@ def test_the_reference_count_is_the_real_layers():
     from lessons_lib.transformer import EncoderLayer
 
     for d_model, d_ff in ((24, 80), (16, 64), (512, 2048)):
-        real = count_parameters(EncoderLayer(d_model, 2, d_ff))
+        real = count_parameters(EncoderLayer(d_model, num_heads=2, d_ff=d_ff))
         assert encoder_layer_parameters(d_model, d_ff) == real == parameter_count(d_model, d_ff)
 
 

@@ -82,7 +82,9 @@ def test_cached_decoding_equals_uncached(seed, norm_first):
     assert torch.allclose(trace_cached.logits, trace_plain.logits, atol=1e-10)
     assert torch.allclose(trace_cached.cross_attention, trace_plain.cross_attention, atol=1e-10)
     sampled = [  # sampling with the same seed draws the same tokens too
-        sample_decode(model, source, BOS, 20, 1.5, 5, torch.Generator().manual_seed(seed), cache)
+        sample_decode(
+            model, source, BOS, 20, 1.5, 5, torch.Generator().manual_seed(seed), use_cache=cache
+        )
         for cache in (True, False)
     ]
     assert torch.equal(*sampled)

@@ -53,7 +53,7 @@ def test_gradient_norms_are_seeded_and_leave_the_global_random_state_alone():
     assert torch.equal(torch.rand(1), before)
     assert torch.equal(first, gradient_norms_per_layer(4, seed=7))
     assert not torch.equal(first, gradient_norms_per_layer(4, seed=8))
-    with pytest.raises(ValueError, match="depth must be > 0"):
+    with pytest.raises(ValueError, match="num_layers must be > 0"):
         gradient_norms_per_layer(0)
 
 
@@ -339,7 +339,7 @@ def test_evaluate_stretched_scores_before_and_after_for_each_trained_kind():
     from lessons_lib.training import seeded_vit
 
     test = MarkPositionTask().sample(64, torch.Generator().manual_seed(1))
-    small = dict(image_size=8, patch_size=2, d_model=16, depth=1, num_heads=2, num_classes=4)
+    small = dict(image_size=8, patch_size=2, d_model=16, num_layers=1, num_heads=2, num_classes=4)
     models = {kind: seeded_vit(0, positions=kind, **small) for kind in ("none", "1d")}
     results = evaluate_stretched(models, test)
     assert list(results) == [label for label, (kind, _) in STRETCHES.items() if kind in models]

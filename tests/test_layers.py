@@ -43,8 +43,8 @@ PROGRAM = textwrap.dedent(
     [
         (
             "lessons_lib.transformer",
-            "lessons_lib.transformer.Transformer(11, 16, 2, 1, 32)(torch.zeros(1, 3, "
-            "dtype=torch.long), torch.zeros(1, 3, dtype=torch.long))",
+            "lessons_lib.transformer.Transformer(11, d_model=16, num_heads=2, num_layers=1, "
+            "d_ff=32)(torch.zeros(1, 3, dtype=torch.long), torch.zeros(1, 3, dtype=torch.long))",
         ),
         ("lessons_lib.vit", "lessons_lib.vit.ViT()(torch.zeros(2, 1, 8, 8))"),
         ("lessons_lib.decoding", "pass"),

@@ -47,7 +47,7 @@ def test_unscaled_scores_are_the_plain_dot_products():
 def test_with_no_features_every_score_is_zero(scaled, batch):
     queries = torch.zeros(*batch, 3, 0)  # (..., L_q, d_k = 0)
     keys = torch.zeros(*batch, 4, 0)
-    assert torch.equal(attention_scores(queries, keys, scaled), torch.zeros(*batch, 3, 4))
+    assert torch.equal(attention_scores(queries, keys, scaled=scaled), torch.zeros(*batch, 3, 4))
 
 
 def test_batch_dimensions_that_do_not_broadcast_are_refused_by_name():

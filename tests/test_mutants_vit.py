@@ -52,16 +52,16 @@ def test_the_defaults_build_the_digits_recipe():
 def test_the_class_token_and_learned_codes_start_at_their_documented_spread():
     """The class token starts as N(0, 0.02^2), learned codes as N(0, 0.1^2) (code_init_std)."""
     torch.manual_seed(0)
-    one_d = ViT(image_size=32, patch_size=2, d_model=256, depth=1, num_heads=4, positions="1d")
+    one_d = ViT(image_size=32, patch_size=2, d_model=256, num_layers=1, num_heads=4, positions="1d")
     assert abs(one_d.class_token.std().item() - 0.02) < 0.004  # 256 draws
     assert abs(one_d.codes().std().item() - 0.1) < 0.005  # 257 x 256 draws
-    two_d = ViT(image_size=8, patch_size=2, d_model=256, depth=1, num_heads=4, positions="2d")
+    two_d = ViT(image_size=8, patch_size=2, d_model=256, num_layers=1, num_heads=4, positions="2d")
     assert abs(two_d.class_position.std().item() - 0.1) < 0.02  # 256 draws
 
 
 def test_a_relative_vit_of_one_layer_builds_and_runs():
     torch.manual_seed(0)
-    model = ViT(depth=1, positions="relative")
+    model = ViT(num_layers=1, positions="relative")
     assert len(model.relative_biases) == 1
     assert model(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
 

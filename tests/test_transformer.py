@@ -34,7 +34,7 @@ def torch_layer(kind, d_model, heads, d_ff, norm_first):
 def test_encoder_layer_matches_torch(seed, norm_first, batch, seq, d_model, heads, d_ff):
     torch.manual_seed(seed)
     theirs = torch_layer("encoder", d_model, heads, d_ff, norm_first)
-    ours = EncoderLayer(d_model, heads, d_ff, norm_first=norm_first).eval()
+    ours = EncoderLayer(d_model, num_heads=heads, d_ff=d_ff, norm_first=norm_first).eval()
     copy_torch_weights(ours, theirs)
     x = torch.randn(batch, seq, d_model)
     mask = torch.rand(seq, seq) < 0.7
@@ -55,7 +55,7 @@ def test_encoder_layer_matches_torch(seed, norm_first, batch, seq, d_model, head
 def test_decoder_layer_matches_torch(seed, norm_first, batch, seq, d_model, heads, d_ff):
     torch.manual_seed(seed)
     theirs = torch_layer("decoder", d_model, heads, d_ff, norm_first)
-    ours = DecoderLayer(d_model, heads, d_ff, norm_first=norm_first).eval()
+    ours = DecoderLayer(d_model, num_heads=heads, d_ff=d_ff, norm_first=norm_first).eval()
     copy_torch_weights(ours, theirs)
     source_len = seq + 2
     y, memory = torch.randn(batch, seq, d_model), torch.randn(batch, source_len, d_model)
@@ -76,7 +76,7 @@ def test_decoder_layer_matches_torch(seed, norm_first, batch, seq, d_model, head
 
 
 def test_layers_have_the_promised_parts():
-    layer = EncoderLayer(16, 4, 32)
+    layer = EncoderLayer(16, num_heads=4, d_ff=32)
     assert isinstance(layer.self_attention, MultiHeadAttention)
     assert isinstance(layer(torch.randn(1, 3, 16)), torch.Tensor)
     _, weights = layer(torch.randn(1, 3, 16), need_weights=True)
@@ -86,8 +86,8 @@ def test_layers_have_the_promised_parts():
 
 def test_post_norm_and_pre_norm_differ():
     torch.manual_seed(0)
-    post = EncoderLayer(16, 4, 32)
-    pre = EncoderLayer(16, 4, 32, norm_first=True)
+    post = EncoderLayer(16, num_heads=4, d_ff=32)
+    pre = EncoderLayer(16, num_heads=4, d_ff=32, norm_first=True)
     pre.load_state_dict(post.state_dict())
     x = torch.randn(2, 5, 16) * 3
     out_post, out_pre = post(x), pre(x)
@@ -152,13 +152,13 @@ def test_bad_inputs_give_clear_errors():
     with pytest.raises(ValueError, match="past max_len=128"):
         model(torch.zeros(1, 200, dtype=torch.long), source[:1])
     with pytest.raises(ValueError, match=r"x must end in d_model=16, got shape \(2, 3, 8\)"):
-        EncoderLayer(16, 4, 32)(torch.randn(2, 3, 8))
+        EncoderLayer(16, num_heads=4, d_ff=32)(torch.randn(2, 3, 8))
     with pytest.raises(ValueError, match=r"x must have 3 dimensions"):
-        EncoderLayer(16, 4, 32)(torch.randn(3, 16))
+        EncoderLayer(16, num_heads=4, d_ff=32)(torch.randn(3, 16))
     with pytest.raises(ValueError, match="y has batch 2 but memory has batch 3"):
-        DecoderLayer(16, 4, 32)(torch.randn(2, 3, 16), torch.randn(3, 5, 16))
+        DecoderLayer(16, num_heads=4, d_ff=32)(torch.randn(2, 3, 16), torch.randn(3, 5, 16))
     with pytest.raises(ValueError, match="divisible by num_heads=3"):
-        EncoderLayer(16, 3, 32)
+        EncoderLayer(16, num_heads=3, d_ff=32)
     with pytest.raises(ValueError, match="num_layers must be > 0"):
         Transformer(11, num_layers=0)
 
@@ -183,7 +183,7 @@ def test_decoding_with_a_cache_equals_decoding_the_whole_prefix(norm_first, chun
 
 
 def test_layer_cache_must_be_a_layer_cache():
-    layer = DecoderLayer(8, 2, 16)
+    layer = DecoderLayer(8, num_heads=2, d_ff=16)
     with pytest.raises(TypeError, match="cache must be a LayerCache, got dict"):
         layer(torch.randn(1, 1, 8), torch.randn(1, 2, 8), cache={})
 
@@ -195,7 +195,7 @@ from lessons_lib.transformer import LayerCache, TinyCrossAttentionModel  # noqa:
 
 @pytest.mark.parametrize("n_layers", [1, 3, 0])
 def test_decode_refuses_a_cache_with_another_number_of_layers(n_layers):
-    model = Transformer(11, 16, 2, num_layers=2, d_ff=32)
+    model = Transformer(11, d_model=16, num_heads=2, num_layers=2, d_ff=32)
     memory = model.encode(torch.randint(0, 10, (1, 4)))
     cache = [LayerCache() for _ in range(n_layers)]
     with pytest.raises(ValueError, match=rf"cache has {n_layers} layers but the model has 2"):
@@ -206,7 +206,7 @@ def test_decode_refuses_a_cache_with_another_number_of_layers(n_layers):
 def test_a_cache_of_another_model_would_have_skipped_layers_silently():
     """What the check prevents: zip() stopped at the shorter list, and a layer ran without cache."""
     torch.manual_seed(0)
-    model = Transformer(11, 16, 2, num_layers=2, d_ff=32).eval()
+    model = Transformer(11, d_model=16, num_heads=2, num_layers=2, d_ff=32).eval()
     memory = model.encode(torch.randint(0, 10, (1, 4)))
     right = model.decode(torch.full((1, 1), 10), memory, cache=model.new_cache())
     assert torch.allclose(right, model.decode(torch.full((1, 1), 10), memory), atol=1e-6)
@@ -215,7 +215,7 @@ def test_a_cache_of_another_model_would_have_skipped_layers_silently():
 
 
 def test_decode_refuses_a_cache_that_is_not_a_list_of_layer_caches():
-    model = Transformer(11, 16, 2, num_layers=2, d_ff=32)
+    model = Transformer(11, d_model=16, num_heads=2, num_layers=2, d_ff=32)
     memory = model.encode(torch.randint(0, 10, (1, 4)))
     target = torch.full((1, 1), 10)
     with pytest.raises(TypeError, match=r"cache must be a list of LayerCache .* got LayerCache"):
@@ -229,7 +229,7 @@ def test_decode_refuses_a_cache_that_is_not_a_list_of_layer_caches():
 
 
 def test_copy_torch_weights_refuses_a_layer_that_does_not_fit():
-    ours = EncoderLayer(8, 2, 16)
+    ours = EncoderLayer(8, num_heads=2, d_ff=16)
     with pytest.raises(
         ValueError, match=r"\(d_model, num_heads, d_ff\) = \(4, 2, 16\) .* \(8, 2, 16\)"
     ):

@@ -19,7 +19,7 @@ from lessons_lib.training import seeded_vit
 from lessons_lib.transformer import copy_torch_weights
 from lessons_lib.vit import DIGITS_VIT, POSITION_KINDS, ViT, stretch_positions
 
-SMALL = dict(image_size=8, patch_size=2, d_model=16, depth=2, num_heads=2)
+SMALL = dict(image_size=8, patch_size=2, d_model=16, num_layers=2, num_heads=2)
 
 
 def shuffle_patches(images, order, p=2):
@@ -165,8 +165,8 @@ def test_bad_input():
         ViT(d_model=16, num_heads=3)
     with pytest.raises(ValueError, match=r"d must be even, got d=15"):
         ViT(d_model=15, num_heads=1, positions="2d")
-    with pytest.raises(TypeError, match=r"depth must be an int"):
-        ViT(depth=2.0)
+    with pytest.raises(TypeError, match=r"num_layers must be an int"):
+        ViT(num_layers=2.0)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -280,9 +280,10 @@ def test_rollout_of_a_trained_shape_model_and_bad_input():
 
 def test_relative_vit_biases_every_layer_with_its_own_table():
     model = seeded_vit(0, positions="relative", **SMALL)
-    assert len(model.relative_biases) == SMALL["depth"]
+    assert len(model.relative_biases) == SMALL["num_layers"]
     extra = parameter_count(model) - parameter_count(seeded_vit(0, positions="none", **SMALL))
-    assert extra == SMALL["depth"] * (2 * 4 - 1) * (2 * 4 - 1) * (16 // 2)  # 49 offsets, d_head 8
+    offsets, d_head = (2 * 4 - 1) * (2 * 4 - 1), 16 // 2  # 49 offsets, d_head 8
+    assert extra == SMALL["num_layers"] * offsets * d_head
     images = torch.rand(3, 1, 8, 8)
     F.cross_entropy(model(images), torch.tensor([0, 1, 2])).backward()
     assert model.relative_biases[0].offset_codes.grad.abs().sum() > 0

@@ -91,7 +91,7 @@ def date_arguments() -> Arguments:
 
 
 def vit_arguments() -> Arguments:
-    model = seeded_vit(0, image_size=8, patch_size=4, d_model=16, depth=2, num_heads=2)
+    model = seeded_vit(0, image_size=8, patch_size=4, d_model=16, num_layers=2, num_heads=2)
     return (model, images(), ["a", "b"]), {}
 
 

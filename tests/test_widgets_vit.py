@@ -27,7 +27,7 @@ pytestmark = pytest.mark.widgets
 
 @pytest.fixture
 def model():
-    return seeded_vit(0, image_size=8, patch_size=4, d_model=16, depth=2, num_heads=2)
+    return seeded_vit(0, image_size=8, patch_size=4, d_model=16, num_layers=2, num_heads=2)
 
 
 @pytest.fixture

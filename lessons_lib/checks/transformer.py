@@ -18,7 +18,7 @@ def _layer(d_model: int, num_heads: int, d_ff: int, seed: int) -> EncoderLayer:
     """A random post-norm layer whose two norms have different gains and biases."""
     with torch.random.fork_rng(devices=[]):  # the CPU generator, restored; CUDA's untouched
         torch.default_generator.manual_seed(seed)
-        layer = EncoderLayer(d_model, num_heads, d_ff).eval()
+        layer = EncoderLayer(d_model, num_heads=num_heads, d_ff=d_ff).eval()
         with torch.no_grad():
             for add_norm in (layer.norm1, layer.norm2):
                 add_norm.norm.weight.normal_()

@@ -19,18 +19,20 @@ DEPTHS = (4, 8, 16, 32)
 Y_RANGE = (1e-24, 1e2)
 
 
-def stack_gradients(depth: int, residual: bool, norm: bool) -> tuple[np.ndarray, np.ndarray]:
+def stack_gradients(
+    num_layers: int, *, residual: bool, norm: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """The explorer's computation: gradient norms per layer with and without residuals.
 
-    Returns ``(chosen, other)``, each ``(depth,)``: the chosen setting and the
+    Returns ``(chosen, other)``, each ``(num_layers,)``: the chosen setting and the
     same stack with residuals flipped, drawn as a grey reference.
     """
-    return _gradients(depth, residual, norm), _gradients(depth, not residual, norm)
+    return _gradients(num_layers, residual, norm), _gradients(num_layers, not residual, norm)
 
 
 @lru_cache(maxsize=64)
-def _gradients(depth: int, residual: bool, norm: bool) -> np.ndarray:
-    return gradient_norms_per_layer(depth, residual=residual, norm=norm).numpy()
+def _gradients(num_layers: int, residual: bool, norm: bool) -> np.ndarray:
+    return gradient_norms_per_layer(num_layers, residual=residual, norm=norm).numpy()
 
 
 def add_norm_explorer() -> Explorer:
@@ -62,7 +64,7 @@ def add_norm_explorer() -> Explorer:
     }
 
     def update(depth: int, residual: bool, norm: bool) -> list[Artist]:
-        chosen, other = stack_gradients(depth, residual, norm)
+        chosen, other = stack_gradients(depth, residual=residual, norm=norm)
         layers = np.arange(1, depth + 1)
         chosen_line.set_data(layers, np.clip(chosen, *Y_RANGE))
         other_line.set_data(layers, np.clip(other, *Y_RANGE))

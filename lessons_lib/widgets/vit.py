@@ -74,7 +74,7 @@ def vit_attention_explorer(model: ViT, images: torch.Tensor, names: Sequence[str
     (a bfloat16 model too) and are drawn in float32.
 
     >>> _ = torch.manual_seed(0)
-    >>> model = ViT(image_size=8, patch_size=4, d_model=16, depth=2, num_heads=2).eval()
+    >>> model = ViT(image_size=8, patch_size=4, d_model=16, num_layers=2, num_heads=2).eval()
     >>> explorer = vit_attention_explorer(model, torch.rand(2, 1, 8, 8), ["a", "b"])
     >>> list(explorer.controls)
     ['image_index', 'query_index']
