@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lessons_lib.data import MarkPositionTask
-from lessons_lib.experiments import (
+from lessons_lib.experiments.position_codes import (
     MARK_TASK_STEPS,
     MARK_TASK_VIT,
     compare_position_codes,

@@ -1,7 +1,7 @@
 """Benchmark of chapter 04's comparison: one GRU layer against one self-attention layer.
 
 Times both layers of the same width over sequence lengths 16 to 1024 with
-:func:`lessons_lib.experiments.time_gru_and_attention` (the chapter runs a
+:func:`lessons_lib.experiments.cross_attention.time_gru_and_attention` (the chapter runs a
 shorter version of the same sweep). Prints one line per width and length, then
 ONE JSON object on its last line:
 
@@ -22,7 +22,7 @@ import json
 
 import torch
 
-from lessons_lib.experiments import time_gru_and_attention
+from lessons_lib.experiments.cross_attention import time_gru_and_attention
 
 LENGTHS = [16, 32, 64, 128, 256, 512, 1024]
 WIDTHS = (64, 256)

@@ -1,6 +1,6 @@
 """Benchmark of chapter 05's warm-up runs: the full seed sweep the chapter shortens.
 
-Trains the chapter's model (:func:`lessons_lib.experiments.warmup_experiment`:
+Trains the chapter's model (:func:`lessons_lib.experiments.add_norm.warmup_experiment`:
 an encoder stack, post-norm or pre-norm, with or without learning-rate warm-up)
 over 8 seeds at the chapter's learning rate (the chapter runs 3 seeds), and over
 5 seeds at half that rate, where the effect should be weaker. Prints one line
@@ -24,7 +24,7 @@ import json
 import time
 from dataclasses import replace
 
-from lessons_lib.experiments import WarmupRecipe, final_losses, warmup_experiment
+from lessons_lib.experiments.add_norm import WarmupRecipe, final_losses, warmup_experiment
 
 SEEDS = {WarmupRecipe().lr: range(8), WarmupRecipe().lr / 2: range(5)}
 

@@ -27,13 +27,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lessons_lib.data import load_digits_split
-from lessons_lib.experiments import (
+from lessons_lib.experiments.position_codes import (
     DIGITS_POSITIONS_TRAINING,
     DIGITS_POSITIONS_VIT,
     compare_position_codes,
-    interval_95,
-    paired_gap,
 )
+from lessons_lib.intervals import interval_95, paired_gap
 from lessons_lib.results import save_result
 
 

@@ -6,7 +6,7 @@ Run from the repository root (``make results`` runs it with the position-code ru
     python bench/results_vit_vs_cnn.py --seeds 2 --folder /tmp/check
 
 Every run trains until its validation accuracy stops rising (early stopping, see
-``lessons_lib.experiments.train_to_best``), so the larger training sets are not cut short
+``lessons_lib.experiments.vit.train_to_best``), so the larger training sets are not cut short
 by a fixed budget, and is scored once on the test split and on its own training subset.
 The chapter executes in at most 20 s, so it reads this file instead of re-running the
 sweep; ``tests/test_results.py`` re-runs one seed of the smallest size and checks that it
@@ -25,7 +25,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lessons_lib.data import load_digits_split
-from lessons_lib.experiments import compare_vit_and_cnn, interval_95
+from lessons_lib.experiments.vit import compare_vit_and_cnn
+from lessons_lib.intervals import interval_95
 from lessons_lib.results import save_result
 
 SIZES = (50, 100, 200, 400)  # and every training image

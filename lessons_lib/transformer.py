@@ -12,7 +12,8 @@ notes; ``norm_first=True`` gives pre-norm, ``x + Sublayer(LayerNorm(x))``, as
 GPT-2 and the ViT paper use. Read top to bottom: one residual step, the two
 layers, the whole model with its embeddings and final ``Linear`` (its
 ``decode`` takes the key/value cache of chapter 07), and the one-layer model
-of chapter 04 whose only job is a cross-attention alignment.
+of chapter 04 whose only job is a cross-attention alignment, and the stack of
+encoder layers that chapter 05 trains with and without warm-up.
 
 Layer: models (imports torch and the modules below it only).
 """
@@ -532,3 +533,60 @@ class TinyCrossAttentionModel(nn.Module):
         queries = self.position_codes.expand(sources.shape[0], -1, -1)  # (batch, L, d_model)
         read, weights = self.cross_attention(queries, states, states)  # (batch, L, d_model)
         return self.head(read), weights
+
+
+class EncoderStack(nn.Module):
+    """Encoder layers that write one token per position: the model of chapter 05's warm-up runs.
+
+        h_0    = embedding(tokens) + PE                  (batch, length, d_model)
+        h_l    = EncoderLayer_l(h_{l-1}),  l = 1 .. N    post-norm, or pre-norm (norm_first)
+        logits = Linear(LayerNorm(h_N))                  the final LayerNorm in pre-norm only
+
+    tokens ``(batch, length)`` -> logits ``(batch, length, vocab_size)``. The
+    layers are :class:`EncoderLayer` with ``d_ff = 2 d_model``, so post-norm and
+    pre-norm differ only by where each layer normalises.
+
+    >>> EncoderStack(11, length=6, num_layers=2)(torch.zeros(3, 6, dtype=torch.long)).shape
+    torch.Size([3, 6, 11])
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        *,
+        length: int,
+        d_model: int = 32,
+        num_heads: int = 2,
+        num_layers: int = 4,
+        norm_first: bool = False,
+    ) -> None:
+        super().__init__()
+        self.vocab_size = require_positive_int("vocab_size", vocab_size)
+        self.length = require_positive_int("length", length)
+        require_positive_int("d_model", d_model)
+        require_positive_int("num_layers", num_layers)
+        self.embedding = nn.Embedding(vocab_size, d_model)
+        self.register_buffer("positions", sinusoidal_positions(length, d_model), persistent=False)
+        self.layers = nn.ModuleList(
+            EncoderLayer(d_model, num_heads=num_heads, d_ff=2 * d_model, norm_first=norm_first)
+            for _ in range(num_layers)
+        )
+        self.final_norm = LayerNorm(d_model) if norm_first else nn.Identity()
+        self.output = nn.Linear(d_model, vocab_size)
+
+    def _check_forward(self, tokens: torch.Tensor) -> None:
+        if not isinstance(tokens, torch.Tensor) or tokens.dtype != torch.long:
+            raise TypeError(f"tokens must be a LongTensor of token ids, got {tokens!r:.60}")
+        require_rank("tokens", tokens, 2, "(batch, length)")
+        if tokens.shape[1] != self.length:
+            raise ValueError(
+                f"tokens have {tokens.shape[1]} positions but this model was built "
+                f"for length={self.length}"
+            )
+
+    @validated(_check_forward)
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        h = self.embedding(tokens) + self.positions  # (batch, length, d_model)
+        for layer in self.layers:
+            h = layer(h)  # (batch, length, d_model)
+        return self.output(self.final_norm(h))  # (batch, length, vocab_size)

@@ -531,7 +531,6 @@ import datetime  # noqa: E402
 import functools  # noqa: E402
 import random  # noqa: E402
 
-from lessons_lib import experiments  # noqa: E402
 from lessons_lib.data import (  # noqa: E402
     DateTask,
     MarkPositionTask,
@@ -539,6 +538,12 @@ from lessons_lib.data import (  # noqa: E402
     load_digits_split,
     shift_right,
 )
+from lessons_lib.experiments import add_norm as add_norm_experiments  # noqa: E402
+from lessons_lib.experiments import cross_attention as cross_attention_experiments  # noqa: E402
+from lessons_lib.experiments import position_codes as position_codes_experiments  # noqa: E402
+from lessons_lib.experiments import softmax as softmax_experiments  # noqa: E402
+from lessons_lib.experiments import transformer as transformer_experiments  # noqa: E402
+from lessons_lib.experiments import vit as vit_experiments  # noqa: E402
 from lessons_lib.metrics import exact_match_accuracy, token_accuracy  # noqa: E402
 from lessons_lib.patching import linear_weight_from_conv  # noqa: E402
 from lessons_lib.positions import (  # noqa: E402
@@ -570,12 +575,14 @@ def test_classification_accuracy_names_a_model_or_data_of_the_wrong_kind():
 
 def test_gradient_norms_at_init_needs_at_least_one_seed():
     with pytest.raises(TypeError, match=r"seeds must be a non-empty list of ints, got \[\]"):
-        experiments.gradient_norms_at_init(2, norm_first=False, seeds=[])
+        add_norm_experiments.gradient_norms_at_init(2, norm_first=False, seeds=[])
     with pytest.raises(TypeError, match=r"seed must be an int, got float"):
-        experiments.gradient_norms_at_init(2, norm_first=False, seeds=[0.5])
+        add_norm_experiments.gradient_norms_at_init(2, norm_first=False, seeds=[0.5])
     with pytest.raises(ValueError, match=r"batch_size must be > 0, got 0"):
-        experiments.gradient_norms_at_init(2, norm_first=False, seeds=[0], batch_size=0)
-    norms = experiments.gradient_norms_at_init(2, norm_first=False, seeds=range(1), batch_size=8)
+        add_norm_experiments.gradient_norms_at_init(2, norm_first=False, seeds=[0], batch_size=0)
+    norms = add_norm_experiments.gradient_norms_at_init(
+        2, norm_first=False, seeds=range(1), batch_size=8
+    )
     assert norms.shape == (2,) and torch.isfinite(norms).all() and (norms > 0).all()
 
 
@@ -739,43 +746,47 @@ def test_stretch_positions_checks_the_size_and_keeps_the_device_and_dtype():
 
 def test_experiments_check_their_arguments_before_any_run():
     with pytest.raises(TypeError, match=r"kinds must be a non-empty tuple of position kinds"):
-        experiments.compare_position_codes(TWO_IMAGES, TWO_IMAGES, kinds=())
+        position_codes_experiments.compare_position_codes(TWO_IMAGES, TWO_IMAGES, kinds=())
     with pytest.raises(ValueError, match=r"kinds must come from .* got \['3d'\]"):
-        experiments.compare_position_codes(TWO_IMAGES, TWO_IMAGES, kinds=("1d", "3d"))
+        position_codes_experiments.compare_position_codes(
+            TWO_IMAGES, TWO_IMAGES, kinds=("1d", "3d")
+        )
     with pytest.raises(TypeError, match=r"seeds must be a non-empty list of ints, got \(\)"):
-        experiments.compare_position_codes(TWO_IMAGES, TWO_IMAGES, seeds=())
+        position_codes_experiments.compare_position_codes(TWO_IMAGES, TWO_IMAGES, seeds=())
     with pytest.raises(TypeError, match=r"validation must be an ImageSet or None, got tuple"):
-        experiments.compare_position_codes(TWO_IMAGES, TWO_IMAGES, validation=(1, 2))
+        position_codes_experiments.compare_position_codes(TWO_IMAGES, TWO_IMAGES, validation=(1, 2))
     with pytest.raises(TypeError, match=r"best_steps must be a dict or None, got list"):
-        experiments.compare_position_codes(
+        position_codes_experiments.compare_position_codes(
             TWO_IMAGES, TWO_IMAGES, validation=TWO_IMAGES, best_steps=[]
         )
     with pytest.raises(
         ValueError, match=r"best_steps needs a validation split: .*got validation=None"
     ):
-        experiments.compare_position_codes(TWO_IMAGES, TWO_IMAGES, best_steps={})
+        position_codes_experiments.compare_position_codes(TWO_IMAGES, TWO_IMAGES, best_steps={})
     with pytest.raises(
         ValueError, match=r"every size must lie in 1..2 \(the training images\), got 5"
     ):
-        experiments.compare_vit_and_cnn(TWO_IMAGES, TWO_IMAGES, TWO_IMAGES, sizes=(1, 5))
+        vit_experiments.compare_vit_and_cnn(TWO_IMAGES, TWO_IMAGES, TWO_IMAGES, sizes=(1, 5))
     with pytest.raises(TypeError, match=r"seeds must be a non-empty list of ints, got \[\]"):
-        experiments.compare_vit_and_cnn(TWO_IMAGES, TWO_IMAGES, TWO_IMAGES, sizes=(1,), seeds=[])
+        vit_experiments.compare_vit_and_cnn(
+            TWO_IMAGES, TWO_IMAGES, TWO_IMAGES, sizes=(1,), seeds=[]
+        )
     with pytest.raises(
         ValueError, match=r"every run needs at least one loss, got an empty run for 'a'"
     ):
-        experiments.final_losses({"a": [[1.0], []]})
+        add_norm_experiments.final_losses({"a": [[1.0], []]})
     with pytest.raises(ValueError, match=r"models must map at least one of the kinds"):
-        experiments.evaluate_stretched({}, TWO_IMAGES)
+        position_codes_experiments.evaluate_stretched({}, TWO_IMAGES)
     with pytest.raises(TypeError, match=r"seed must be an int, got str"):
-        experiments.training_subset(TWO_IMAGES, 1, seed="0")
+        vit_experiments.training_subset(TWO_IMAGES, 1, seed="0")
     with pytest.raises(TypeError, match=r"data must be an ImageSet, got Tensor"):
-        experiments.upsample_images(TWO_IMAGES.images, 2)
+        position_codes_experiments.upsample_images(TWO_IMAGES.images, 2)
     with pytest.raises(TypeError, match=r"batch must be a DateBatch"):
-        experiments.date_cross_attention(
+        transformer_experiments.date_cross_attention(
             Transformer(11, d_model=16, num_heads=2, num_layers=1, d_ff=32), TWO_IMAGES, bos=1
         )
     with pytest.raises(TypeError, match=r"seed must be an int, got float"):
-        experiments.scaling_experiment([4], seed=0.5)
+        softmax_experiments.scaling_experiment([4], seed=0.5)
 
 
 # --- issue 20: no helper changes the global random state ---------------------------------
@@ -798,13 +809,15 @@ def _helper_calls() -> dict[str, object]:
     )
     batch = task.sample(2, torch.Generator().manual_seed(0))
     digits = ImageSet(torch.rand(6, 1, 8, 8), torch.arange(6) % 2, ("a", "b"))
-    tiny_recipe = experiments.WarmupRecipe(d_model=8, num_heads=1, num_layers=1, steps=1)
+    tiny_recipe = add_norm_experiments.WarmupRecipe(d_model=8, num_heads=1, num_layers=1, steps=1)
     return dict(
         [
             ("classification_accuracy", lambda: classification_accuracy(vits["1d"], TWO_IMAGES)),
             (
                 "gradient_norms_at_init",
-                lambda: experiments.gradient_norms_at_init(1, False, seeds=[0], batch_size=4),
+                lambda: add_norm_experiments.gradient_norms_at_init(
+                    1, False, seeds=[0], batch_size=4
+                ),
             ),
             ("attention_rollout", lambda: attention_rollout(maps)),
             ("DateTask", lambda: DateTask(split_seed=3).sample(2, torch.Generator())),
@@ -828,26 +841,31 @@ def _helper_calls() -> dict[str, object]:
             ("exact_match_accuracy", lambda: exact_match_accuracy(model, source, source, bos=10)),
             (
                 "date_cross_attention",
-                lambda: experiments.date_cross_attention(date_model, batch, task.bos),
+                lambda: transformer_experiments.date_cross_attention(date_model, batch, task.bos),
             ),
-            ("training_subset", lambda: experiments.training_subset(digits, 3, seed=0)),
-            ("upsample_images", lambda: experiments.upsample_images(TWO_IMAGES, 2)),
-            ("evaluate_stretched", lambda: experiments.evaluate_stretched(vits, TWO_IMAGES)),
-            ("scaling_experiment", lambda: experiments.scaling_experiment([4], n_trials=8)),
-            ("gradient_norms_per_layer", lambda: experiments.gradient_norms_per_layer(2)),
+            ("training_subset", lambda: vit_experiments.training_subset(digits, 3, seed=0)),
+            ("upsample_images", lambda: position_codes_experiments.upsample_images(TWO_IMAGES, 2)),
+            (
+                "evaluate_stretched",
+                lambda: position_codes_experiments.evaluate_stretched(vits, TWO_IMAGES),
+            ),
+            ("scaling_experiment", lambda: softmax_experiments.scaling_experiment([4], n_trials=8)),
+            ("gradient_norms_per_layer", lambda: add_norm_experiments.gradient_norms_per_layer(2)),
             (
                 "time_gru_and_attention",
-                lambda: experiments.time_gru_and_attention([4], d_model=8, batch=1, repeats=1),
+                lambda: cross_attention_experiments.time_gru_and_attention(
+                    [4], d_model=8, batch=1, repeats=1
+                ),
             ),
             (
                 "warmup_experiment",
-                lambda: experiments.warmup_experiment(
+                lambda: add_norm_experiments.warmup_experiment(
                     seeds=[0], recipe=tiny_recipe, progress=False
                 ),
             ),
             (
                 "compare_position_codes",
-                lambda: experiments.compare_position_codes(
+                lambda: position_codes_experiments.compare_position_codes(
                     digits,
                     digits,
                     kinds=("1d",),
@@ -865,7 +883,7 @@ def _helper_calls() -> dict[str, object]:
             ),
             (
                 "compare_position_codes to its best on validation",
-                lambda: experiments.compare_position_codes(
+                lambda: position_codes_experiments.compare_position_codes(
                     digits,
                     digits,
                     kinds=("2d",),

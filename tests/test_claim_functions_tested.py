@@ -183,7 +183,7 @@ def test_a_name_counts_when_a_unit_test_module_uses_it(tmp_path):
 def test_the_chapters_call_what_their_claims_rest_on():
     calls = chapter_calls()
     assert len({notebook.stem for notebook in BOOK.glob("*.ipynb")}) >= 10
-    assert ("lessons_lib.experiments", "field_attention_shares") in calls
+    assert ("lessons_lib.experiments.transformer", "field_attention_shares") in calls
     assert ("lessons_lib.training", "train_date_model") in calls
     assert len(calls) >= 80  # the scan sees the chapters' calls, not nothing
 

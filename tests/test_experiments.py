@@ -3,12 +3,9 @@
 import pytest
 import torch
 
-from lessons_lib.experiments import (
-    gradient_norms_per_layer,
-    gru_step_by_step,
-    scaling_experiment,
-    time_gru_and_attention,
-)
+from lessons_lib.experiments.add_norm import gradient_norms_per_layer
+from lessons_lib.experiments.cross_attention import gru_step_by_step, time_gru_and_attention
+from lessons_lib.experiments.softmax import scaling_experiment
 
 
 def test_scaling_experiment_shows_why_attention_divides_by_sqrt_dk():
@@ -100,7 +97,7 @@ def test_time_gru_and_attention_bad_input():
 
 def test_training_subset_is_seeded_and_sized():
     from lessons_lib.data import ImageSet
-    from lessons_lib.experiments import training_subset
+    from lessons_lib.experiments.vit import training_subset
 
     data = ImageSet(
         torch.arange(20.0).reshape(20, 1, 1, 1), torch.arange(20), tuple(map(str, range(20)))
@@ -115,7 +112,7 @@ def test_training_subset_is_seeded_and_sized():
 
 
 def test_summarise_runs_gives_mean_and_spread_per_size():
-    from lessons_lib.experiments import summarise_runs
+    from lessons_lib.experiments.vit import summarise_runs
 
     summary = summarise_runs({200: [0.8, 0.9, 0.7], 50: [0.5]})
     assert summary["sizes"] == [50, 200]
@@ -127,7 +124,7 @@ def test_summarise_runs_gives_mean_and_spread_per_size():
 
 def test_compare_vit_and_cnn_scores_every_size_seed_and_model():
     from lessons_lib.data import load_digits_split
-    from lessons_lib.experiments import compare_vit_and_cnn
+    from lessons_lib.experiments.vit import compare_vit_and_cnn
 
     train, validation, test = load_digits_split()
     settings = dict(sizes=(20, 40), seeds=(0, 1), eval_every=2, patience=1, max_steps=4)
@@ -151,7 +148,7 @@ def test_compare_vit_and_cnn_scores_every_size_seed_and_model():
 
 def test_train_to_best_keeps_the_weights_of_the_best_validation_accuracy():
     from lessons_lib.data import load_digits_split
-    from lessons_lib.experiments import train_to_best, training_subset
+    from lessons_lib.experiments.vit import train_to_best, training_subset
     from lessons_lib.metrics import classification_accuracy
     from lessons_lib.training import seeded
     from lessons_lib.vit import DIGITS_VIT, ViT
@@ -178,7 +175,7 @@ def test_train_to_best_keeps_the_weights_of_the_best_validation_accuracy():
 
 
 def test_a_variance_preserving_init_keeps_the_gradient_that_the_default_loses():
-    from lessons_lib.experiments import gradient_norms_per_layer
+    from lessons_lib.experiments.add_norm import gradient_norms_per_layer
 
     default = gradient_norms_per_layer(16, residual=False, init="default")
     kaiming = gradient_norms_per_layer(16, residual=False, init="kaiming")
@@ -195,7 +192,7 @@ def test_a_variance_preserving_init_keeps_the_gradient_that_the_default_loses():
 
 
 def test_variance_preserving_init_keeps_the_mean_square_and_zeroes_the_biases():
-    from lessons_lib.experiments import variance_preserving_init
+    from lessons_lib.experiments.add_norm import variance_preserving_init
     from lessons_lib.residual import FeedForward
 
     torch.manual_seed(0)
@@ -213,8 +210,8 @@ def test_variance_preserving_init_keeps_the_mean_square_and_zeroes_the_biases():
 
 
 def test_encoder_stack_is_post_or_pre_norm_and_writes_one_token_per_position():
-    from lessons_lib.experiments import EncoderStack
     from lessons_lib.residual import LayerNorm
+    from lessons_lib.transformer import EncoderStack
 
     tokens = torch.randint(0, 11, (3, 6))
     post = EncoderStack(11, length=6, num_layers=2)
@@ -225,7 +222,7 @@ def test_encoder_stack_is_post_or_pre_norm_and_writes_one_token_per_position():
 
 
 def test_warmup_runs_are_seeded_and_warm_up_changes_only_the_rate():
-    from lessons_lib.experiments import WarmupRecipe, final_losses, warmup_experiment
+    from lessons_lib.experiments.add_norm import WarmupRecipe, final_losses, warmup_experiment
 
     recipe = WarmupRecipe(steps=4, warmup_steps=4)
     first = warmup_experiment(seeds=[0, 1], recipe=recipe, progress=False)
@@ -245,7 +242,7 @@ def test_warmup_runs_are_seeded_and_warm_up_changes_only_the_rate():
 
 
 def test_post_norm_without_warm_up_stays_near_chance_where_the_others_learn():
-    from lessons_lib.experiments import final_losses, warmup_experiment
+    from lessons_lib.experiments.add_norm import final_losses, warmup_experiment
 
     finals = final_losses(warmup_experiment(seeds=[0], progress=False))
     assert finals["post-norm"][0] > 1.5  # ln 10 = 2.30 is a uniform guess
@@ -254,7 +251,7 @@ def test_post_norm_without_warm_up_stays_near_chance_where_the_others_learn():
 
 
 def test_post_norm_gives_the_layers_near_the_output_larger_gradients_at_init():
-    from lessons_lib.experiments import gradient_norms_at_init
+    from lessons_lib.experiments.add_norm import gradient_norms_at_init
 
     post = gradient_norms_at_init(24, norm_first=False, seeds=[0, 1])
     pre = gradient_norms_at_init(24, norm_first=True, seeds=[0, 1])
@@ -268,29 +265,9 @@ def test_post_norm_gives_the_layers_near_the_output_larger_gradients_at_init():
 # --- chapter 09: spread over seeds, and codes stretched to larger images -------------------
 
 
-def test_mean_and_standard_error_and_paired_gap_by_hand():
-    from lessons_lib.experiments import interval_95, mean_and_standard_error, paired_gap
-
-    mean, error = mean_and_standard_error([1.0, 2.0, 3.0, 4.0])
-    assert mean == 2.5 and error == pytest.approx((5 / 3) ** 0.5 / 2)
-    assert interval_95([1.0, 2.0, 3.0, 4.0])[1] == pytest.approx(3.182 * error)
-    assert interval_95([0.0, 1.0] * 20)[1] == pytest.approx(
-        1.96 * mean_and_standard_error([0.0, 1.0] * 20)[1]
-    )
-    scores = {"a": [0.9, 0.8, 0.7], "b": [0.8, 0.8, 0.5]}
-    gap, half_width = paired_gap(scores, "a", "b")
-    assert gap == pytest.approx(0.1) and half_width == pytest.approx(4.303 * 0.1 / 3**0.5)
-    with pytest.raises(ValueError, match="at least 2 values, got 1"):
-        mean_and_standard_error([0.5])
-    with pytest.raises(ValueError, match=r"scores has no kind 'c'; it has \['a', 'b'\]"):
-        paired_gap(scores, "c", "b")
-    with pytest.raises(ValueError, match="'a' has 3 seeds but 'b' has 2"):
-        paired_gap({"a": [1.0, 2.0, 3.0], "b": [1.0, 2.0]}, "a", "b")
-
-
 def test_compare_position_codes_trains_each_run_to_its_best_on_validation():
     from lessons_lib.data import load_digits_split
-    from lessons_lib.experiments import DIGITS_POSITIONS_VIT, compare_position_codes
+    from lessons_lib.experiments.position_codes import DIGITS_POSITIONS_VIT, compare_position_codes
     from lessons_lib.metrics import classification_accuracy
 
     train, validation, test = load_digits_split()
@@ -320,7 +297,7 @@ def test_compare_position_codes_trains_each_run_to_its_best_on_validation():
 
 def test_upsample_images_copies_each_pixel_into_a_block():
     from lessons_lib.data import ImageSet
-    from lessons_lib.experiments import upsample_images
+    from lessons_lib.experiments.position_codes import upsample_images
 
     images = torch.arange(8.0).reshape(2, 1, 2, 2)
     data = ImageSet(images, torch.tensor([0, 1]), ("a", "b"))
@@ -334,7 +311,7 @@ def test_upsample_images_copies_each_pixel_into_a_block():
 
 def test_evaluate_stretched_scores_before_and_after_for_each_trained_kind():
     from lessons_lib.data import MarkPositionTask
-    from lessons_lib.experiments import STRETCHES, evaluate_stretched
+    from lessons_lib.experiments.position_codes import STRETCHES, evaluate_stretched
     from lessons_lib.metrics import classification_accuracy
     from lessons_lib.training import seeded_vit
 

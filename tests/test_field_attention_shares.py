@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from lessons_lib.data import DATE_FIELDS, DATE_FORMATS, DateTask, format_date
-from lessons_lib.experiments import DateAttention, field_attention_shares
+from lessons_lib.experiments.transformer import DateAttention, field_attention_shares
 
 # The output fields in "YYYY-MM-DD", typed out.
 OUTPUT_ROWS = {"year": range(0, 4), "month": range(5, 7), "day": range(8, 10)}

@@ -61,7 +61,9 @@ def test_models_import_without_tqdm_sklearn_matplotlib_ipywidgets(module, check)
 
 def test_the_blocker_really_blocks():
     """The same program fails for a module that does need a blocked package."""
-    program = PROGRAM.format(blocked=BLOCKED, module="lessons_lib.experiments", check="pass")
+    program = PROGRAM.format(
+        blocked=BLOCKED, module="lessons_lib.experiments.cross_attention", check="pass"
+    )
     result = subprocess.run(
         [sys.executable, "-c", program], capture_output=True, text=True, timeout=120
     )

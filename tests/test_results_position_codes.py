@@ -9,7 +9,7 @@ import itertools
 import pytest
 import torch
 
-from lessons_lib.experiments import (
+from lessons_lib.experiments.position_codes import (
     DIGITS_POSITIONS_TRAINING,
     DIGITS_POSITIONS_VIT,
     compare_position_codes,

@@ -255,3 +255,40 @@ def test_the_tiny_alignment_model_refuses_ids_outside_its_vocabulary_and_empty_s
         model(torch.tensor([[-1, 1, 2, 3]]))
     with pytest.raises(ValueError, match=r"sources have no tokens \(shape \(1, 0\)\)"):
         model(torch.zeros(1, 0, dtype=torch.long))
+
+
+def test_encoder_stack_writes_one_token_per_position_from_its_encoder_layers():
+    from lessons_lib.residual import LayerNorm
+    from lessons_lib.transformer import EncoderStack
+
+    torch.manual_seed(0)
+    tokens = torch.randint(0, 11, (3, 6))
+    stack = EncoderStack(11, length=6, d_model=16, num_heads=2, num_layers=3)
+    assert stack(tokens).shape == (3, 6, 11)
+    assert len(stack.layers) == 3 and all(isinstance(x, EncoderLayer) for x in stack.layers)
+    assert isinstance(stack.final_norm, nn.Identity)  # post-norm: each layer ends with its norm
+    # by hand: embedding + sinusoidal codes, the layers in order, then the read-out
+    h = stack.embedding(tokens) + stack.positions
+    for layer in stack.layers:
+        h = layer(h)
+    torch.testing.assert_close(stack(tokens), stack.output(h))
+    pre = EncoderStack(11, length=6, d_model=16, num_layers=2, norm_first=True)
+    assert isinstance(pre.final_norm, LayerNorm) and all(x.norm_first for x in pre.layers)
+    # position codes matter: the same token at two positions gives two different outputs
+    same = torch.full((1, 6), 4)
+    logits = stack(same)
+    assert not torch.allclose(logits[0, 0], logits[0, 1])
+
+
+def test_encoder_stack_sizes_are_keyword_only_and_bad_tokens_are_refused():
+    from lessons_lib.transformer import EncoderStack
+
+    with pytest.raises(TypeError):
+        EncoderStack(11, 6)  # length is keyword-only
+    with pytest.raises(ValueError, match="num_layers must be > 0, got 0"):
+        EncoderStack(11, length=6, num_layers=0)
+    stack = EncoderStack(11, length=6, num_layers=1)
+    with pytest.raises(TypeError, match="tokens must be a LongTensor"):
+        stack(torch.zeros(2, 6))
+    with pytest.raises(ValueError, match="tokens have 5 positions but this model was built for"):
+        stack(torch.zeros(2, 5, dtype=torch.long))

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lessons_lib.data import ImageSet, MarkPositionTask
-from lessons_lib.experiments import compare_position_codes, trace_shapes
+from lessons_lib.experiments.position_codes import compare_position_codes
+from lessons_lib.experiments.transformer import trace_shapes
 from lessons_lib.metrics import classification_accuracy, parameter_count
 from lessons_lib.patching import patchify, unpatchify
 from lessons_lib.positions import (

@@ -12,7 +12,7 @@ import re
 import numpy as np
 import pytest
 
-from lessons_lib.experiments import gradient_norms_per_layer
+from lessons_lib.experiments.add_norm import gradient_norms_per_layer
 from lessons_lib.widgets.add_norm import DEPTHS, add_norm_explorer, stack_gradients
 
 pytestmark = pytest.mark.widgets

@@ -14,7 +14,7 @@ import torch
 
 from lessons_lib.data import DATE_FORMATS, DateTask
 from lessons_lib.decoding import greedy_decode
-from lessons_lib.experiments import date_cross_attention
+from lessons_lib.experiments.transformer import date_cross_attention
 from lessons_lib.transformer import Transformer
 from lessons_lib.widgets.transformer import (
     KINDS,

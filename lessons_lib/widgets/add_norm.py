@@ -11,7 +11,7 @@ import ipywidgets
 import numpy as np
 from matplotlib.artist import Artist
 
-from lessons_lib.experiments import gradient_norms_per_layer
+from lessons_lib.experiments.add_norm import gradient_norms_per_layer
 from lessons_lib.widgets.explorer import Explorer
 from lessons_lib.widgets.rendering import new_figure
 

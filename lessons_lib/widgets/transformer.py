@@ -16,7 +16,7 @@ from matplotlib.patches import Rectangle
 from lessons_lib._validate import require_float, require_int, require_rank
 from lessons_lib.data import DateBatch, DateTask, shift_right
 from lessons_lib.decoding import greedy_decode
-from lessons_lib.experiments import date_cross_attention
+from lessons_lib.experiments.transformer import date_cross_attention
 from lessons_lib.plotting import bars, heatmap, set_bar_heights
 from lessons_lib.transformer import Transformer
 from lessons_lib.widgets.explorer import Explorer

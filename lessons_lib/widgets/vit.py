@@ -19,7 +19,7 @@ from matplotlib.artist import Artist
 from matplotlib.patches import Rectangle
 
 from lessons_lib._validate import require_float, require_number
-from lessons_lib.experiments import summarise_runs
+from lessons_lib.experiments.vit import summarise_runs
 from lessons_lib.vit import ViT
 from lessons_lib.widgets.explorer import Explorer
 from lessons_lib.widgets.rendering import new_figure
@@ -249,7 +249,7 @@ def accuracy_table(
 def vit_cnn_explorer(scores: dict[str, dict[int, list[float]]]) -> Explorer:
     """Test accuracy against training-set size: the ViT, the CNN, their spread over seeds.
 
-    ``scores`` is :func:`~lessons_lib.experiments.compare_vit_and_cnn`'s
+    ``scores`` is :func:`~lessons_lib.experiments.vit.compare_vit_and_cnn`'s
     result, ``{"ViT": {size: [accuracy per seed]}, "CNN": {...}}``, the same
     sizes for both, or the same after a JSON round trip (sizes as strings: they are read
     back as numbers and drawn in ascending order). Controls: which models, the spread
