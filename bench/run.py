@@ -91,10 +91,10 @@ SECTION_TITLES = {
 # asserted): the build figures from README.md's table; the rest from single runs with other
 # work on the machine, rounded. A loaded machine takes longer: the header prints the load.
 STEP_SECONDS = {
-    "clean build": 62.0,
-    "no-op rebuild": 3.0,
-    "markdown edit": 4.0,  # timed rebuild; putting the cell back costs as much again
-    "code edit": 22.0,
+    "clean build": 77.0,
+    "no-op rebuild": 5.5,
+    "markdown edit": 7.5,  # timed rebuild; putting the cell back costs as much again
+    "code edit": 29.0,
     "lighthouse run": 16.5,  # one page, one run (Chromium start, load, audits)
     "chapter run": 10.0,  # kernel start, every cell, the widget probe: the mean chapter
 }
