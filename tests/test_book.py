@@ -4,7 +4,6 @@ Marked ``book``: they skip when the book has not been built, unless REQUIRE_BOOK
 (as `make test` sets), in which case a missing build is a failure.
 """
 
-import os
 import re
 import sys
 from pathlib import Path
@@ -14,20 +13,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
 
-pytestmark = pytest.mark.book
+pytestmark = [pytest.mark.book, pytest.mark.usefixtures("built_site")]  # tests/conftest.py
 
 TOC_ENTRIES = re.findall(r"file:\s*(\S+)", (ROOT / "_toc.yml").read_text(encoding="utf-8"))
 CHAPTERS = sorted(path.stem for path in (ROOT / "book").glob("*.ipynb"))
 TOC_CHAPTERS = [entry.split("/")[-1] for entry in TOC_ENTRIES if entry.split("/")[-1] in CHAPTERS]
 MAX_PAGE_BYTES = 1_500_000
-
-
-@pytest.fixture(scope="module", autouse=True)
-def built_book():
-    if not (HTML / "index.html").exists():
-        if os.environ.get("REQUIRE_BOOK"):
-            pytest.fail("_build/html is missing: the book build failed or did not run")
-        pytest.skip("the book is not built; run `make book` first")
 
 
 def page(name: str) -> str:

@@ -12,7 +12,6 @@ import base64
 import hashlib
 import inspect
 import json
-import os
 import re
 import struct
 import subprocess
@@ -242,15 +241,6 @@ def test_the_committed_stylesheet_is_what_the_script_makes_from_the_installed_th
     assert css == make_icons_css.icons_stylesheet(drawn, icons), (
         f"the theme's Font Awesome draws these icons differently now: {REMAKE}"
     )
-
-
-@pytest.fixture
-def built_site() -> Path:
-    if not (HTML / "index.html").is_file():
-        if os.environ.get("REQUIRE_BOOK"):
-            pytest.fail("_build/html is missing: the book build failed or did not run")
-        pytest.skip("the book is not built; run `make book` first")
-    return HTML
 
 
 @pytest.mark.book

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from tools import reader_branch  # noqa: E402
 from tools.setup_cell import repository_url, setup_cell_source  # noqa: E402
 
-pytestmark = pytest.mark.book
+pytestmark = [pytest.mark.book, pytest.mark.usefixtures("built_site")]  # tests/conftest.py
 
 CHAPTERS = sorted(path.stem for path in (ROOT / "book").glob("*.ipynb"))
 MYST_ONLY = ["{glue", ":::{", "```{", "{term}", "{cite", "{numref}", "{doc}", "{ref}", "{eq}"]
@@ -38,14 +38,6 @@ ANY_ROLE = re.compile(r"\{[a-z][a-z:\-]*\}<code>")  # a role as CommonMark rende
 GLUE_ROLE = re.compile(r"\{glue:text\}`([^`:]+):?([^`]*)`")
 VENV7 = ROOT / ".venv-ipywidgets7"
 IPYWIDGETS7_CONTROLS = "1.5.0"  # the @jupyter-widgets/controls version of ipywidgets 7
-
-
-@pytest.fixture(scope="module", autouse=True)
-def built_book():
-    if not (HTML / "index.html").exists():
-        if os.environ.get("REQUIRE_BOOK"):
-            pytest.fail("_build/html is missing: the book build failed or did not run")
-        pytest.skip("the book is not built; run `make book` first")
 
 
 def source(name: str) -> dict:
