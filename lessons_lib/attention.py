@@ -203,6 +203,18 @@ class KVCache:
         """How many keys attention reads when a call brings ``n_new`` more positions."""
         return self.length if self.fixed and self.keys is not None else self.length + n_new
 
+    def select_rows(self, rows: torch.Tensor) -> None:
+        """Keep the batch rows ``rows`` ``(new_batch,)``, in that order (beam search's parents).
+
+        >>> cache = KVCache(torch.arange(2.0).view(2, 1, 1, 1), torch.zeros(2, 1, 1, 1))
+        >>> cache.select_rows(torch.tensor([1, 1, 0]))
+        >>> cache.keys.flatten().tolist()
+        [1.0, 1.0, 0.0]
+        """
+        if self.keys is not None:
+            self.keys = self.keys[rows]  # (new_batch, heads, seen, d_head)
+            self.values = self.values[rows]
+
 
 class MultiHeadAttention(nn.Module):
     """Several attention heads side by side, then one output projection.
