@@ -10,6 +10,8 @@ Prints progress lines, then ONE JSON object on its last line:
     dates_steps              median training steps
     dates_goal               the test goal (0.99)
 
+The recipe itself was chosen on validation dates only, by bench/results_date_recipe.py;
+this benchmark times it and scores the test dates once per run, choosing nothing.
 Nothing is asserted: `make bench` reports, it does not fail. Training runs on one
 thread (``train_date_model`` uses ``one_thread``), as the model is too small to share.
 

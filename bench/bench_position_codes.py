@@ -1,9 +1,10 @@
-"""Chapter 09's stretched codes with more seeds.
+"""The appendix's stretched codes (``book/11_vit_scale.ipynb``) with more seeds.
 
-Run from the repository root: ``python bench/bench_position_codes.py``. The chapter
-stretches the codes of one position-task model per kind to a grid twice as large; this
-repeats that from 5 seeds. (Table 8 on the digits, every kind trained to its best from
-8 seeds, is ``bench/results_position_codes.py``, whose committed file the chapter reads.)
+Run from the repository root: ``python bench/bench_position_codes.py``. The appendix
+stretches the codes of one position-task model of chapter 09 per kind to a grid twice as
+large; this repeats that from 5 seeds. (Table 8 on the digits, every kind trained to its
+best from 8 seeds, is ``bench/results_position_codes.py``, whose committed file chapter 09
+reads.)
 ``--runs`` is accepted for ``make bench`` and ignored: the seeds are the repeats. The last
 line printed is one JSON object:
 
@@ -27,8 +28,8 @@ from lessons_lib.experiments.position_codes import (
     MARK_TASK_STEPS,
     MARK_TASK_VIT,
     compare_position_codes,
-    evaluate_stretched,
 )
+from lessons_lib.experiments.vit_scale import evaluate_stretched
 
 STRETCH_SEEDS = tuple(range(5))
 

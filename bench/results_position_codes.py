@@ -1,6 +1,6 @@
 """Chapter 09's Table 8 on the digits, a 4x4 grid, 8 seeds: lessons_lib/results/position_codes.json.
 
-Run from the repository root (``make results`` runs it with chapter 10's runs)::
+Run from the repository root (``make results`` runs it with the appendix's runs)::
 
     python bench/results_position_codes.py            # the committed file: 8 seeds, ~10 min
     python bench/results_position_codes.py --seeds 2 --folder /tmp/check

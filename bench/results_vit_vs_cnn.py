@@ -1,4 +1,4 @@
-"""Chapter 10's ViT against a CNN, each trained to convergence: lessons_lib/results/vit_vs_cnn.json.
+"""The appendix's ViT against a CNN, each trained to its best: lessons_lib/results/vit_vs_cnn.json.
 
 Run from the repository root (``make results`` runs it with the position-code runs)::
 
@@ -6,11 +6,11 @@ Run from the repository root (``make results`` runs it with the position-code ru
     python bench/results_vit_vs_cnn.py --seeds 2 --folder /tmp/check
 
 Every run trains until its validation accuracy stops rising (early stopping, see
-``lessons_lib.experiments.vit.train_to_best``), so the larger training sets are not cut short
+``lessons_lib.training.train_to_best``), so the larger training sets are not cut short
 by a fixed budget, and is scored once on the test split and on its own training subset.
-The chapter executes in at most 20 s, so it reads this file instead of re-running the
-sweep; ``tests/test_results.py`` re-runs one seed of the smallest size and checks that it
-agrees with the file.
+The appendix (``book/11_vit_scale.ipynb``) executes in at most 20 s, so it reads this file
+instead of re-running the sweep; ``tests/test_results.py`` re-runs one seed of the smallest
+size and checks that it agrees with the file.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lessons_lib.data import load_digits_split
-from lessons_lib.experiments.vit import compare_vit_and_cnn
+from lessons_lib.experiments.vit_scale import compare_vit_and_cnn
 from lessons_lib.intervals import interval_95
 from lessons_lib.results import save_result
 

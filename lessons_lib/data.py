@@ -281,9 +281,12 @@ class DateTask:
 
     Every date from :data:`FIRST_DATE` to :data:`LAST_DATE` belongs to exactly one
     split (a seeded shuffle of the days, ``split_seed``), so the validation and
-    test dates never appear in training, in any format. Characters are tokens:
-    ``0`` pads, ``1`` is the begin token ``bos``, the rest are the characters of
-    the formats (:meth:`encode`, :meth:`decode`).
+    test dates never appear in training, in any format. The default ``split_seed=1``
+    was drawn after the chapter's recipe had been chosen with seed 0's test dates in
+    view; with it the recipe was chosen again on validation dates only
+    (``bench/results_date_recipe.py``), so its test dates took part in no choice.
+    Characters are tokens: ``0`` pads, ``1`` is the begin token ``bos``, the rest
+    are the characters of the formats (:meth:`encode`, :meth:`decode`).
 
     >>> task = DateTask()
     >>> batch = task.sample(2, torch.Generator().manual_seed(0))
@@ -295,7 +298,7 @@ class DateTask:
 
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
-    split_seed: int = 0
+    split_seed: int = 1
 
     pad: int = 0
     bos: int = 1

@@ -543,7 +543,7 @@ from lessons_lib.experiments import cross_attention as cross_attention_experimen
 from lessons_lib.experiments import position_codes as position_codes_experiments  # noqa: E402
 from lessons_lib.experiments import softmax as softmax_experiments  # noqa: E402
 from lessons_lib.experiments import transformer as transformer_experiments  # noqa: E402
-from lessons_lib.experiments import vit as vit_experiments  # noqa: E402
+from lessons_lib.experiments import vit_scale as vit_scale_experiments  # noqa: E402
 from lessons_lib.metrics import exact_match_accuracy, token_accuracy  # noqa: E402
 from lessons_lib.patching import linear_weight_from_conv  # noqa: E402
 from lessons_lib.positions import (  # noqa: E402
@@ -766,9 +766,9 @@ def test_experiments_check_their_arguments_before_any_run():
     with pytest.raises(
         ValueError, match=r"every size must lie in 1..2 \(the training images\), got 5"
     ):
-        vit_experiments.compare_vit_and_cnn(TWO_IMAGES, TWO_IMAGES, TWO_IMAGES, sizes=(1, 5))
+        vit_scale_experiments.compare_vit_and_cnn(TWO_IMAGES, TWO_IMAGES, TWO_IMAGES, sizes=(1, 5))
     with pytest.raises(TypeError, match=r"seeds must be a non-empty list of ints, got \[\]"):
-        vit_experiments.compare_vit_and_cnn(
+        vit_scale_experiments.compare_vit_and_cnn(
             TWO_IMAGES, TWO_IMAGES, TWO_IMAGES, sizes=(1,), seeds=[]
         )
     with pytest.raises(
@@ -776,11 +776,11 @@ def test_experiments_check_their_arguments_before_any_run():
     ):
         add_norm_experiments.final_losses({"a": [[1.0], []]})
     with pytest.raises(ValueError, match=r"models must map at least one of the kinds"):
-        position_codes_experiments.evaluate_stretched({}, TWO_IMAGES)
+        vit_scale_experiments.evaluate_stretched({}, TWO_IMAGES)
     with pytest.raises(TypeError, match=r"seed must be an int, got str"):
-        vit_experiments.training_subset(TWO_IMAGES, 1, seed="0")
+        vit_scale_experiments.training_subset(TWO_IMAGES, 1, seed="0")
     with pytest.raises(TypeError, match=r"data must be an ImageSet, got Tensor"):
-        position_codes_experiments.upsample_images(TWO_IMAGES.images, 2)
+        vit_scale_experiments.upsample_images(TWO_IMAGES.images, 2)
     with pytest.raises(TypeError, match=r"batch must be a DateBatch"):
         transformer_experiments.date_cross_attention(
             Transformer(11, d_model=16, num_heads=2, num_layers=1, d_ff=32), TWO_IMAGES, bos=1
@@ -838,16 +838,21 @@ def _helper_calls() -> dict[str, object]:
                 "sample_decode without a generator",
                 lambda: decoding.sample_decode(model, source, bos=10),
             ),
+            (
+                "sample_decode with top_p",
+                lambda: decoding.sample_decode(model, source, bos=10, top_p=0.9),
+            ),
+            ("beam_search", lambda: decoding.beam_search(model, source, bos=10, beam_size=3)),
             ("exact_match_accuracy", lambda: exact_match_accuracy(model, source, source, bos=10)),
             (
                 "date_cross_attention",
                 lambda: transformer_experiments.date_cross_attention(date_model, batch, task.bos),
             ),
-            ("training_subset", lambda: vit_experiments.training_subset(digits, 3, seed=0)),
-            ("upsample_images", lambda: position_codes_experiments.upsample_images(TWO_IMAGES, 2)),
+            ("training_subset", lambda: vit_scale_experiments.training_subset(digits, 3, seed=0)),
+            ("upsample_images", lambda: vit_scale_experiments.upsample_images(TWO_IMAGES, 2)),
             (
                 "evaluate_stretched",
-                lambda: position_codes_experiments.evaluate_stretched(vits, TWO_IMAGES),
+                lambda: vit_scale_experiments.evaluate_stretched(vits, TWO_IMAGES),
             ),
             ("scaling_experiment", lambda: softmax_experiments.scaling_experiment([4], n_trials=8)),
             ("gradient_norms_per_layer", lambda: add_norm_experiments.gradient_norms_per_layer(2)),

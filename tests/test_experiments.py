@@ -97,7 +97,7 @@ def test_time_gru_and_attention_bad_input():
 
 def test_training_subset_is_seeded_and_sized():
     from lessons_lib.data import ImageSet
-    from lessons_lib.experiments.vit import training_subset
+    from lessons_lib.experiments.vit_scale import training_subset
 
     data = ImageSet(
         torch.arange(20.0).reshape(20, 1, 1, 1), torch.arange(20), tuple(map(str, range(20)))
@@ -112,7 +112,7 @@ def test_training_subset_is_seeded_and_sized():
 
 
 def test_summarise_runs_gives_mean_and_spread_per_size():
-    from lessons_lib.experiments.vit import summarise_runs
+    from lessons_lib.experiments.vit_scale import summarise_runs
 
     summary = summarise_runs({200: [0.8, 0.9, 0.7], 50: [0.5]})
     assert summary["sizes"] == [50, 200]
@@ -124,7 +124,7 @@ def test_summarise_runs_gives_mean_and_spread_per_size():
 
 def test_compare_vit_and_cnn_scores_every_size_seed_and_model():
     from lessons_lib.data import load_digits_split
-    from lessons_lib.experiments.vit import compare_vit_and_cnn
+    from lessons_lib.experiments.vit_scale import compare_vit_and_cnn
 
     train, validation, test = load_digits_split()
     settings = dict(sizes=(20, 40), seeds=(0, 1), eval_every=2, patience=1, max_steps=4)
@@ -148,9 +148,9 @@ def test_compare_vit_and_cnn_scores_every_size_seed_and_model():
 
 def test_train_to_best_keeps_the_weights_of_the_best_validation_accuracy():
     from lessons_lib.data import load_digits_split
-    from lessons_lib.experiments.vit import train_to_best, training_subset
+    from lessons_lib.experiments.vit_scale import training_subset
     from lessons_lib.metrics import classification_accuracy
-    from lessons_lib.training import seeded
+    from lessons_lib.training import seeded, train_to_best
     from lessons_lib.vit import DIGITS_VIT, ViT
 
     train, validation, _ = load_digits_split()
@@ -297,7 +297,7 @@ def test_compare_position_codes_trains_each_run_to_its_best_on_validation():
 
 def test_upsample_images_copies_each_pixel_into_a_block():
     from lessons_lib.data import ImageSet
-    from lessons_lib.experiments.position_codes import upsample_images
+    from lessons_lib.experiments.vit_scale import upsample_images
 
     images = torch.arange(8.0).reshape(2, 1, 2, 2)
     data = ImageSet(images, torch.tensor([0, 1]), ("a", "b"))
@@ -311,7 +311,7 @@ def test_upsample_images_copies_each_pixel_into_a_block():
 
 def test_evaluate_stretched_scores_before_and_after_for_each_trained_kind():
     from lessons_lib.data import MarkPositionTask
-    from lessons_lib.experiments.position_codes import STRETCHES, evaluate_stretched
+    from lessons_lib.experiments.vit_scale import STRETCHES, evaluate_stretched
     from lessons_lib.metrics import classification_accuracy
     from lessons_lib.training import seeded_vit
 

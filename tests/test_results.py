@@ -88,7 +88,7 @@ def test_vit_vs_cnn_file_holds_every_size_seed_and_model():
 
 def test_a_slice_of_the_vit_vs_cnn_sweep_agrees_with_its_file():
     from lessons_lib.data import load_digits_split
-    from lessons_lib.experiments.vit import compare_vit_and_cnn
+    from lessons_lib.experiments.vit_scale import compare_vit_and_cnn
 
     record = load_result("vit_vs_cnn")
     size, seed = min(record["data"]["sizes"]), record["seeds"][0]

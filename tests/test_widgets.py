@@ -109,11 +109,11 @@ ARGUMENTS: dict[str, Callable[[], Arguments]] = {
     "date_attention_explorer": date_arguments,
     "patching_explorer": lambda: ((images(), ["a", "b"]), {}),
     "position_explorer": position_arguments,
+    "vit_attention_explorer": vit_arguments,
     "stretched_codes_explorer": lambda: (
         (dict(zip(("1-D", "2-D"), torch.randn(2, 16, 8, generator=generator()))), 4, 4),
         {},
     ),
-    "vit_attention_explorer": vit_arguments,
     "vit_cnn_explorer": lambda: (
         ({"ViT": {50: [0.3, 0.4], 200: [0.6, 0.7]}, "CNN": {50: [0.5, 0.6], 200: [0.8, 0.9]}},),
         {},

@@ -70,19 +70,3 @@ def test_static_form_holds_a_distinct_frame_for_every_setting(codes_by_kind):
     assert len(data["frames"]) == 12 * 2
     assert len(set(data["frames"].values())) == 24
     assert len(html) < 1_000_000
-
-
-def test_stretched_codes_explorer_shows_each_table_for_the_chosen_patch():
-    from lessons_lib.widgets.position_codes import stretched_codes_explorer
-
-    tables = dict(zip(("naive", "on the grid"), torch.randn(2, 12, 6)))
-    explorer = stretched_codes_explorer(tables, 3, 4)
-    explorer.controls["patch_index"].value = 7
-    panels = [ax.images[0].get_array() for ax in explorer.figure.axes if ax.images]
-    assert len(panels) == 2
-    for panel, codes in zip(panels, tables.values()):
-        assert torch.allclose(torch.as_tensor(panel), patch_similarity(codes, 7, 3, 4), atol=1e-6)
-    with pytest.raises(ValueError, match="a 3x4 grid has 12 patches, got 11 codes"):
-        stretched_codes_explorer({"bad": torch.randn(11, 6)}, 3, 4)
-    with pytest.raises(ValueError, match="at least one table"):
-        stretched_codes_explorer({}, 3, 4)

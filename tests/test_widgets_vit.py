@@ -17,9 +17,7 @@ from lessons_lib.widgets.vit import (
     attention_overlay,
     query_options,
     red_overlay,
-    seed_readout,
     vit_attention_explorer,
-    vit_cnn_explorer,
 )
 
 pytestmark = pytest.mark.widgets
@@ -74,37 +72,3 @@ def test_red_overlay_is_opaque_in_proportion_to_the_weight():
     assert rgba.shape == (2, 2, 4)
     assert rgba[..., 3].max() == pytest.approx(0.8)
     assert rgba[0, 0, 3] == pytest.approx(0.2) and rgba[1, 0, 3] == 0.0
-
-
-SCORES = {
-    "ViT": {50: [0.3, 0.4, 0.5], 200: [0.6, 0.7, 0.8]},
-    "CNN": {50: [0.5, 0.6, 0.7], 200: [0.8, 0.85, 0.9]},
-}
-
-
-def test_vit_cnn_explorer_shows_the_chosen_models_and_spread():
-    explorer = vit_cnn_explorer(SCORES)
-    html = explorer.static_html()
-    data = json.loads(re.search(r'class="lessons-explorer-data">(.*?)</script>', html).group(1))
-    assert len(data["frames"]) == 3 * 2 * 2  # models, spread, sizes
-    assert len(set(data["frames"].values())) == 12
-    assert len(html) < 1_000_000
-    explorer.update(models="CNN", spread="seeds", size=200)
-    ax = explorer.figure.axes[0]
-    title = ax.title.get_text()
-    assert title == "200 training images\nCNN: 0.80, 0.85, 0.90 (mean 0.85)"
-    lines = [line for line in ax.get_lines() if line.get_visible() and line.get_marker() == "o"]
-    assert len(lines) == 1 and list(lines[0].get_ydata()) == pytest.approx([0.6, 0.85])
-
-
-def test_seed_readout_lists_every_seed_and_the_mean():
-    assert seed_readout(SCORES, ["ViT", "CNN"], 50) == (
-        "ViT: 0.30, 0.40, 0.50 (mean 0.40)\nCNN: 0.50, 0.60, 0.70 (mean 0.60)"
-    )
-
-
-def test_vit_cnn_explorer_refuses_mismatched_scores():
-    with pytest.raises(ValueError, match=r"the same sizes, got models \['ViT'\]"):
-        vit_cnn_explorer({"ViT": SCORES["ViT"]})
-    with pytest.raises(ValueError, match=r"the same sizes"):
-        vit_cnn_explorer({"ViT": SCORES["ViT"], "CNN": {50: [0.5]}})

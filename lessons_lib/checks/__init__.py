@@ -29,6 +29,7 @@ from lessons_lib.checks import (
     transformer,
     vit,
     vit_patching,
+    vit_scale,
 )
 from lessons_lib.checks.add_norm import check_add_norm, check_layer_norm
 from lessons_lib.checks.autoregressive_decoding import (
@@ -42,7 +43,6 @@ from lessons_lib.checks.position_codes import (
     check_codes_2d,
     check_cosine_similarity,
     check_rotary,
-    check_stretch_codes,
 )
 from lessons_lib.checks.qkv import check_attention_head, check_attention_weights
 from lessons_lib.checks.softmax import check_sharpen, check_softmax, check_temperature_softmax
@@ -53,6 +53,7 @@ from lessons_lib.checks.transformer import (
 )
 from lessons_lib.checks.vit import check_input_sequence, check_read_out, check_rollout
 from lessons_lib.checks.vit_patching import check_conv_embedding, check_patchify
+from lessons_lib.checks.vit_scale import check_stretch_codes
 
 EXERCISES: dict[str, Exercise] = {
     exercise.name: exercise
@@ -77,11 +78,11 @@ EXERCISES: dict[str, Exercise] = {
         vit_patching.CONV_EMBEDDING,
         position_codes.CODES_2D,
         position_codes.COSINE_SIMILARITY,
-        position_codes.STRETCH_CODES,
         position_codes.ROTARY,
         vit.INPUT_SEQUENCE,
         vit.READ_OUT,
         vit.ROLLOUT,
+        vit_scale.STRETCH_CODES,
     )
 }
 """Every checker by name: its inputs, right answer and known mistakes."""

@@ -1,9 +1,9 @@
 """Chapter 09's experiments: the ViT with each kind of position code.
 
 The two settings of the chapter (:data:`MARK_TASK_VIT`, :data:`DIGITS_POSITIONS_VIT`),
-one ViT per (kind, seed) (:func:`compare_position_codes`, trained to its best
-with :func:`~lessons_lib.experiments.vit.train_to_best`), and the codes
-stretched to larger images (:func:`upsample_images`, :func:`evaluate_stretched`).
+and one ViT per (kind, seed) (:func:`compare_position_codes`, trained to its best
+with :func:`~lessons_lib.training.train_to_best`). The codes stretched to
+larger images are the appendix's (:mod:`lessons_lib.experiments.vit_scale`).
 The intervals over seeds are :mod:`lessons_lib.intervals`.
 
 Layer: experiments (imports training, metrics and everything below, and tqdm).
@@ -11,19 +11,15 @@ Layer: experiments (imports training, metrics and everything below, and tqdm).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from torch import nn
 from tqdm.auto import tqdm
 
 from lessons_lib._env import building_book
-from lessons_lib._validate import require_positive_int, validated
+from lessons_lib._validate import validated
 from lessons_lib.data import ImageSet
 from lessons_lib.experiments._seeds import require_seeds
-from lessons_lib.experiments.vit import train_to_best
 from lessons_lib.metrics import classification_accuracy
-from lessons_lib.training import seeded_vit, train_vit
-from lessons_lib.vit import POSITION_KINDS, ViT, stretch_positions
+from lessons_lib.training import seeded_vit, train_to_best, train_vit
+from lessons_lib.vit import POSITION_KINDS, ViT
 
 # Chapter 09's two settings. The position task: 2x2 patches, a 4x4 grid; codes start as
 # N(0, 0.3^2), so that 120 steps find the mark's quadrant with every learned kind.
@@ -136,61 +132,3 @@ def compare_position_codes(
                 best_steps.setdefault(kind, []).append(run.best_step)
         models.setdefault(kind, model)
     return scores, models
-
-
-def upsample_images(data: ImageSet, factor: int) -> ImageSet:
-    """Every image ``factor`` times larger each way, each pixel copied into a block.
-
-    images ``(n, C, H, W)`` -> ``(n, C, factor H, factor W)`` (nearest-neighbour),
-    labels unchanged. With the patch size kept, the ViT then sees a grid
-    ``factor`` times larger each way.
-
-    >>> import torch
-    >>> data = ImageSet(torch.zeros(2, 1, 8, 8), torch.zeros(2, dtype=torch.long), ("a",))
-    >>> tuple(upsample_images(data, 2).images.shape)
-    (2, 1, 16, 16)
-    """
-    if not isinstance(data, ImageSet):
-        raise TypeError(f"data must be an ImageSet, got {type(data).__name__}")
-    factor = require_positive_int("factor", factor)
-    images = nn.functional.interpolate(data.images, scale_factor=factor, mode="nearest")
-    return ImageSet(images, data.labels, data.class_names)  # (n, C, factor H, factor W)
-
-
-STRETCHES = {  # label -> (the kind of the trained model, how its codes are stretched)
-    "none": ("none", "2d"),
-    "1-D codes, stretched in 1-D": ("1d", "1d"),
-    "1-D codes, stretched in 2-D": ("1d", "2d"),
-    "2-D codes, tables stretched": ("2d", "2d"),
-}
-
-
-def evaluate_stretched(
-    models: Mapping[str, ViT], test: ImageSet, factor: int = 2
-) -> dict[str, tuple[float, float]]:
-    """Test accuracy at the training size and on ``factor``-times larger images.
-
-    For each entry of :data:`STRETCHES` whose kind is in ``models`` (trained
-    ViTs by kind), the model is scored on ``test`` as it is, then copied with
-    its codes stretched to the larger grid (:func:`~lessons_lib.vit.stretch_positions`)
-    and scored on the upsampled ``test`` (:func:`upsample_images`), with no
-    further training. Returns label -> (accuracy before, accuracy after).
-    """
-    kinds = {kind for kind, _ in STRETCHES.values()}
-    if not isinstance(models, Mapping) or not kinds & set(models):
-        raise ValueError(
-            f"models must map at least one of the kinds {sorted(kinds)} to a trained ViT, "
-            f"got {sorted(models) if isinstance(models, Mapping) else type(models).__name__}"
-        )
-    larger = upsample_images(test, factor)
-    results = {}
-    for label, (kind, method) in STRETCHES.items():
-        if kind not in models:
-            continue
-        model = models[kind]
-        stretched = stretch_positions(model, model.image_size * factor, method)
-        results[label] = (
-            classification_accuracy(model, test),
-            classification_accuracy(stretched, larger),
-        )
-    return results

@@ -25,7 +25,7 @@ from lessons_lib.widgets.autoregressive_decoding import decoding_explorer
 from lessons_lib.widgets.cross_attention import cross_attention_explorer
 from lessons_lib.widgets.explorer import WIDGET_VIEW_MIMETYPE, Explorer
 from lessons_lib.widgets.masking import masking_explorer
-from lessons_lib.widgets.position_codes import position_explorer, stretched_codes_explorer
+from lessons_lib.widgets.position_codes import position_explorer
 from lessons_lib.widgets.qkv import qkv_explorer, query_weights
 from lessons_lib.widgets.rendering import FrameDrawer
 from lessons_lib.widgets.softmax import scaling_explorer, softmax_explorer
@@ -34,8 +34,9 @@ from lessons_lib.widgets.transformer import (
     date_attention_explorer,
     transformer_attention_explorer,
 )
-from lessons_lib.widgets.vit import vit_attention_explorer, vit_cnn_explorer
+from lessons_lib.widgets.vit import vit_attention_explorer
 from lessons_lib.widgets.vit_patching import patching_explorer
+from lessons_lib.widgets.vit_scale import stretched_codes_explorer, vit_cnn_explorer
 
 # Every chapter's explorer, by its (unique) name, in chapter order.
 EXPLORERS: dict[str, Callable[..., Explorer]] = {
@@ -52,8 +53,8 @@ EXPLORERS: dict[str, Callable[..., Explorer]] = {
         decoding_explorer,
         patching_explorer,
         position_explorer,
-        stretched_codes_explorer,
         vit_attention_explorer,
+        stretched_codes_explorer,
         vit_cnn_explorer,
     )
 }

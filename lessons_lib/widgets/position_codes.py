@@ -74,7 +74,7 @@ def plot_similarity_grid(codes: torch.Tensor, grid_h: int, grid_w: int, title: s
     return figure
 
 
-def _tables(
+def code_tables(
     name: str, tables: Mapping[str, torch.Tensor], grid_h: int, grid_w: int
 ) -> dict[str, torch.Tensor]:
     """Every table of codes checked up front, as float32 (detached): NaN or inf are refused.
@@ -103,7 +103,7 @@ def position_explorer(
     >>> explorer = position_explorer({"random": torch.randn(4, 8)}, grid_h=2, grid_w=2)
     >>> explorer.controls["patch_index"].value = 3  # the picture follows
     """
-    codes_by_kind = _tables("codes_by_kind", codes_by_kind, grid_h, grid_w)
+    codes_by_kind = code_tables("codes_by_kind", codes_by_kind, grid_h, grid_w)
     kinds = list(codes_by_kind)
     figure = new_figure(4.2, 3.4)
     ax = figure.subplots()
@@ -134,57 +134,5 @@ def position_explorer(
     caption = (
         "Cosine similarity between the chosen patch's position code (red box) and the code "
         "of every patch: bright cells are patches whose codes point the same way."
-    )
-    return Explorer(figure, controls, update, caption=caption)
-
-
-def stretched_codes_explorer(
-    codes_by_method: Mapping[str, torch.Tensor], grid_h: int, grid_w: int
-) -> Explorer:
-    """Codes stretched to a larger grid, side by side: one patch's similarity to every patch.
-
-    ``codes_by_method`` maps a name (how the codes were stretched) to a table
-    ``(grid_h * grid_w, d)`` in row-major patch order; each gets one panel. Pick
-    a patch: every panel shows the cosine similarity of that patch's code with
-    all the codes of the same table, laid out as the grid.
-
-    >>> codes = {"a": torch.randn(16, 8), "b": torch.randn(16, 8)}
-    >>> explorer = stretched_codes_explorer(codes, grid_h=4, grid_w=4)
-    >>> explorer.controls["patch_index"].value = 5  # every panel follows
-    """
-    codes_by_method = _tables("codes_by_method", codes_by_method, grid_h, grid_w)
-    names = list(codes_by_method)
-    figure = new_figure(2.6 * len(names) + 0.8, 3.0)
-    axes = figure.subplots(1, len(names), squeeze=False)[0]
-    images, markers = [], []
-    for ax, name in zip(axes, names):
-        images.append(heatmap(ax, torch.zeros(grid_h, grid_w), cmap="viridis", vmin=-1, vmax=1))
-        ax.set_title(name, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        markers.append(
-            ax.add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="red", linewidth=2))
-        )
-    figure.colorbar(images[0], ax=list(axes), shrink=0.8, label="cosine similarity")
-    controls = {
-        "patch_index": ipywidgets.Dropdown(
-            options=[
-                (f"{i} (row {i // grid_w}, col {i % grid_w})", i) for i in range(grid_h * grid_w)
-            ],
-            description="patch",
-        ),
-    }
-
-    def update(patch_index: int) -> list[Artist]:
-        row, col = divmod(patch_index, grid_w)
-        for image, marker, name in zip(images, markers, names):
-            similarity = patch_similarity(codes_by_method[name], patch_index, grid_h, grid_w)
-            image.set_data(similarity.numpy())  # (grid_h, grid_w)
-            marker.set_xy((col - 0.5, row - 0.5))
-        return [*images, *markers]
-
-    caption = (
-        "Each panel: the same trained codes stretched to a larger grid in one way. Bright "
-        "cells are patches whose codes point the same way as the chosen patch's (red box)."
     )
     return Explorer(figure, controls, update, caption=caption)

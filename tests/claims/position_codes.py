@@ -174,31 +174,6 @@ CLAIMS = [
         ),
     ),
     Claim(
-        "Stretched on the grid, both kinds keep most of their skill: {after_grid_1d} and "
-        "{after_grid_2d}, against {before_grid_1d} and {before_grid_2d} before.",
-        lambda g: (
-            g["after_grid_1d"] >= 0.75
-            and g["after_grid_2d"] >= 0.75
-            and g["before_grid_1d"] >= 0.95
-            and g["before_grid_2d"] >= 0.95
-        ),
-    ),
-    Claim(
-        "The 1-D codes stretched as a line fall to {after_line}, and the model without codes "
-        "stays at chance ({after_none}).",
-        lambda g: (
-            g["after_line"] < min(g["after_grid_1d"], g["after_grid_2d"]) - 0.2
-            and g["after_line"] < g["before_line"] - 0.3
-            and g["after_none"] <= g["mark_largest_share"] + 0.02
-        ),
-    ),
-    Claim(
-        "Stretched as a line, only {agree_line} of the new patches have a code most like one "
-        "from their own quadrant; stretched on the grid, {agree_grid_1d} do, and "
-        "{agree_grid_2d} for the 2-D tables.",
-        lambda g: g["agree_line"] < 0.75 and min(g["agree_grid_1d"], g["agree_grid_2d"]) >= 0.9,
-    ),
-    Claim(
         "The four RoPE scores differ by float32 rounding; the added codes' by far more.",
         lambda g: g["rope_spread"] < 1e-4 and g["added_spread"] > 0.1,
     ),

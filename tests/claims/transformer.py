@@ -6,6 +6,8 @@ import statistics
 from collections.abc import Mapping
 
 from lessons_lib.data import DATE_FIELDS, DATE_FORMATS, format_date
+from lessons_lib.results import load_result
+from lessons_lib.training import DateRecipe
 from tests.claims import Claim
 
 FIELDS = DATE_FIELDS  # year, month, day: the order of every glued (formats, 3) table
@@ -55,6 +57,29 @@ def _layouts() -> list[list[tuple[str, dict[str, tuple[int, int]]]]]:
         datetime.date(2068, 12, 31),
     ]
     return [[format_date(date, style) for style in DATE_FORMATS] for date in dates]
+
+
+def _sweep() -> dict:
+    return load_result("date_recipe")["data"]
+
+
+def _recipe_name(recipe: DateRecipe) -> str:
+    return f"lr={recipe.lr:g} batch={recipe.batch_size}"
+
+
+def _sweep_medians() -> dict[str, float]:
+    """Each setting's median training dates read, recomputed from its runs (inf: not reached)."""
+    return {
+        name: statistics.median(
+            math.inf if run["dates_read"] is None else run["dates_read"] for run in runs
+        )
+        for name, runs in _sweep()["runs"].items()
+    }
+
+
+def _largest_lr_smallest_batch() -> str:
+    settings = load_result("date_recipe")["settings"]
+    return f"lr={max(settings['learning_rates']):g} batch={min(settings['batch_sizes'])}"
 
 
 def _month_as_word() -> list[bool]:
@@ -154,6 +179,27 @@ CLAIMS += [
         lambda g: _fields_move(),
     ),
     Claim(
+        "`bench/results_date_recipe.py` trained each of {recipe_settings} pairs of a learning "
+        "rate and a batch size from {recipe_seeds} seeds ... The pair with the lowest median over "
+        "the seeds became `DateRecipe`'s.",
+        lambda g: (
+            g["recipe_settings"] == len(_sweep()["runs"])
+            and g["recipe_seeds"] == len(load_result("date_recipe")["seeds"])
+            and g["recipe_chosen"] == _sweep()["chosen"] == _recipe_name(DateRecipe())
+            and g["recipe_chosen_median"] == min(_sweep_medians().values())
+        ),
+    ),
+    Claim(
+        "That setting's own runs needed from {recipe_chosen_low} to {recipe_chosen_high} dates, a "
+        "range that holds the next best median ({recipe_runner_up_median}) ... (the largest "
+        "learning rate with the smallest batch did not reach 99% in most of its runs)",
+        lambda g: (
+            g["recipe_chosen_low"] <= g["recipe_runner_up_median"] <= g["recipe_chosen_high"]
+            and g["recipe_runner_up_median"] == sorted(_sweep_medians().values())[1]
+            and _sweep_medians()[_largest_lr_smallest_batch()] == math.inf
+        ),
+    ),
+    Claim(
         "Its full run stops once 99% of 1,000 validation dates come out exactly right; the "
         "summary: short of the {date_target} at which the full run stops.",
         lambda g: g["date_target"] == 0.99,
@@ -163,7 +209,7 @@ CLAIMS += [
         "the {date_test_size} test dates exactly right (validation: {date_validation_accuracy}). "
         "By the chapter's own target ... this short run is not yet a working date model.",
         lambda g: (
-            g["date_steps"] == 350
+            g["date_steps"] == 500
             and g["date_test_size"] == 1000
             and 0.8 <= g["date_test_accuracy"] < g["date_target"]
             and 0.8 <= g["date_validation_accuracy"] < g["date_target"]
@@ -171,9 +217,10 @@ CLAIMS += [
         ),
     ),
     Claim(
-        "No format reaches the target. The best, `27/11/26`, comes to {date_best_format_accuracy}.",
+        "No format reaches the target. The best, `27.11.2026`, comes to "
+        "{date_best_format_accuracy}.",
         lambda g: (
-            _best(g) == "27/11/26"
+            _best(g) == "27.11.2026"
             and g["date_best_format_accuracy"] == max(g["date_format_accuracies"])
             and g["date_best_format_accuracy"] < g["date_target"]
         ),
@@ -201,10 +248,10 @@ CLAIMS += [
     ),
     Claim(
         "With about 200 test dates in each format, one date moves a format's rate by half a "
-        "point, and each rate is uncertain by up to about three points (one standard error).",
+        "point, and each rate is uncertain by up to {date_format_max_se} (one standard error).",
         lambda g: (
             all(150 <= size <= 250 for size in g["date_format_sizes"])
-            and 0.025 <= max(_standard_errors(g)) <= 0.035
+            and abs(g["date_format_max_se"] - max(_standard_errors(g))) < TOLERANCE
         ),
     ),
     Claim(

@@ -1,18 +1,21 @@
-"""Chapter 10's experiments: the ViT against a small CNN as the training set grows.
+"""The appendix "The ViT at other scales": larger images, more data.
 
-Seeded training subsets (:func:`training_subset`), training with early
-stopping on the validation accuracy (:func:`train_to_best`, which chapter 09's
-runs use too), the comparison (:func:`compare_vit_and_cnn`) and its summary
-(:func:`summarise_runs`).
+Two experiments from the ViT paper beyond the seed notes:
+
+- codes stretched to larger images, without retraining (:func:`upsample_images`,
+  :data:`STRETCHES`, :func:`evaluate_stretched`; the stretching itself is
+  :func:`lessons_lib.vit.stretch_positions`);
+- the ViT against a small CNN as the training set grows: seeded training subsets
+  (:func:`training_subset`), every run trained to its best with
+  :func:`~lessons_lib.training.train_to_best`, the comparison
+  (:func:`compare_vit_and_cnn`) and its summary (:func:`summarise_runs`).
 
 Layer: experiments (imports training, metrics and everything below, and tqdm).
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -24,10 +27,68 @@ from lessons_lib.cnn import SmallCNN
 from lessons_lib.data import ImageSet
 from lessons_lib.experiments._seeds import require_seeds
 from lessons_lib.metrics import classification_accuracy
-from lessons_lib.training import fit, one_thread, seeded
-from lessons_lib.vit import DIGITS_VIT, ViT
+from lessons_lib.training import seeded, train_to_best
+from lessons_lib.vit import DIGITS_VIT, ViT, stretch_positions
 
 MODEL_KINDS = ("ViT", "CNN")
+
+
+def upsample_images(data: ImageSet, factor: int) -> ImageSet:
+    """Every image ``factor`` times larger each way, each pixel copied into a block.
+
+    images ``(n, C, H, W)`` -> ``(n, C, factor H, factor W)`` (nearest-neighbour),
+    labels unchanged. With the patch size kept, the ViT then sees a grid
+    ``factor`` times larger each way.
+
+    >>> import torch
+    >>> data = ImageSet(torch.zeros(2, 1, 8, 8), torch.zeros(2, dtype=torch.long), ("a",))
+    >>> tuple(upsample_images(data, 2).images.shape)
+    (2, 1, 16, 16)
+    """
+    if not isinstance(data, ImageSet):
+        raise TypeError(f"data must be an ImageSet, got {type(data).__name__}")
+    factor = require_positive_int("factor", factor)
+    images = nn.functional.interpolate(data.images, scale_factor=factor, mode="nearest")
+    return ImageSet(images, data.labels, data.class_names)  # (n, C, factor H, factor W)
+
+
+STRETCHES = {  # label -> (the kind of the trained model, how its codes are stretched)
+    "none": ("none", "2d"),
+    "1-D codes, stretched in 1-D": ("1d", "1d"),
+    "1-D codes, stretched in 2-D": ("1d", "2d"),
+    "2-D codes, tables stretched": ("2d", "2d"),
+}
+
+
+def evaluate_stretched(
+    models: Mapping[str, ViT], test: ImageSet, factor: int = 2
+) -> dict[str, tuple[float, float]]:
+    """Test accuracy at the training size and on ``factor``-times larger images.
+
+    For each entry of :data:`STRETCHES` whose kind is in ``models`` (trained
+    ViTs by kind), the model is scored on ``test`` as it is, then copied with
+    its codes stretched to the larger grid (:func:`~lessons_lib.vit.stretch_positions`)
+    and scored on the upsampled ``test`` (:func:`upsample_images`), with no
+    further training. Returns label -> (accuracy before, accuracy after).
+    """
+    kinds = {kind for kind, _ in STRETCHES.values()}
+    if not isinstance(models, Mapping) or not kinds & set(models):
+        raise ValueError(
+            f"models must map at least one of the kinds {sorted(kinds)} to a trained ViT, "
+            f"got {sorted(models) if isinstance(models, Mapping) else type(models).__name__}"
+        )
+    larger = upsample_images(test, factor)
+    results = {}
+    for label, (kind, method) in STRETCHES.items():
+        if kind not in models:
+            continue
+        model = models[kind]
+        stretched = stretch_positions(model, model.image_size * factor, method)
+        results[label] = (
+            classification_accuracy(model, test),
+            classification_accuracy(stretched, larger),
+        )
+    return results
 
 
 def training_subset(train: ImageSet, size: int, seed: int) -> ImageSet:
@@ -45,72 +106,6 @@ def training_subset(train: ImageSet, size: int, seed: int) -> ImageSet:
         raise ValueError(f"size must be at most the {len(train)} training images, got {size}")
     chosen = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:size]
     return ImageSet(train.images[chosen], train.labels[chosen], train.class_names)
-
-
-class BestRun(NamedTuple):
-    """How :func:`train_to_best` ended: the step whose weights it kept, and why it stopped."""
-
-    best_step: int  # the evaluation with the highest validation accuracy (its weights are kept)
-    steps: int  # every step taken, the patience after the best one included
-    validation_accuracy: float  # at best_step
-    stopped_early: bool  # False: max_steps ran out before the patience did
-
-
-def train_to_best(
-    model: nn.Module,
-    train: ImageSet,
-    validation: ImageSet,
-    *,
-    lr: float = 3e-3,
-    batch_size: int = 32,
-    seed: int = 0,
-    eval_every: int = 50,
-    patience: int = 6,
-    max_steps: int = 3000,
-) -> BestRun:
-    """Train until the validation accuracy stops rising; keep the weights of its best point.
-
-    Early stopping: every ``eval_every`` steps the accuracy on ``validation``
-    is measured; training stops once ``patience`` evaluations in a row bring
-    no new highest accuracy, or after ``max_steps``, and the model gets back
-    the weights of its first highest accuracy. One Adam optimiser runs
-    throughout (its moments carry over between evaluations); the batches are
-    drawn with replacement from ``train``, seeded by ``seed``.
-
-    Why accuracy and not the validation loss: on a few dozen training images
-    a model soon fits them all and grows confident, and its validation loss
-    can rise from the first steps while its validation accuracy still climbs
-    for hundreds of steps; stopping on the loss would keep the untrained model.
-    """
-    for name, value in (("eval_every", eval_every), ("patience", patience)):
-        require_positive_int(name, value)
-    if require_positive_int("max_steps", max_steps) < eval_every:
-        raise ValueError(f"max_steps ({max_steps}) must be at least eval_every ({eval_every})")
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
-    batches = train.batches(batch_size, torch.Generator().manual_seed(seed))
-
-    def loss_fn(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        return nn.functional.cross_entropy(model(batch[0]), batch[1])
-
-    best = (classification_accuracy(model, validation), 0, copy.deepcopy(model.state_dict()))
-    steps, waited = 0, 0
-    with one_thread():
-        while steps < max_steps and waited < patience:
-            chunk = min(eval_every, max_steps - steps)
-            fit(model, loss_fn, batches, steps=chunk, optimiser=optimiser, progress=False)
-            steps += chunk
-            accuracy = classification_accuracy(model, validation)
-            if accuracy > best[0]:
-                best, waited = (accuracy, steps, copy.deepcopy(model.state_dict())), 0
-            else:
-                waited += 1
-    model.load_state_dict(best[2])
-    return BestRun(
-        best_step=best[1],
-        steps=steps,
-        validation_accuracy=best[0],
-        stopped_early=waited >= patience,
-    )
 
 
 def compare_vit_and_cnn(
