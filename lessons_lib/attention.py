@@ -33,6 +33,7 @@ from lessons_lib._validate import (
     require_dtype_of,
     require_float,
     require_min_rank,
+    require_number,
     require_positive_int,
     require_rank,
     validated,
@@ -66,6 +67,7 @@ def attend(
     *,
     scaled: bool = True,
     bias: torch.Tensor | None = None,
+    dropout: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The computation itself, without input checks: scores, softmax, weighted sum.
 
@@ -76,6 +78,9 @@ def attend(
     as torch's ``scaled_dot_product_attention`` does with a float ``attn_mask``.
     A masked-out score becomes -inf, so its weight is exactly 0; a row with
     nothing allowed gets all-zero weights (see :func:`lessons_lib.softmax`).
+    ``dropout`` (e.g. an ``nn.Dropout``) is applied to the weights before
+    they weight the values, as ``torch.nn.MultiheadAttention`` does, and the
+    weights returned are the dropped ones, as torch returns them.
     """
     scores = attention_scores(queries, keys, scaled=scaled)  # (..., L_q, L_k)
     if bias is not None:
@@ -83,6 +88,8 @@ def attend(
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))  # may not attend -> -inf (apply_mask)
     weights = softmax(scores, dim=-1)  # each row sums to 1 over the keys
+    if dropout is not None:
+        weights = dropout(weights)  # training only: a weight is zeroed, or scaled by 1/(1-p)
     return weights @ values, weights  # (..., L_q, d_v), (..., L_q, L_k)
 
 
@@ -216,6 +223,20 @@ class KVCache:
             self.values = self.values[rows]
 
 
+def require_dropout(name: str, p: object) -> float:
+    """Return ``p`` if it is a dropout probability in [0, 1), else a TypeError or ValueError.
+
+    ``nn.Dropout`` accepts 1, which zeroes everything (and 0/0 in its
+    scaling, 1 / (1 - p)): a model built so would learn nothing.
+
+    >>> require_dropout("dropout", 0.1)
+    0.1
+    """
+    if not 0 <= require_number(name, p) < 1:
+        raise ValueError(f"{name} must be a probability in [0, 1), got {p!r}")
+    return float(p)
+
+
 class MultiHeadAttention(nn.Module):
     """Several attention heads side by side, then one output projection.
 
@@ -242,14 +263,26 @@ class MultiHeadAttention(nn.Module):
     for a bias that depends on the query (the ViT paper's relative position
     code, :class:`lessons_lib.positions.RelativePositionBias2D`).
 
+    ``dropout`` (default 0: none) drops attention weights in training mode
+    only, each with probability ``dropout``, scaling the rest by
+    ``1 / (1 - dropout)``, between the softmax and the weighted sum of the
+    values, as ``nn.MultiheadAttention(dropout=...)`` does. The Transformer
+    paper does not mention this dropout (its section 5.4 drops sublayer
+    outputs and embeddings); torch's layers and the paper's tensor2tensor code
+    apply it. The weights returned are those after dropout, as torch returns
+    them: in training mode their rows need not sum to 1.
+
     >>> mha = MultiHeadAttention(d_model=16, num_heads=4)
     >>> out, weights = mha(torch.randn(2, 5, 16), torch.randn(2, 7, 16), torch.randn(2, 7, 16))
     """
 
-    def __init__(self, d_model: int, num_heads: int, *, bias: bool = True) -> None:
+    def __init__(
+        self, d_model: int, num_heads: int, *, bias: bool = True, dropout: float = 0.0
+    ) -> None:
         super().__init__()
         d_model = require_positive_int("d_model", d_model)
         num_heads = require_positive_int("num_heads", num_heads)
+        dropout = require_dropout("dropout", dropout)
         if d_model % num_heads != 0:
             raise ValueError(
                 f"d_model={d_model} must be divisible by num_heads={num_heads} "
@@ -263,6 +296,7 @@ class MultiHeadAttention(nn.Module):
         self.w_k = nn.Linear(d_model, d_model, bias=bias)
         self.w_v = nn.Linear(d_model, d_model, bias=bias)
         self.w_o = nn.Linear(d_model, d_model, bias=bias)
+        self.dropout = nn.Dropout(dropout)  # on the attention weights, in training mode only
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, seq, d_model)`` -> ``(batch, heads, seq, d_head)``."""
@@ -294,7 +328,9 @@ class MultiHeadAttention(nn.Module):
         keys, values = self.keys_and_values(key, value, cache)  # (batch, heads, L_k, d_head)
         if bias is not None:
             bias = self._bias_for_heads(bias, queries, keys.shape[2])  # (.., heads, L_q, L_k)
-        heads, weights = attend(queries, keys, values, mask=mask, bias=bias)  # (b, h, L_q, d_h)
+        heads, weights = attend(  # (batch, heads, L_q, d_head), (batch, heads, L_q, L_k)
+            queries, keys, values, mask=mask, bias=bias, dropout=self.dropout
+        )
         return self.w_o(self.merge_heads(heads)), weights
 
     def keys_and_values(
@@ -418,7 +454,11 @@ def copy_into_torch(ours: MultiHeadAttention) -> nn.MultiheadAttention:
     torch.Size([24, 8])
     """
     theirs = nn.MultiheadAttention(
-        ours.d_model, ours.num_heads, bias=ours.w_q.bias is not None, batch_first=True
+        ours.d_model,
+        ours.num_heads,
+        bias=ours.w_q.bias is not None,
+        dropout=ours.dropout.p,
+        batch_first=True,
     )
     theirs.to(ours.w_q.weight.dtype)
     projections = (ours.w_q, ours.w_k, ours.w_v)

@@ -19,7 +19,8 @@ keys and values of earlier positions never change (the causal mask keeps them
 from seeing later tokens). With ``use_cache=True`` the loop passes
 ``model.new_cache()`` to ``model.decode``, and every attention layer keeps its
 keys and values there (:class:`lessons_lib.attention.KVCache`), so a step
-feeds the decoder the newest token alone.
+feeds the decoder the newest token alone. A decoder-only model (GPT) has no
+source and no begin token: :func:`generate_text` continues a prompt.
 
 Layer: decoding (imports the models and the ops below them only).
 """
@@ -41,8 +42,9 @@ from lessons_lib._validate import (
     require_tensor,
     validated,
 )
+from lessons_lib.gpt import GPT
 from lessons_lib.softmax import softmax
-from lessons_lib.transformer import LayerCache, Transformer
+from lessons_lib.transformer import LayerCache, Transformer, check_token_ids
 
 Chooser = Callable[[torch.Tensor], torch.Tensor]
 
@@ -517,3 +519,64 @@ def beam_search(
         beam_scores=scores.gather(1, order),
         history=history,
     )
+
+
+# --- decoder-only models: continue a prompt ---------------------------------------------
+
+
+def _check_generate_text(model: GPT, prompt: torch.Tensor, steps: int, choose: Chooser) -> None:
+    if not isinstance(model, GPT):
+        raise TypeError(f"model must be a GPT, got {type(model).__name__}")
+    prompt = check_token_ids("prompt", prompt, model.vocab_size)  # (batch, L), ids in range
+    if prompt.shape[1] == 0:
+        raise ValueError(f"prompt holds no tokens (shape {tuple(prompt.shape)}): give at least one")
+    steps = require_int("steps", steps)
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    if prompt.shape[1] + steps > model.max_len:
+        raise ValueError(
+            f"a prompt of {prompt.shape[1]} tokens + steps={steps} is {prompt.shape[1] + steps} "
+            f"positions, more than the model's max_len={model.max_len}; generate at most "
+            f"{model.max_len - prompt.shape[1]} steps"
+        )
+    if not callable(choose):
+        raise TypeError(f"choose must map logits (batch, vocab) to tokens (batch,), got {choose!r}")
+
+
+@validated(_check_generate_text)
+@torch.no_grad()
+def generate_text(
+    model: GPT,
+    prompt: torch.Tensor,
+    steps: int,
+    choose: Chooser = greedy_choice,
+    *,
+    use_cache: bool = True,
+) -> torch.Tensor:
+    """Continue ``prompt`` by ``steps`` tokens, one at a time: each output is the next input.
+
+        logits_t = model(tokens_0 .. tokens_t)[-1];  tokens_{t+1} = choose(logits_t)
+
+    prompt ``(batch, L)`` token ids -> ``(batch, L + steps)``: the prompt and
+    what follows it. ``L + steps`` may not exceed ``model.max_len``. With
+    ``use_cache`` the prompt is read once and every later step feeds the
+    model only the newest token; without it, every step reruns the model over
+    the whole text. Both give the same tokens. The model runs in eval mode
+    (no dropout); sampling draws from the chooser's own generator, so the
+    global random state is left as it was.
+
+    >>> model = GPT(20, d_model=16, num_heads=2, num_layers=1, d_ff=32, max_len=12)
+    >>> generate_text(model, torch.tensor([[3, 1, 4]]), steps=5).shape
+    torch.Size([1, 8])
+    """
+    was_training = model.training
+    model.eval()
+    cache = model.new_cache() if use_cache else None
+    tokens, new_tokens = prompt, prompt  # the first step reads the whole prompt
+    for _ in range(steps):
+        logits = model(new_tokens, cache=cache)[:, -1]  # (batch, vocab): scores the next token
+        chosen = choose(logits).to(tokens.dtype)  # (batch,)
+        tokens = torch.cat([tokens, chosen[:, None]], dim=1)  # (batch, L + t + 1)
+        new_tokens = tokens[:, -1:] if use_cache else tokens  # the cache holds the others
+    model.train(was_training)
+    return tokens

@@ -152,6 +152,11 @@ class FeedForward(nn.Module):
     form, as ``nn.GELU``), is the one the ViT paper's MLP uses (Dosovitskiy et
     al., 2021, section 3.1).
 
+    ``dropout`` (default 0: none) drops hidden units between the two layers
+    in training mode, as ``nn.TransformerEncoderLayer`` does; the paper's own
+    dropout on the block's output is the layer's (see ``residual_step`` in
+    :mod:`lessons_lib.transformer`). It must lie in [0, 1).
+
     >>> FeedForward(16, 64)(torch.randn(2, 5, 16)).shape
     torch.Size([2, 5, 16])
     >>> FeedForward(16, 64, activation="gelu").activation
@@ -164,6 +169,8 @@ class FeedForward(nn.Module):
         super().__init__()
         d_model = require_positive_int("d_model", d_model)
         d_ff = require_positive_int("d_ff", d_ff)
+        if not 0 <= require_number("dropout", dropout) < 1:  # 1 would zero every hidden unit
+            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
         self.activation = activation

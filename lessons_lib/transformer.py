@@ -34,7 +34,7 @@ from lessons_lib._validate import (
     require_tensor,
     validated,
 )
-from lessons_lib.attention import KVCache, MultiHeadAttention, copy_from_torch
+from lessons_lib.attention import KVCache, MultiHeadAttention, copy_from_torch, require_dropout
 from lessons_lib.masking import causal_mask
 from lessons_lib.positions import sinusoidal_positions
 from lessons_lib.residual import AddNorm, FeedForward, LayerNorm
@@ -54,6 +54,10 @@ def residual_step(
 
     post-norm (paper, notes, default):  LayerNorm(x + Dropout(Sublayer(x)))
     pre-norm (norm_first=True):         x + Dropout(Sublayer(LayerNorm(x)))
+
+    The dropout is the paper's (Vaswani et al. 2017, section 5.4): "to the
+    output of each sub-layer, before it is added to the sub-layer input and
+    normalized"; it acts in training mode only.
     """
     if norm_first:
         return x + dropout(sublayer(add_norm.norm(x)))
@@ -71,7 +75,15 @@ def _check_states(name: str, x: object, layer: nn.Module) -> torch.Tensor:
 
 
 class _LayerParts(nn.Module):
-    """What encoder and decoder layers share: self-attention, feed-forward, two add & norms."""
+    """What encoder and decoder layers share: self-attention, feed-forward, two add & norms.
+
+    ``dropout`` (in [0, 1), default 0) is used three ways, as in
+    ``nn.TransformerEncoderLayer``: on each sublayer's output before the
+    residual sum (the paper's, section 5.4), on the attention weights (see
+    :class:`MultiHeadAttention`) and on the feed-forward block's hidden units.
+    The random numbers are drawn in torch's order, so that under one seed a
+    layer in training mode equals torch's, dropped units included.
+    """
 
     def __init__(
         self,
@@ -86,7 +98,8 @@ class _LayerParts(nn.Module):
         super().__init__()
         self.d_model = d_model
         self.norm_first = norm_first
-        self.self_attention = MultiHeadAttention(d_model, num_heads)
+        require_dropout("dropout", dropout)
+        self.self_attention = MultiHeadAttention(d_model, num_heads, dropout=dropout)
         self.feed_forward = FeedForward(d_model, d_ff, dropout, activation)
         self.norm1 = AddNorm(d_model)
         self.norm2 = AddNorm(d_model)
@@ -153,12 +166,20 @@ class DecoderLayer(_LayerParts):
         y = LayerNorm(y + CrossAttention(y, memory, memory, memory_mask))
         y = LayerNorm(y + FeedForward(y))
 
+    With ``cross_attention=False`` the middle sublayer is gone: masked
+    self-attention and the feed-forward block only, the layer of a
+    decoder-only model (:class:`lessons_lib.gpt.GPT`), called without memory.
+    It has no ``cross_attention`` and no ``norm2``: ``norm1`` and ``norm3``
+    keep the names of their places in the full layer. Given ``causal_mask``
+    it equals ``nn.TransformerEncoderLayer`` run with the causal mask.
+
     y ``(batch, L_tgt, d_model)``, memory (the encoder output) ``(batch,
     L_src, d_model)``. ``target_mask`` (usually ``causal_mask(L_tgt)``, which
     :class:`Transformer` passes) broadcasts to ``(batch, L_tgt, L_tgt)``;
     ``memory_mask`` to ``(batch, L_tgt, L_src)``; True = may attend.
     With ``need_weights=True`` it also returns ``{"self": ..., "cross": ...}``,
-    the weights ``(batch, heads, L_tgt, L_tgt | L_src)``. With a
+    the weights ``(batch, heads, L_tgt, L_tgt | L_src)`` (``"self"`` alone
+    without cross-attention). With a
     :class:`LayerCache`, ``y`` holds only the new positions: the cache supplies
     the keys and values of the earlier ones (and of the memory). Matches
     ``nn.TransformerDecoderLayer(batch_first=True)`` with ReLU.
@@ -166,6 +187,9 @@ class DecoderLayer(_LayerParts):
     >>> from lessons_lib.masking import causal_mask
     >>> layer = DecoderLayer(d_model=32, num_heads=4, d_ff=64)
     >>> layer(torch.randn(2, 5, 32), torch.randn(2, 7, 32), causal_mask(5)).shape
+    torch.Size([2, 5, 32])
+    >>> alone = DecoderLayer(d_model=32, num_heads=4, d_ff=64, cross_attention=False)
+    >>> alone(torch.randn(2, 5, 32), target_mask=causal_mask(5)).shape
     torch.Size([2, 5, 32])
     """
 
@@ -178,6 +202,7 @@ class DecoderLayer(_LayerParts):
         dropout: float = 0.0,
         norm_first: bool = False,
         activation: str = "relu",
+        cross_attention: bool = True,
     ) -> None:
         super().__init__(
             d_model,
@@ -187,16 +212,36 @@ class DecoderLayer(_LayerParts):
             norm_first=norm_first,
             activation=activation,
         )
-        self.cross_attention = MultiHeadAttention(d_model, num_heads)
+        if cross_attention:
+            self.cross_attention = MultiHeadAttention(d_model, num_heads, dropout=dropout)
+        else:  # decoder-only: no cross-attention, and no add & norm around it
+            self.cross_attention = None
+            del self.norm2
         self.norm3 = AddNorm(d_model)
 
     def _check_forward(
-        self, y: torch.Tensor, memory: torch.Tensor, cache: LayerCache | None
+        self,
+        y: torch.Tensor,
+        memory: torch.Tensor | None,
+        memory_mask: torch.Tensor | None,
+        cache: LayerCache | None,
     ) -> None:
         y = _check_states("y", y, self)  # the masks: checked by the attention layers using them
-        memory = _check_states("memory", memory, self)
-        if memory.shape[0] != y.shape[0]:
-            raise ValueError(f"y has batch {y.shape[0]} but memory has batch {memory.shape[0]}")
+        if self.cross_attention is None and (memory is not None or memory_mask is not None):
+            raise ValueError(
+                "this DecoderLayer was built with cross_attention=False: it reads no encoder "
+                "memory, so call it without memory and memory_mask"
+            )
+        if self.cross_attention is not None:
+            if memory is None:
+                raise ValueError(
+                    "memory (the encoder's output, (batch, L_src, d_model)) is missing: this "
+                    "DecoderLayer has cross-attention; build it with cross_attention=False "
+                    "for a decoder-only model"
+                )
+            memory = _check_states("memory", memory, self)
+            if memory.shape[0] != y.shape[0]:
+                raise ValueError(f"y has batch {y.shape[0]} but memory has batch {memory.shape[0]}")
         if cache is not None and not isinstance(cache, LayerCache):
             raise TypeError(f"cache must be a LayerCache, got {type(cache).__name__}")
 
@@ -204,7 +249,7 @@ class DecoderLayer(_LayerParts):
     def forward(
         self,
         y: torch.Tensor,
-        memory: torch.Tensor,
+        memory: torch.Tensor | None = None,
         target_mask: torch.Tensor | None = None,
         memory_mask: torch.Tensor | None = None,
         *,
@@ -226,7 +271,8 @@ class DecoderLayer(_LayerParts):
             return out
 
         y = residual_step(y, self_attend, self.norm1, self.dropout, norm_first=self.norm_first)
-        y = residual_step(y, cross_attend, self.norm2, self.dropout, norm_first=self.norm_first)
+        if self.cross_attention is not None:  # a decoder-only layer (GPT) has none
+            y = residual_step(y, cross_attend, self.norm2, self.dropout, norm_first=self.norm_first)
         y = residual_step(
             y, self.feed_forward, self.norm3, self.dropout, norm_first=self.norm_first
         )
@@ -252,6 +298,9 @@ class Transformer(nn.Module):
     (the paper scales them because it shares them with the final Linear; we
     do not share). Post-norm by default; with ``norm_first=True`` the
     encoder's and decoder's outputs get a final LayerNorm, as pre-norm needs.
+    ``dropout`` (in [0, 1), default 0) acts in training mode on the sums of
+    the embeddings and the position codes (the paper, section 5.4) and in
+    every layer (see :class:`EncoderLayer`).
 
     >>> model = Transformer(vocab_size=11, d_model=32, num_heads=4, num_layers=2, d_ff=64)
     >>> model(torch.randint(0, 11, (3, 8)), torch.randint(0, 11, (3, 8))).shape
@@ -275,6 +324,7 @@ class Transformer(nn.Module):
         self.d_model = require_positive_int("d_model", d_model)
         require_positive_int("num_layers", num_layers)
         self.max_len = require_positive_int("max_len", max_len)
+        require_dropout("dropout", dropout)
         self.source_embedding = nn.Embedding(vocab_size, d_model)
         self.target_embedding = nn.Embedding(vocab_size, d_model)
         self.register_buffer("positions", sinusoidal_positions(max_len, d_model), persistent=False)
@@ -291,17 +341,7 @@ class Transformer(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def _check_tokens(self, name: str, tokens: object) -> torch.Tensor:
-        tokens = require_tensor(name, tokens)
-        if tokens.dtype not in (torch.int64, torch.int32):
-            raise TypeError(f"{name} must hold token ids (torch.long), got dtype {tokens.dtype}")
-        require_rank(name, tokens, 2, "(batch, seq)")
-        values_known = tokens.numel() and tokens.device.type != "meta"  # meta: shapes only
-        if values_known and (tokens.min() < 0 or tokens.max() >= self.vocab_size):
-            raise ValueError(
-                f"{name} holds ids from {int(tokens.min())} to {int(tokens.max())}, "
-                f"outside 0..vocab_size-1 = 0..{self.vocab_size - 1}"
-            )
-        return tokens
+        return check_token_ids(name, tokens, self.vocab_size)
 
     def embed(self, embedding: nn.Embedding, tokens: torch.Tensor, start: int = 0) -> torch.Tensor:
         """Token embedding + position code, for positions ``start .. start + seq - 1``.
@@ -388,26 +428,7 @@ class Transformer(nn.Module):
 
     def _check_cache(self, cache: object) -> None:
         """A cache from :meth:`new_cache`: one :class:`LayerCache` per decoder layer."""
-        if not isinstance(cache, (list, tuple)):
-            raise TypeError(
-                f"cache must be a list of LayerCache from new_cache(), got {type(cache).__name__}"
-            )
-        if len(cache) != len(self.decoder_layers):
-            raise ValueError(
-                f"cache has {len(cache)} layers but the model has {len(self.decoder_layers)}; "
-                "make it with this model's new_cache()"
-            )
-        for layer_cache in cache:
-            if not isinstance(layer_cache, LayerCache):
-                raise TypeError(
-                    f"cache must hold one LayerCache per layer, got {type(layer_cache).__name__}"
-                )
-        lengths = {layer_cache.self_attention.length for layer_cache in cache}
-        if len(lengths) > 1:
-            raise ValueError(
-                f"the cache's layers hold different numbers of tokens {sorted(lengths)}; "
-                "they must all have seen the same tokens"
-            )
+        check_layer_caches(cache, len(self.decoder_layers))
 
     def forward(
         self,
@@ -418,16 +439,67 @@ class Transformer(nn.Module):
         return self.decode(target_in, self.encode(source, source_mask), source_mask)
 
 
+def check_token_ids(name: str, tokens: object, vocab_size: int) -> torch.Tensor:
+    """Return ``tokens`` if it is a ``(batch, seq)`` tensor of ids in ``0..vocab_size-1``.
+
+    The ids' values are not read on the ``meta`` device (it has shapes only)
+    nor while ``torch.compile`` or ``torch.onnx.export(dynamo=True)`` traces
+    the model: a check that reads values would break the graph there.
+    """
+    tokens = require_tensor(name, tokens)
+    if tokens.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"{name} must hold token ids (torch.long), got dtype {tokens.dtype}")
+    require_rank(name, tokens, 2, "(batch, seq)")
+    values_known = (  # meta: shapes only; tracing: no values to branch on
+        tokens.numel() and tokens.device.type != "meta" and not torch.compiler.is_compiling()
+    )
+    if values_known and (tokens.min() < 0 or tokens.max() >= vocab_size):
+        raise ValueError(
+            f"{name} holds ids from {int(tokens.min())} to {int(tokens.max())}, "
+            f"outside 0..vocab_size-1 = 0..{vocab_size - 1}"
+        )
+    return tokens
+
+
+def check_layer_caches(cache: object, num_layers: int) -> None:
+    """Raise unless ``cache`` is a list of ``num_layers`` :class:`LayerCache` of one length."""
+    if not isinstance(cache, (list, tuple)):
+        raise TypeError(
+            f"cache must be a list of LayerCache from new_cache(), got {type(cache).__name__}"
+        )
+    if len(cache) != num_layers:
+        raise ValueError(
+            f"cache has {len(cache)} layers but the model has {num_layers}; "
+            "make it with this model's new_cache()"
+        )
+    for layer_cache in cache:
+        if not isinstance(layer_cache, LayerCache):
+            raise TypeError(
+                f"cache must hold one LayerCache per layer, got {type(layer_cache).__name__}"
+            )
+    lengths = {layer_cache.self_attention.length for layer_cache in cache}
+    if len(lengths) > 1:
+        raise ValueError(
+            f"the cache's layers hold different numbers of tokens {sorted(lengths)}; "
+            "they must all have seen the same tokens"
+        )
+
+
 def copy_torch_weights(ours: EncoderLayer | DecoderLayer, theirs: nn.Module) -> None:
     """Copy an ``nn.TransformerEncoderLayer`` / ``nn.TransformerDecoderLayer`` into ours.
 
     torch keeps W_Q, W_K, W_V stacked in one ``in_proj_weight`` ``(3 d_model,
     d_model)``; we keep three ``nn.Linear``. The feed-forward and norm
-    weights map one to one. Used by the reference tests and the chapters.
+    weights map one to one. A decoder-only ``DecoderLayer(cross_attention=False)``
+    takes an ``nn.TransformerEncoderLayer``'s weights (its ``norm1`` and
+    ``norm2`` become our ``norm1`` and ``norm3``): torch has no decoder-only
+    layer, and an encoder layer run with the causal mask is one. Used by the
+    reference tests and the chapters.
     """
-    if isinstance(ours, DecoderLayer):
+    decoder_only = isinstance(ours, DecoderLayer) and ours.cross_attention is None
+    if isinstance(ours, DecoderLayer) and not decoder_only:
         expected = nn.TransformerDecoderLayer
-    elif isinstance(ours, EncoderLayer):
+    elif isinstance(ours, EncoderLayer) or decoder_only:
         expected = nn.TransformerEncoderLayer
     else:
         raise TypeError(
@@ -457,9 +529,14 @@ def copy_torch_weights(ours: EncoderLayer | DecoderLayer, theirs: nn.Module) -> 
             f"theirs has norm_first={theirs.norm_first} but ours has norm_first={ours.norm_first}"
         )
     pairs = [(ours.self_attention, theirs.self_attn)]
-    if isinstance(ours, DecoderLayer):
+    if isinstance(ours, DecoderLayer) and not decoder_only:
         pairs.append((ours.cross_attention, theirs.multihead_attn))
-    norms = [ours.norm1, ours.norm2] + ([ours.norm3] if isinstance(ours, DecoderLayer) else [])
+    if decoder_only:
+        norms = [ours.norm1, ours.norm3]  # theirs: norm1, norm2
+    elif isinstance(ours, DecoderLayer):
+        norms = [ours.norm1, ours.norm2, ours.norm3]
+    else:
+        norms = [ours.norm1, ours.norm2]
     for attention, torch_attention in pairs:
         copy_from_torch(attention, torch_attention)
     with torch.no_grad():

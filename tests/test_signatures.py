@@ -12,11 +12,12 @@ import torch
 
 import lessons_lib
 from lessons_lib.cnn import SmallCNN
+from lessons_lib.gpt import GPT
 from lessons_lib.transformer import DecoderLayer, EncoderLayer, TinyCrossAttentionModel, Transformer
 from lessons_lib.vit import ViT
 
-MODELS = [Transformer, ViT, SmallCNN, EncoderLayer, DecoderLayer, TinyCrossAttentionModel]
-FLAG_MODULES = ["attention", "transformer", "vit", "decoding", "residual", "positions"]
+MODELS = [Transformer, GPT, ViT, SmallCNN, EncoderLayer, DecoderLayer, TinyCrossAttentionModel]
+FLAG_MODULES = ["attention", "transformer", "gpt", "vit", "decoding", "residual", "positions"]
 POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
