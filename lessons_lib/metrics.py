@@ -1,4 +1,5 @@
-"""Metrics: how many parameters a model has, and how often it is right.
+"""Metrics: how many parameters a model has, how often it is right, and how well its
+confidence matches how often it is right (calibration).
 
 Every score here runs the model in eval mode without gradients and puts the
 model back in the mode it was in.
@@ -12,7 +13,7 @@ import torch
 from torch import nn
 
 from lessons_lib._validate import require_positive_int, require_rank, require_tensor
-from lessons_lib.data import ImageSet
+from lessons_lib.data import DateBatch, ImageSet, shift_right
 from lessons_lib.decoding import greedy_decode
 from lessons_lib.transformer import Transformer
 
@@ -128,3 +129,92 @@ def exact_match_accuracy(
         )
     decoded = greedy_decode(model, sources, bos, targets.shape[1], source_mask=source_mask)
     return float((decoded == targets).all(dim=1).float().mean())
+
+
+def expected_calibration_error(
+    confidences: torch.Tensor, correct: torch.Tensor, bins: int = 10
+) -> float:
+    """How far a model's confidence is from its accuracy, on average (Guo et al. 2017).
+
+    The predictions are sorted by confidence into ``bins`` equal-width bins over
+    [0, 1] (bin m holds the confidences in ((m - 1) / M, m / M], and bin 1 holds 0
+    too); in each bin the accuracy is compared with the mean confidence, and the
+    gaps are averaged, each weighted by its share of the predictions:
+
+        ECE = sum_m  |B_m| / n  *  | accuracy(B_m) - confidence(B_m) |
+
+    0 means that, bin by bin, the model is right exactly as often as it is sure
+    (of the predictions made with confidence 0.8, 80% are right); a model always
+    sure and always wrong scores 1. ``confidences`` are floats in [0, 1] of any
+    shape, one per prediction; ``correct`` is a bool tensor (or 0/1) of the same
+    shape. Empty bins do not count.
+
+    >>> confidences = torch.tensor([0.9, 0.9, 0.6, 0.6])
+    >>> correct = torch.tensor([True, True, True, False])
+    >>> round(expected_calibration_error(confidences, correct), 4)  # (2 * 0.1 + 2 * 0.1) / 4
+    0.1
+    """
+    confidences = require_tensor("confidences", confidences)
+    correct = require_tensor("correct", correct)
+    bins = require_positive_int("bins", bins)
+    if not confidences.is_floating_point():
+        raise TypeError(
+            f"confidences must be a floating-point tensor of probabilities, got dtype "
+            f"{confidences.dtype}"
+        )
+    if correct.shape != confidences.shape:
+        raise ValueError(
+            f"correct {tuple(correct.shape)} must have the shape of confidences "
+            f"{tuple(confidences.shape)}: one right-or-wrong per prediction"
+        )
+    if correct.dtype != torch.bool and not bool(((correct == 0) | (correct == 1)).all()):
+        raise ValueError("correct must be a bool tensor, or hold only 0 and 1")
+    if confidences.numel() == 0:
+        raise ValueError("confidences holds no predictions: a calibration error needs one")
+    if not bool(((confidences >= 0) & (confidences <= 1)).all()):
+        raise ValueError(
+            "confidences must be probabilities in [0, 1], got values from "
+            f"{float(confidences.min()):g} to {float(confidences.max()):g}"
+        )
+    confidences = confidences.detach().reshape(-1).double()  # (n,)
+    correct = correct.detach().reshape(-1).double()  # (n,)
+    # bin m (0-based) holds (m / M, (m + 1) / M]; a confidence of exactly 0 goes to bin 0
+    index = (torch.ceil(confidences * bins).long() - 1).clamp(0, bins - 1)  # (n,)
+    counts = torch.bincount(index, minlength=bins).double()  # (bins,)
+    confidence_sums = torch.bincount(index, weights=confidences, minlength=bins)  # (bins,)
+    correct_sums = torch.bincount(index, weights=correct, minlength=bins)  # (bins,)
+    # |B_m| * |acc(B_m) - conf(B_m)| = |correct in B_m - confidence in B_m|; empty bins give 0
+    return float((correct_sums - confidence_sums).abs().sum() / counts.sum())
+
+
+@torch.no_grad()
+def date_calibration(model: Transformer, batch: DateBatch, bos: int, bins: int = 10) -> float:
+    """The :func:`expected_calibration_error` of ``model``'s next-character predictions on dates.
+
+    Token level and teacher-forced: the decoder reads the true previous
+    characters (``shift_right(targets)``), as in training, and each of the 10
+    characters of every date is one prediction, whose confidence is the largest
+    softmax probability and which is correct when its argmax is the target
+    character. Why this and not whole decoded dates: label smoothing changes
+    exactly these per-character distributions (it trains each one towards
+    ``1 - eps`` on the right character), so this is where its effect on
+    confidence shows; a greedy decode's exact match is a separate score
+    (:func:`exact_match_accuracy`).
+
+    >>> from lessons_lib.data import DateTask
+    >>> task = DateTask()
+    >>> dates = task.sample(8, torch.Generator().manual_seed(0), "validation")
+    >>> model = Transformer(task.vocab_size, d_model=16, num_heads=2, num_layers=1, d_ff=32)
+    >>> 0.0 <= date_calibration(model, dates, task.bos) <= 1.0
+    True
+    """
+    _require_module(model)
+    if not isinstance(batch, DateBatch):
+        raise TypeError(f"batch must be a DateBatch, got {type(batch).__name__}")
+    targets = _require_token_ids("batch.targets", batch.targets)  # (n, 10)
+    was_training = model.training
+    model.eval()
+    logits = model(batch.sources, shift_right(targets, bos), batch.source_mask)  # (n, 10, vocab)
+    model.train(was_training)
+    confidences, predictions = logits.softmax(-1).max(-1)  # (n, 10) each
+    return expected_calibration_error(confidences, predictions == targets, bins)

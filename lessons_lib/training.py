@@ -7,7 +7,12 @@ never seen here: a chapter scores it once, after training, so that the number
 it reports was not used to decide when to stop.
 
 The optimiser is PyTorch's: ``torch.optim.Adam`` by default, or any
-``torch.optim`` optimiser and learning-rate scheduler the caller passes.
+``torch.optim`` optimiser and learning-rate scheduler the caller passes. The
+original paper's recipe is here too, each part off by default: label smoothing
+(:func:`teacher_forcing_loss`), AdamW's decoupled weight decay
+(:func:`adamw_optimiser`), the warm-up then inverse square-root schedule
+(:func:`inverse_sqrt_schedule`), and dropout (the models' own ``dropout``);
+:class:`DateRecipe` turns each on by one field.
 
 Read top to bottom: the loop (:func:`fit`), then the recipes: the alignment model of
 chapter 04, the toy Transformer of chapters 06-07, the date model of chapter 06, the ViT
@@ -29,7 +34,7 @@ from typing import Any, NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.optim.lr_scheduler import LRScheduler
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 from tqdm.auto import tqdm
 
 from lessons_lib._env import building_book
@@ -64,6 +69,77 @@ def _warmup(optimiser: torch.optim.Optimizer, warmup_steps: int) -> LRScheduler:
     made) and ``k`` after ``k`` calls of ``step()``, so step ``s`` is ``k = s - 1``.
     """
     return torch.optim.lr_scheduler.LambdaLR(optimiser, lambda k: min(1.0, (k + 1) / warmup_steps))
+
+
+def inverse_sqrt_schedule(optimiser: torch.optim.Optimizer, warmup_steps: int) -> LambdaLR:
+    """The original Transformer's schedule: linear warm-up, then inverse square-root decay.
+
+    Step ``s`` (1, 2, ...) uses ``lr * min(s / w, sqrt(w / s))`` with ``w = warmup_steps``:
+    the rate climbs linearly to ``lr`` at step ``w`` and then falls as ``1 / sqrt(s)``.
+    Vaswani et al. (2017, section 5.3) write it as
+
+        lrate = d_model^-0.5 * min(s^-0.5, s * w^-1.5),
+
+    whose peak, at ``s = w``, is ``d_model^-0.5 * w^-0.5``. Divide their formula by that
+    peak and it is this factor, so the two differ only in the constant in front: here the
+    optimiser's ``lr`` *is* the peak. As with :func:`fit`'s ``warmup_steps``, ``LambdaLR``
+    calls the factor with ``k = s - 1``.
+
+    >>> optimiser = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    >>> scheduler = inverse_sqrt_schedule(optimiser, warmup_steps=4)
+    >>> [scheduler.lr_lambdas[0](s - 1) for s in (1, 2, 4, 16)]  # the factor of step s
+    [0.25, 0.5, 1.0, 0.5]
+    >>> f"{512**-0.5 * 4000**-0.5:.1e}"  # the paper's peak: d_model = 512, w = 4000
+    '7.0e-04'
+    """
+    if not isinstance(optimiser, torch.optim.Optimizer):
+        raise TypeError(
+            f"optimiser must be a torch.optim.Optimizer, got {type(optimiser).__name__}"
+        )
+    warmup = require_positive_int("warmup_steps", warmup_steps)
+
+    def factor(k: int) -> float:
+        step = k + 1  # LambdaLR's k counts the scheduler's steps from 0
+        return min(step / warmup, (warmup / step) ** 0.5)
+
+    return LambdaLR(optimiser, factor)
+
+
+def adamw_optimiser(model: nn.Module, *, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """``torch.optim.AdamW`` whose decoupled weight decay acts on weight matrices and embeddings.
+
+    Each step, AdamW first shrinks every decayed weight by ``lr * weight_decay`` of itself
+    (``w <- w - lr * weight_decay * w``, apart from the gradient: *decoupled*, Loshchilov &
+    Hutter 2019), then applies Adam's update; ``lr`` here is the rate of that step, so a
+    scheduler scales the decay too. Two parameter groups, ``[decayed, not decayed]``:
+
+    - decayed: parameters of two or more dimensions, the Linear layers' weights and the
+      embedding tables;
+    - not decayed: one-dimensional ones, biases and LayerNorm gains and shifts.
+
+    The rule is nanoGPT's (``dim() >= 2``, in its ``configure_optimizers``). Why: decay pulls a
+    parameter towards 0, which for a weight matrix means smaller, simpler maps; pulled
+    towards 0, a LayerNorm gain would only shrink the normalised signal that the norm
+    exists to keep at scale, and a bias is one number per feature, not a map that can
+    overfit. With ``weight_decay=0`` this is plain Adam (torch's AdamW then takes Adam's
+    steps).
+
+    >>> optimiser = adamw_optimiser(nn.Linear(3, 2), lr=1e-3, weight_decay=0.1)
+    >>> [(len(group["params"]), group["weight_decay"]) for group in optimiser.param_groups]
+    [(1, 0.1), (1, 0.0)]
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not require_number("lr", lr) > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    if not require_number("weight_decay", weight_decay) >= 0:
+        raise ValueError(f"weight_decay must be >= 0 (0 = no decay), got {weight_decay!r}")
+    trained = [param for param in model.parameters() if param.requires_grad]
+    groups = [
+        {"params": [p for p in trained if p.dim() >= 2], "weight_decay": float(weight_decay)},
+        {"params": [p for p in trained if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=lr, foreach=True)
 
 
 def _check_optimiser(
@@ -302,9 +378,31 @@ def seeded(seed: int, build: Callable[[], nn.Module]) -> nn.Module:
         return build()
 
 
-def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over every position: logits ``(..., vocab)``, targets ``(...)``."""
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+def _require_label_smoothing(label_smoothing: object) -> float:
+    value = require_number("label_smoothing", label_smoothing)
+    if not 0 <= value < 1:
+        raise ValueError(
+            f"label_smoothing must be in [0, 1) (0 = off; the paper's 0.1), got {label_smoothing!r}"
+        )
+    return float(value)
+
+
+def cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, *, label_smoothing: float = 0.0
+) -> torch.Tensor:
+    """Mean cross-entropy over every position: logits ``(..., vocab)``, targets ``(...)``.
+
+    With ``label_smoothing = eps > 0`` the target of each position is no longer
+    one-hot but ``1 - eps + eps / V`` on the right token and ``eps / V`` on each of
+    the ``V`` tokens, torch's ``F.cross_entropy(..., label_smoothing=eps)``: the loss
+    becomes ``(1 - eps) * (-log p_y) + eps * mean_i(-log p_i)``.
+    """
+    label_smoothing = _require_label_smoothing(label_smoothing)
+    return F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]),  # (batch * positions, vocab)
+        targets.reshape(-1),  # (batch * positions,)
+        label_smoothing=label_smoothing,
+    )
 
 
 # --- chapter 04: the one-layer alignment model ------------------------------------------
@@ -375,15 +473,20 @@ def teacher_forcing_loss(
     batch: tuple[torch.Tensor, torch.Tensor],
     bos: int,
     source_mask: torch.Tensor | None = None,
+    *,
+    label_smoothing: float = 0.0,
 ) -> torch.Tensor:
     """Cross-entropy of every target token given the true previous ones (teacher forcing).
 
     The decoder reads ``shift_right(targets)`` and must predict ``targets``,
     all positions at once; the causal mask keeps it from peeking.
     ``source_mask`` (e.g. a padding mask) is passed to the model.
+    ``label_smoothing`` (0 = off; the paper's 0.1) smooths every position's
+    target (see :func:`cross_entropy`).
     """
     sources, targets = batch  # (batch, length) each
-    return cross_entropy(model(sources, shift_right(targets, bos), source_mask), targets)
+    logits = model(sources, shift_right(targets, bos), source_mask)  # (batch, length, vocab)
+    return cross_entropy(logits, targets, label_smoothing=label_smoothing)
 
 
 def train_reversal_model(
@@ -450,6 +553,16 @@ class DateRecipe:
     split of :class:`~lessons_lib.data.DateTask`, whose test dates took part in
     no choice. With 1,000 validation dates, one date moves the stopping score
     by 0.1%.
+
+    The rest of the original paper's recipe, each off by default (so the
+    defaults train exactly as before these fields existed):
+
+    - ``label_smoothing``: the ``eps`` of :func:`teacher_forcing_loss` (paper: 0.1);
+    - ``weight_decay > 0``: train with :func:`adamw_optimiser` instead of
+      ``torch.optim.Adam`` (the paper used none);
+    - ``schedule``: ``"warmup"`` (linear warm-up over ``warmup_steps``, then constant)
+      or ``"inverse_sqrt"`` (:func:`inverse_sqrt_schedule`, the paper's; ``lr`` is its peak);
+    - ``dropout > 0``: ``Transformer(..., dropout=dropout)`` (paper: 0.1).
     """
 
     d_model: int = 32
@@ -465,6 +578,24 @@ class DateRecipe:
     test_size: int = 1000
     target: float = 0.99
     seed: int = 0
+    label_smoothing: float = 0.0
+    weight_decay: float = 0.0
+    schedule: str = "warmup"
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        _require_label_smoothing(self.label_smoothing)
+        if not require_number("weight_decay", self.weight_decay) >= 0:
+            raise ValueError(
+                f"weight_decay must be >= 0 (0 = plain Adam), got {self.weight_decay!r}"
+            )
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not 0 <= require_number("dropout", self.dropout) < 1:
+            raise ValueError(f"dropout must be in [0, 1) (0 = off), got {self.dropout!r}")
+
+
+SCHEDULES = ("warmup", "inverse_sqrt")  # DateRecipe.schedule: warm-up then constant, or the paper's
 
 
 class DateSplits(NamedTuple):
@@ -474,14 +605,50 @@ class DateSplits(NamedTuple):
     test: DateBatch
 
 
-def date_loss(model: Transformer, batch: DateBatch, bos: int) -> torch.Tensor:
+def date_loss(
+    model: Transformer, batch: DateBatch, bos: int, *, label_smoothing: float = 0.0
+) -> torch.Tensor:
     """Teacher forcing on dates: :func:`teacher_forcing_loss` with the sources' padding mask."""
-    return teacher_forcing_loss(model, (batch.sources, batch.targets), bos, batch.source_mask)
+    return teacher_forcing_loss(
+        model,
+        (batch.sources, batch.targets),
+        bos,
+        batch.source_mask,
+        label_smoothing=label_smoothing,
+    )
 
 
 def date_accuracy(model: Transformer, batch: DateBatch, bos: int) -> float:
     """Fraction of ``batch`` whose greedy decode is exactly the ISO date (padding masked)."""
     return exact_match_accuracy(model, batch.sources, batch.targets, bos, batch.source_mask)
+
+
+def date_optimiser(
+    model: nn.Module, recipe: DateRecipe
+) -> tuple[torch.optim.Optimizer, LRScheduler | None]:
+    """The optimiser and learning-rate schedule that ``recipe`` asks for, made for ``model``.
+
+    ``weight_decay == 0``: ``torch.optim.Adam(model.parameters(), lr, foreach=True)``,
+    exactly what :func:`fit` makes by default; ``> 0``: :func:`adamw_optimiser`.
+    ``schedule="warmup"``: :func:`fit`'s linear warm-up over ``warmup_steps`` (none when 0),
+    then the constant ``lr``; ``"inverse_sqrt"``: :func:`inverse_sqrt_schedule`.
+
+    >>> optimiser, scheduler = date_optimiser(nn.Linear(2, 2), DateRecipe(schedule="inverse_sqrt"))
+    >>> type(optimiser).__name__, scheduler.lr_lambdas[0](399)  # step 400 = 4 x warm-up: half
+    ('Adam', 0.5)
+    """
+    if not isinstance(recipe, DateRecipe):
+        raise TypeError(f"recipe must be a DateRecipe, got {type(recipe).__name__}")
+    if recipe.weight_decay > 0:
+        optimiser = adamw_optimiser(model, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    else:
+        optimiser = torch.optim.Adam(model.parameters(), lr=recipe.lr, foreach=True)
+    warmup_steps = require_int("warmup_steps", recipe.warmup_steps)
+    if warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be >= 0 (0 = no warm-up), got {warmup_steps}")
+    if recipe.schedule == "inverse_sqrt":
+        return optimiser, inverse_sqrt_schedule(optimiser, warmup_steps)
+    return optimiser, _warmup(optimiser, warmup_steps) if warmup_steps else None
 
 
 def train_date_model(
@@ -510,6 +677,8 @@ def train_date_model(
             "task must be a DateTask and recipe a DateRecipe, got "
             f"{type(task).__name__} and {type(recipe).__name__}"
         )
+    # dropout is passed only when on, so the default recipe builds the model it always built
+    dropout = {"dropout": recipe.dropout} if recipe.dropout > 0 else {}
     model = seeded(
         recipe.seed,
         lambda: Transformer(
@@ -519,8 +688,10 @@ def train_date_model(
             num_layers=recipe.num_layers,
             d_ff=recipe.d_ff,
             max_len=task.max_source_length,
+            **dropout,
         ),
     )
+    optimiser, scheduler = date_optimiser(model, recipe)
     splits = DateSplits(
         task.sample(
             recipe.validation_size, torch.Generator().manual_seed(recipe.seed + 2), "validation"
@@ -530,16 +701,18 @@ def train_date_model(
     with one_thread():  # a model this small runs fastest on one thread (see one_thread)
         history = fit(
             model,
-            lambda model, batch: date_loss(model, batch, task.bos),
+            lambda model, batch: date_loss(
+                model, batch, task.bos, label_smoothing=recipe.label_smoothing
+            ),
             task.batches(recipe.batch_size, torch.Generator().manual_seed(recipe.seed + 1)),
             steps=recipe.max_steps,
-            lr=recipe.lr,
+            optimiser=optimiser,
+            scheduler=scheduler,
             evaluate=lambda model: date_accuracy(model, splits.validation, task.bos),
             eval_every=recipe.eval_every,
             target=recipe.target,
             progress=progress,
             description="training the date model",
-            warmup_steps=recipe.warmup_steps,
         )
     return model, history, splits
 
