@@ -17,16 +17,13 @@ date: the test split is scored once, in the chapter, for the recipe it keeps.
 
 Each setting is compared with the baseline seed by seed (``paired_gap``: the runs of one
 seed share their initial weights, batches and validation dates); a gap whose 95% interval
-holds 0 is one these seeds cannot resolve. ``--settings`` runs a subset (a setting with
-dropout needs ``Transformer(..., dropout=...)``; the script stops with a message where the
-model has no such keyword).
+holds 0 is one these seeds cannot resolve. ``--settings`` runs a subset.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import sys
 import time
 from pathlib import Path
@@ -40,7 +37,6 @@ from lessons_lib.intervals import interval_95, paired_gap
 from lessons_lib.metrics import date_calibration
 from lessons_lib.results import save_result
 from lessons_lib.training import DateRecipe, date_loss, train_date_model
-from lessons_lib.transformer import Transformer
 
 SETTINGS: dict[str, dict[str, float]] = {
     "baseline": {},
@@ -73,11 +69,6 @@ def run_setting(task: DateTask, name: str, seed: int, steps: int) -> dict[str, f
         "cross_entropy": float(loss),
         "final_training_loss": history.losses[-1],
     }
-
-
-def dropout_is_missing() -> bool:
-    """True while ``Transformer`` takes no ``dropout`` keyword (the model change not landed)."""
-    return "dropout" not in inspect.signature(Transformer).parameters
 
 
 def summarise(runs: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, object]]:
@@ -113,13 +104,6 @@ def main() -> None:
         parser.error(f"--seeds must be at least 2 (an interval needs two runs), got {args.seeds}")
     if args.steps < 1:
         parser.error(f"--steps must be at least 1, got {args.steps}")
-    with_dropout = [name for name in args.settings if "dropout" in SETTINGS[name]]
-    if with_dropout and dropout_is_missing():
-        parser.error(
-            f"settings {with_dropout} need Transformer(..., dropout=...), which this "
-            "lessons_lib's Transformer does not take yet; run the others with --settings "
-            + " ".join(repr(name) for name in args.settings if name not in with_dropout)
-        )
     torch.set_num_threads(1)
     task = DateTask()
     seeds = tuple(range(args.seeds))

@@ -13,6 +13,7 @@ from lessons_lib.data import (
     FIRST_DATE,
     ISO_FIELD_SPANS,
     LAST_DATE,
+    DateBatch,
     DateTask,
     ReversalTask,
     format_date,
@@ -160,3 +161,16 @@ def test_dates_bad_input():
         DateTask(test_fraction=0.0)
     with pytest.raises(ValueError, match=r"tokens must be one row"):
         task.decode(torch.zeros(2, 3, dtype=torch.long))
+
+
+def test_a_date_batch_built_from_slices_of_another_keeps_each_date_with_its_text():
+    # chapter 07 keeps the first n test dates: DateBatch(*(field[:n] for field in batch))
+    task = DateTask()
+    batch = task.sample(6, torch.Generator().manual_seed(2), "test")
+    first = DateBatch(*(field[:4] for field in batch))
+    assert first.sources.shape == (4, batch.sources.shape[1])
+    for i in range(4):
+        text, _ = format_date(first.date(i), DATE_FORMATS[int(first.styles[i])])
+        assert task.decode(first.sources[i]) == text
+        assert task.decode(first.targets[i]) == iso_date(first.date(i))
+    assert first.source_mask.sum(-1).flatten().tolist() == first.lengths.tolist()

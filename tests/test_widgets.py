@@ -105,6 +105,7 @@ ARGUMENTS: dict[str, Callable[[], Arguments]] = {
     "cross_attention_explorer": cross_attention_arguments,
     "add_norm_explorer": lambda: ((), {}),
     "decoding_explorer": lambda: ((transformer(1), SOURCE, BOS), {}),
+    "beam_explorer": lambda: (date_arguments()[0], {"beam_size": 3}),
     "transformer_attention_explorer": lambda: ((transformer(2), SOURCE, BOS, DIGIT_NAMES), {}),
     "date_attention_explorer": date_arguments,
     "patching_explorer": lambda: ((images(), ["a", "b"]), {}),

@@ -8,8 +8,11 @@ notebook, here as in ``widgets/``, ``checks/`` and ``tests/claims/``:
 - ``cross_attention`` (04): a GRU against self-attention, timed;
 - ``add_norm`` (05): gradient norms down a deep stack, the norm's place and warm-up;
 - ``transformer`` (06): shapes through a model (used by 10 too), where cross-attention reads;
-- ``position_codes`` (09): the ViT with each kind of position code, stretched codes;
-- ``vit`` (10): the ViT against a small CNN, training to the best validation accuracy.
+- ``autoregressive_decoding`` (07): beam sizes compared on dates, sequences scored by teacher
+  forcing;
+- ``position_codes`` (09): the ViT with each kind of position code;
+- ``vit_scale`` (11, an appendix): codes stretched to a larger image, the ViT against a small
+  CNN as the training set grows.
 
 Nothing is re-exported here: import from the chapter's module,
 ``from lessons_lib.experiments.add_norm import warmup_experiment``.

@@ -21,7 +21,7 @@ Layer: presentation (matplotlib, ipywidgets).
 from collections.abc import Callable
 
 from lessons_lib.widgets.add_norm import add_norm_explorer
-from lessons_lib.widgets.autoregressive_decoding import decoding_explorer
+from lessons_lib.widgets.autoregressive_decoding import beam_explorer, decoding_explorer
 from lessons_lib.widgets.cross_attention import cross_attention_explorer
 from lessons_lib.widgets.explorer import WIDGET_VIEW_MIMETYPE, Explorer
 from lessons_lib.widgets.masking import masking_explorer
@@ -51,6 +51,7 @@ EXPLORERS: dict[str, Callable[..., Explorer]] = {
         transformer_attention_explorer,
         date_attention_explorer,
         decoding_explorer,
+        beam_explorer,
         patching_explorer,
         position_explorer,
         vit_attention_explorer,
@@ -65,6 +66,7 @@ __all__ = [
     "Explorer",
     "FrameDrawer",
     "add_norm_explorer",
+    "beam_explorer",
     "control_options",
     "cross_attention_explorer",
     "date_attention_explorer",

@@ -64,3 +64,70 @@ CLAIMS = [
         lambda g: g["plain_work"] == 8 * 9 // 2 and g["cached_work"] == 8,
     ),
 ]
+
+CLAIMS += [
+    Claim(
+        "Greedy decoding takes a first (p = {toy_first_a}) and ends with aa (p = "
+        "{toy_greedy_p}), but the most probable sequence is ba (p = {toy_beam_p}); a beam of 2 "
+        "finds it.",
+        lambda g: (
+            g["toy_greedy_is_aa"] is True
+            and g["toy_beam_is_best"] is True
+            and g["toy_first_a"] > 0.5
+            and g["toy_beam_p"] > g["toy_greedy_p"]
+        ),
+    ),
+    Claim(
+        "The short date model hesitates more: it writes about four dates in five right; we "
+        "decode the first 300 of the 1,000 test dates.",
+        lambda g: 0.75 <= g["beam1_exact"] <= 0.9 and g["beam_n_dates"] == 300,
+    ),
+    Claim(
+        "At step {split_step} the two part ways: greedy decoding takes the "
+        "most probable character ({split_greedy_log_p}); the beam keeps a less probable one "
+        "({split_beam_log_p}), and its whole sequence wins: {split_beam_total} against "
+        "{split_greedy_total}.",
+        lambda g: (
+            1 <= g["split_step"] <= 10
+            and g["split_greedy_log_p"] > g["split_beam_log_p"]
+            and g["split_beam_total"] > g["split_greedy_total"]
+        ),
+    ),
+    Claim(
+        "Beam 1 gives greedy decoding's sequences exactly.",
+        lambda g: g["beam1_is_greedy"] is True,
+    ),
+    Claim(
+        "A wider beam chose another sequence for {beam_changed} dates, each time a more "
+        "probable one, and the mean log-probability rose from {beam1_mean_log_p} (beam 1) to "
+        "{beam2_mean_log_p} (beam 2); beams of 4 and 8 added at most a thousandth.",
+        lambda g: (
+            g["beam_changed"] >= 1
+            and g["beam_changed_more_probable"] is True
+            and g["beam2_mean_log_p"] > g["beam1_mean_log_p"]
+            and all(
+                0 <= g[f"beam{size}_mean_log_p"] - g["beam2_mean_log_p"] <= 0.001 for size in (4, 8)
+            )
+        ),
+    ),
+    Claim(
+        "No date's sequence became less probable with a wider beam here.",
+        lambda g: g["beam_less_probable"] == 0,
+    ),
+    Claim(
+        "Exact match barely follows: {beam1_exact} at beam 1 and {beam8_exact} at beam 8. Of "
+        "the {beam_changed} changed dates, {beam_gained} became right and {beam_lost} became "
+        "wrong (a more probable sequence is not always the right one).",
+        lambda g: (
+            g["beam_gained"] >= 1
+            and g["beam_lost"] >= 1
+            and g["beam_gained"] + g["beam_lost"] <= g["beam_changed"]
+            and abs(
+                (g["beam8_exact"] - g["beam1_exact"]) * g["beam_n_dates"]
+                - (g["beam_gained"] - g["beam_lost"])
+            )
+            < 1e-3
+            and abs(g["beam8_exact"] - g["beam1_exact"]) <= 0.01
+        ),
+    ),
+]

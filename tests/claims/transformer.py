@@ -385,3 +385,58 @@ CLAIMS += [
         ),
     ),
 ]
+
+
+# Section 6: the paper's regularisers on the dates (a committed run of 4 settings x 5 seeds).
+def _regularisers() -> dict:
+    return load_result("date_regularisation")["data"]["summary"]
+
+
+REGULARISERS = {"ls": "label smoothing 0.1", "dropout": "dropout 0.1", "both": "both"}
+
+CLAIMS += [
+    Claim(
+        "On exact match, no difference is resolved: label smoothing moves it by {ls_em_gap} (± "
+        "{ls_em_gap_half}), dropout by {dropout_em_gap} (± {dropout_em_gap_half}), both together "
+        "by {both_em_gap} (± {both_em_gap_half}), and every interval holds 0; the summary: change "
+        "exact match by no amount the intervals resolve.",
+        lambda g: all(
+            _close(g[f"{short}_em_gap"], _regularisers()[name]["exact_match"]["gap"])
+            and _close(
+                g[f"{short}_em_gap_half"], _regularisers()[name]["exact_match"]["gap_half_width"]
+            )
+            and abs(g[f"{short}_em_gap"]) <= g[f"{short}_em_gap_half"]
+            for short, name in REGULARISERS.items()
+        ),
+    ),
+    Claim(
+        "Without it, the ECE is {baseline_ece}: the model is about as sure as it is right. With "
+        "it, the ECE is {ls_ece}, and the interval of the gap ({ls_ece_gap} ± {ls_ece_gap_half}) "
+        "is far from 0.",
+        lambda g: (
+            g["baseline_ece"] < 0.01
+            and g["ls_ece_gap"] > 5 * g["ls_ece_gap_half"]
+            and _close(
+                g["ls_ece"], _regularisers()["label smoothing 0.1"]["calibration_error"]["mean"]
+            )
+        ),
+    ),
+    Claim(
+        "The model learns to put about {smoothed_peak} on the character it believes, the smoothed "
+        "target's own peak 1 - eps + eps/n with n = {date_vocab_size} tokens. Yet it gets at least "
+        "{ls_em} of the characters right ... So it is less sure than it is right, by about the "
+        "ECE.",
+        lambda g: (
+            _close(g["smoothed_peak"], 1 - 0.1 + 0.1 / g["date_vocab_size"])
+            and g["ls_em"] > g["smoothed_peak"]
+            and g["ls_em"] - g["smoothed_peak"] - 0.01
+            <= g["ls_ece"]
+            <= 1 - g["smoothed_peak"] + 0.01
+        ),
+    ),
+    Claim(
+        "Dropout's change in the ECE ({dropout_ece_gap} ± {dropout_ece_gap_half}) is tiny beside "
+        "it.",
+        lambda g: abs(g["dropout_ece_gap"]) < g["ls_ece_gap"] / 10,
+    ),
+]
