@@ -14,8 +14,8 @@ artists it changed. :data:`EXPLORERS` lists every chapter's explorer by name.
 
 Layer: presentation (matplotlib, ipywidgets).
 
-    >>> sorted(EXPLORERS)[:2]
-    ['add_norm_explorer', 'cross_attention_explorer']
+    >>> sorted(EXPLORERS)[0]
+    'add_norm_explorer'
 """
 
 from collections.abc import Callable
