@@ -24,6 +24,7 @@ Layer: training (imports the models, the data and the metrics below it, and tqdm
 from __future__ import annotations
 
 import copy
+import math
 import numbers
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -39,7 +40,9 @@ from tqdm.auto import tqdm
 
 from lessons_lib._env import building_book
 from lessons_lib._validate import require_int, require_number, require_positive_int
+from lessons_lib.corpus import lm_batches
 from lessons_lib.data import DateBatch, DateTask, ImageSet, ReversalTask, shift_right
+from lessons_lib.gpt import GPT
 from lessons_lib.metrics import classification_accuracy, exact_match_accuracy, token_accuracy
 from lessons_lib.transformer import Transformer
 from lessons_lib.vit import ViT
@@ -822,3 +825,311 @@ def train_to_best(
         validation_accuracy=best[0],
         stopped_early=waited >= patience,
     )
+
+
+# --- "From the Transformer to GPT": a decoder-only model on the standard library's text ------
+
+
+@dataclass(frozen=True)
+class GPTRecipe:
+    """Size and training settings of the small GPT (:class:`~lessons_lib.gpt.GPT`).
+
+    The defaults are a model a CPU trains in about a minute (``bench/results_gpt.py``'s
+    run): 2 pre-norm layers of width 64, 4 heads, windows of 64 tokens, 32 windows a batch
+    (2,048 predicted tokens a step), 1,200 steps. A model this small takes a high rate
+    (``1e-2``; a short run of 120 steps reached a validation loss 0.8 nats lower with it
+    than with ``3e-3``). Training:
+
+    - ``torch.optim.AdamW`` made by :func:`adamw_optimiser` (decay on the weight matrices and
+      embeddings only), ``weight_decay=0.1`` as in nanoGPT and GPT-3. Why AdamW and not Adam:
+      a longer run reads the training text several times over (1,200 steps of 2,048 tokens
+      are about 4.5 passes over the 540,000 BPE tokens of the training split), and decay is
+      the usual guard of a GPT against memorising it; ``weight_decay=0`` gives Adam's steps.
+    - the rate climbs linearly over ``warmup_steps`` to ``lr``, then falls along a cosine to
+      ``lr * min_lr_factor`` at the last step (:func:`warmup_cosine_schedule`, GPT-2/3's and
+      nanoGPT's shape); ``min_lr_factor=1`` keeps it constant after the warm-up.
+    - every ``eval_every`` steps (and at the last) the score is :func:`validation_loss` over the
+      same ``eval_batches * batch_size`` validation windows: lower is better, no early stop.
+    """
+
+    d_model: int = 64
+    num_heads: int = 4
+    num_layers: int = 2
+    d_ff: int = 256
+    block_size: int = 64
+    batch_size: int = 32
+    lr: float = 1e-2
+    warmup_steps: int = 100
+    min_lr_factor: float = 0.1
+    weight_decay: float = 0.1
+    dropout: float = 0.0
+    steps: int = 1200
+    eval_every: int = 100
+    eval_batches: int = 4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("d_model", "num_heads", "num_layers", "d_ff", "block_size", "batch_size",
+                     "steps", "eval_every", "eval_batches"):  # fmt: skip
+            require_positive_int(name, getattr(self, name))
+        require_int("seed", self.seed)
+        if not 0 <= require_int("warmup_steps", self.warmup_steps) <= self.steps:
+            raise ValueError(
+                f"warmup_steps must be in [0, steps={self.steps}], got {self.warmup_steps}"
+            )
+        if not require_number("lr", self.lr) > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if not 0 < require_number("min_lr_factor", self.min_lr_factor) <= 1:
+            raise ValueError(
+                f"min_lr_factor must be in (0, 1] (1 = no decay), got {self.min_lr_factor!r}"
+            )
+        if not require_number("weight_decay", self.weight_decay) >= 0:
+            raise ValueError(f"weight_decay must be >= 0 (0 = Adam), got {self.weight_decay!r}")
+        if not 0 <= require_number("dropout", self.dropout) < 1:
+            raise ValueError(f"dropout must be in [0, 1) (0 = off), got {self.dropout!r}")
+        if self.d_model % self.num_heads:
+            raise ValueError(
+                f"d_model ({self.d_model}) must be divisible by num_heads ({self.num_heads})"
+            )
+
+    @property
+    def tokens_per_step(self) -> int:
+        """Predicted tokens per optimiser step: ``batch_size * block_size``."""
+        return self.batch_size * self.block_size
+
+
+def warmup_cosine_schedule(
+    optimiser: torch.optim.Optimizer, warmup_steps: int, steps: int, min_factor: float = 0.1
+) -> LambdaLR:
+    """Linear warm-up to ``lr``, then a cosine down to ``lr * min_factor`` at step ``steps``.
+
+    Step ``s`` (1, 2, ...) uses ``lr`` times
+
+        s / w                                               for s <= w,
+        m + (1 - m) * (1 + cos(pi * (s - w) / (steps - w))) / 2   after,
+
+    with ``w = warmup_steps`` and ``m = min_factor``. As with :func:`fit`'s ``warmup_steps``,
+    ``LambdaLR`` calls the factor with ``k = s - 1``.
+
+    >>> optimiser = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    >>> scheduler = warmup_cosine_schedule(optimiser, warmup_steps=2, steps=6, min_factor=0.1)
+    >>> [round(scheduler.lr_lambdas[0](s - 1), 3) for s in range(1, 7)]
+    [0.5, 1.0, 0.868, 0.55, 0.232, 0.1]
+    """
+    if not isinstance(optimiser, torch.optim.Optimizer):
+        raise TypeError(
+            f"optimiser must be a torch.optim.Optimizer, got {type(optimiser).__name__}"
+        )
+    steps = require_positive_int("steps", steps)
+    warmup = require_int("warmup_steps", warmup_steps)
+    if not 0 <= warmup <= steps:
+        raise ValueError(f"warmup_steps must be in [0, steps={steps}], got {warmup_steps}")
+    if not 0 <= require_number("min_factor", min_factor) <= 1:
+        raise ValueError(f"min_factor must be in [0, 1], got {min_factor!r}")
+
+    def factor(k: int) -> float:
+        step = k + 1  # LambdaLR's k counts the scheduler's steps from 0
+        if step <= warmup:
+            return step / warmup
+        progress = (step - warmup) / max(1, steps - warmup)  # 0 after the warm-up, 1 at the end
+        return min_factor + (1 - min_factor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return LambdaLR(optimiser, factor)
+
+
+def _require_ids_1d(name: str, ids: object, vocab_size: int | None = None) -> torch.Tensor:
+    """A 1-D tensor of token ids (integer dtype), each in ``[0, vocab_size)`` when given."""
+    if not isinstance(ids, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a 1-D tensor of token ids (encode_split's), got {type(ids).__name__}"
+        )
+    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
+    if ids.dim() != 1:
+        raise ValueError(f"{name} must be 1-D (n_tokens,), got shape {tuple(ids.shape)}")
+    if (
+        vocab_size is not None
+        and len(ids)
+        and not 0 <= int(ids.min()) <= int(ids.max()) < vocab_size
+    ):
+        raise ValueError(
+            f"{name} must lie in [0, {vocab_size}) for vocab_size={vocab_size}, got ids from "
+            f"{int(ids.min())} to {int(ids.max())}"
+        )
+    return ids
+
+
+def validation_windows(
+    ids: torch.Tensor, block_size: int, max_windows: int | None = None
+) -> torch.Tensor:
+    """The start of each window :func:`validation_loss` reads: ``(n_windows,)``.
+
+    ``ids`` is cut into consecutive, non-overlapping windows of ``block_size`` tokens, each
+    followed by one more token (the last target): window ``i`` starts at ``i * block_size``,
+    and ``(len(ids) - 1) // block_size`` windows fit (the tail that fills no window is left
+    out). With ``max_windows`` smaller than that, every ``n // max_windows``-th window is
+    kept, so the sample is spread evenly over the whole text (the split's modules in
+    order), and is the same at every call.
+
+    >>> validation_windows(torch.arange(20), block_size=4)
+    tensor([ 0,  4,  8, 12])
+    >>> validation_windows(torch.arange(100), block_size=4, max_windows=3)
+    tensor([ 0, 32, 64])
+    """
+    ids = _require_ids_1d("ids", ids)
+    block_size = require_positive_int("block_size", block_size)
+    n_windows = (len(ids) - 1) // block_size
+    if n_windows == 0:
+        raise ValueError(
+            f"ids must hold at least block_size + 1 = {block_size + 1} tokens (one window and "
+            f"its next token), got {len(ids)}"
+        )
+    if max_windows is not None and require_positive_int("max_windows", max_windows) < n_windows:
+        stride = n_windows // max_windows
+        return torch.arange(max_windows) * stride * block_size  # (max_windows,)
+    return torch.arange(n_windows) * block_size  # (n_windows,)
+
+
+def validation_loss(
+    model: nn.Module,
+    ids: torch.Tensor,
+    block_size: int,
+    *,
+    max_windows: int | None = None,
+    batch_size: int = 64,
+) -> float:
+    """Mean cross-entropy per token (nats) of ``model`` on ``ids``, window by window.
+
+    For every window of :func:`validation_windows` (start ``a``): the model reads
+    ``ids[a : a + block_size]`` and is scored on ``ids[a + 1 : a + block_size + 1]``,
+
+        loss = mean over windows and positions t of  -log p(ids[a + t + 1] | ids[a .. a + t]),
+
+    so each position sees the window's earlier tokens only (position 0 sees one token).
+    Deterministic: the same windows every call. In eval mode (no dropout), without
+    gradients; the model's mode is restored. ``exp(loss)`` is the perplexity per token.
+
+    >>> from lessons_lib.gpt import GPT
+    >>> model = GPT(10, d_model=8, num_heads=2, num_layers=1, d_ff=16, max_len=4)
+    >>> round(validation_loss(model, torch.arange(10).repeat(3), block_size=4), 1) > 0
+    True
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (a GPT), got {type(model).__name__}")
+    vocab_size = getattr(model, "vocab_size", None)
+    ids = _require_ids_1d("ids", ids, vocab_size)
+    batch_size = require_positive_int("batch_size", batch_size)
+    starts = validation_windows(ids, block_size, max_windows)  # (n_windows,)
+    positions = starts[:, None] + torch.arange(block_size)  # (n_windows, block)
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for first in range(0, len(starts), batch_size):
+            rows = positions[first : first + batch_size]  # (batch, block)
+            inputs, targets = ids[rows].long(), ids[rows + 1].long()  # (batch, block) each
+            logits = model(inputs)  # (batch, block, vocab)
+            total += float(
+                F.cross_entropy(
+                    logits.reshape(-1, logits.shape[-1]),  # (batch * block, vocab)
+                    targets.reshape(-1),  # (batch * block,)
+                    reduction="sum",
+                )
+            )
+    model.train(was_training)
+    return total / positions.numel()
+
+
+def language_model_loss(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Next-token cross-entropy of a batch of :func:`~lessons_lib.corpus.lm_batches`.
+
+    inputs, targets ``(batch, block)``: the mean over every position of
+    ``-log p(targets[b, t] | inputs[b, : t + 1])``.
+    """
+    inputs, targets = batch  # (batch, block) each
+    return cross_entropy(model(inputs), targets)  # logits (batch, block, vocab)
+
+
+def train_gpt(
+    train_ids: torch.Tensor,
+    validation_ids: torch.Tensor,
+    vocab_size: int,
+    recipe: GPTRecipe | None = None,
+    progress: bool | None = None,
+) -> tuple[GPT, History]:
+    """Build a :class:`~lessons_lib.gpt.GPT`; train it to predict the next token of ``train_ids``.
+
+    The batches are random windows of ``train_ids`` (:func:`~lessons_lib.corpus.lm_batches`,
+    drawn from a generator seeded ``recipe.seed + 1``); the loss is
+    :func:`language_model_loss`; the optimiser and schedule are :class:`GPTRecipe`'s. Every
+    ``recipe.eval_every`` steps the score is :func:`validation_loss` on the same
+    ``recipe.eval_batches * recipe.batch_size`` windows of ``validation_ids`` (spread
+    evenly over it), so the curve :attr:`History.scores` is comparable point to point.
+    Seeded by ``recipe.seed``: the same call gives the same model and history, and the
+    global random state is left as it was. On one thread: with another process busy on the
+    second core (as while the book builds), :data:`~lessons_lib.experiments.gpt.CHAPTER_GPT`
+    took 5.5-6.4 s on one thread against 9.9-14.2 s on two; alone on an idle machine two
+    threads took about 0.7 of the time per step. Returns the model (in eval mode) and the
+    history.
+
+    >>> ids = torch.arange(12).repeat(20)
+    >>> recipe = GPTRecipe(d_model=16, d_ff=32, block_size=8, batch_size=4, steps=3,
+    ...                    warmup_steps=1, eval_batches=1)
+    >>> model, history = train_gpt(ids, ids, vocab_size=12, recipe=recipe, progress=False)
+    >>> history.eval_steps, model.training
+    ([3], False)
+    """
+    recipe = GPTRecipe() if recipe is None else recipe
+    if not isinstance(recipe, GPTRecipe):
+        raise TypeError(f"recipe must be a GPTRecipe, got {type(recipe).__name__}")
+    vocab_size = require_positive_int("vocab_size", vocab_size)
+    for name, ids in (("train_ids", train_ids), ("validation_ids", validation_ids)):
+        _require_ids_1d(name, ids, vocab_size)
+        if len(ids) < recipe.block_size + 1:
+            raise ValueError(
+                f"{name} must hold at least block_size + 1 = {recipe.block_size + 1} tokens, "
+                f"got {len(ids)}"
+            )
+    model = seeded(
+        recipe.seed,
+        lambda: GPT(
+            vocab_size,
+            d_model=recipe.d_model,
+            num_heads=recipe.num_heads,
+            num_layers=recipe.num_layers,
+            d_ff=recipe.d_ff,
+            max_len=recipe.block_size,
+            dropout=recipe.dropout,
+        ),
+    )
+    optimiser = adamw_optimiser(model, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    scheduler = warmup_cosine_schedule(
+        optimiser, recipe.warmup_steps, recipe.steps, recipe.min_lr_factor
+    )
+    batches = lm_batches(
+        train_ids,
+        recipe.block_size,
+        recipe.batch_size,
+        torch.Generator().manual_seed(recipe.seed + 1),
+    )
+    max_windows = recipe.eval_batches * recipe.batch_size
+    with one_thread():  # faster on a shared machine: see the docstring
+        history = fit(
+            model,
+            language_model_loss,
+            batches,
+            steps=recipe.steps,
+            optimiser=optimiser,
+            scheduler=scheduler,
+            evaluate=lambda model: validation_loss(
+                model,
+                validation_ids,
+                recipe.block_size,
+                max_windows=max_windows,
+                batch_size=recipe.batch_size,
+            ),
+            eval_every=recipe.eval_every,
+            progress=progress,
+            description="training the GPT",
+        )
+    return model, history

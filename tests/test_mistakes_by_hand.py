@@ -1457,6 +1457,217 @@ def rollout_heads_max(maps):
     return result
 
 
+# --- chapter "From the Transformer to GPT": causal mask, top-p, one BPE merge ----------------
+
+GPT_MASK = "check_gpt_causal_mask"
+
+
+@right(GPT_MASK, "a comparison of positions")
+def gpt_mask_compare(n):
+    positions = torch.arange(n)
+    return positions[None, :] <= positions[:, None]  # key j <= query i
+
+
+@right(GPT_MASK, "a double loop")
+def gpt_mask_loop(n):
+    mask = torch.zeros(n, n, dtype=torch.bool)
+    for i in range(n):
+        for j in range(i + 1):
+            mask[i, j] = True
+    return mask
+
+
+@slip(GPT_MASK, "off by one: a token cannot read itself")
+def gpt_mask_strict(n):
+    positions = torch.arange(n)
+    return positions[None, :] < positions[:, None]
+
+
+@slip(GPT_MASK, "upper triangle: reads the future")
+def gpt_mask_triu(n):
+    return torch.triu(torch.ones(n, n)).bool()
+
+
+@slip(GPT_MASK, "True = blocked (torch's attn_mask convention)")
+def gpt_mask_blocked(n):
+    return torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=1)
+
+
+@slip(GPT_MASK, "additive float mask (0 and -inf)")
+def gpt_mask_additive(n):
+    return torch.nn.Transformer.generate_square_subsequent_mask(n)
+
+
+@slip(GPT_MASK, "0/1 numbers instead of bools")
+def gpt_mask_ones(n):
+    return torch.tril(torch.ones(n, n))
+
+
+TOP_P = "check_top_p"
+
+
+def nucleus_loop(row, top_p):
+    """One row's nucleus, token by token in Python: (kept indices, their sum)."""
+    order = sorted(range(len(row)), key=lambda i: -float(row[i]))
+    kept, mass = [], 0.0
+    for i in order:
+        kept.append(i)
+        mass += float(row[i])
+        if mass >= top_p:
+            break
+    return kept, mass
+
+
+@right(TOP_P, "a loop over the rows, in Python")
+def top_p_rows(probabilities, top_p):
+    flat = probabilities.reshape(-1, probabilities.shape[-1])  # (rows, vocab)
+    out = torch.zeros_like(flat)
+    for r, row in enumerate(flat):
+        kept, mass = nucleus_loop(row, top_p)
+        for i in kept:
+            out[r, i] = row[i] / mass
+    return out.reshape(probabilities.shape)
+
+
+@right(TOP_P, "sort, mask, scatter back")
+def top_p_scatter(probabilities, top_p):
+    ordered, order = probabilities.sort(dim=-1, descending=True)
+    remove = ordered.cumsum(dim=-1) > top_p
+    remove[..., 1:] = remove[..., :-1].clone()  # shift right: keep the crossing token
+    remove[..., 0] = False
+    kept = ordered.masked_fill(remove, 0.0)
+    kept = kept / kept.sum(dim=-1, keepdim=True)
+    return torch.zeros_like(probabilities).scatter(-1, order, kept)
+
+
+@slip(TOP_P, "not renormalised")
+def top_p_unnormalised(probabilities, top_p):
+    ordered, order = probabilities.sort(dim=-1, descending=True)
+    keep = ordered.cumsum(dim=-1) - ordered < top_p
+    return probabilities * keep.scatter(-1, order, keep)
+
+
+@slip(TOP_P, "the token that crosses top_p dropped")
+def top_p_strictly_below(probabilities, top_p):
+    ordered, order = probabilities.sort(dim=-1, descending=True)
+    kept = ordered.masked_fill(ordered.cumsum(dim=-1) > top_p, 0.0)  # no shift
+    kept = kept / kept.sum(dim=-1, keepdim=True)
+    return torch.zeros_like(probabilities).scatter(-1, order, kept)
+
+
+@slip(TOP_P, "sorted ascending: kept the least probable")
+def top_p_ascending(probabilities, top_p):
+    ordered, order = torch.sort(probabilities, dim=-1)
+    keep = ordered.cumsum(dim=-1) - ordered < top_p
+    kept = ordered * keep
+    kept = kept / kept.sum(dim=-1, keepdim=True)
+    return torch.zeros_like(probabilities).scatter(-1, order, kept)
+
+
+@slip(TOP_P, "no sort before the running total")
+def top_p_unsorted(probabilities, top_p):
+    keep = probabilities.cumsum(dim=-1) - probabilities < top_p
+    kept = probabilities * keep
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+@slip(TOP_P, "left in sorted order")
+def top_p_sorted_result(probabilities, top_p):
+    ordered, _ = probabilities.sort(dim=-1, descending=True)
+    keep = ordered.cumsum(dim=-1) - ordered < top_p
+    kept = ordered * keep
+    return kept / kept.sum(dim=-1, keepdim=True)
+
+
+@slip(TOP_P, "renormalised with a softmax")
+def top_p_softmax_again(probabilities, top_p):
+    ordered, order = probabilities.sort(dim=-1, descending=True)
+    keep = ordered.cumsum(dim=-1) - ordered < top_p
+    keep = keep.scatter(-1, order, keep)
+    return torch.softmax(probabilities.masked_fill(~keep, float("-inf")), dim=-1)
+
+
+MERGE = "check_bpe_merge"
+
+
+@right(MERGE, "a while loop")
+def merge_while(ids, pair, new_id):
+    ids, merged, i = ids.tolist(), [], 0
+    while i < len(ids):
+        if ids[i : i + 2] == list(pair):
+            merged.append(new_id)
+            i += 2
+        else:
+            merged.append(ids[i])
+            i += 1
+    return torch.tensor(merged)
+
+
+@right(MERGE, "on a string of pieces")
+def merge_by_text(ids, pair, new_id):
+    # Each id as one private-use character: a pair becomes a two-character substring, and
+    # str.replace replaces non-overlapping occurrences left to right, as a merge does.
+    text = "".join(chr(0xE000 + i) for i in ids.tolist())
+    joined = text.replace(chr(0xE000 + pair[0]) + chr(0xE000 + pair[1]), chr(0xE000 + new_id))
+    return torch.tensor([ord(c) - 0xE000 for c in joined])
+
+
+@slip(MERGE, "only the first occurrence merged")
+def merge_first_only(ids, pair, new_id):
+    ids = ids.tolist()
+    for i in range(len(ids) - 1):
+        if ids[i] == pair[0] and ids[i + 1] == pair[1]:
+            return torch.tensor([*ids[:i], new_id, *ids[i + 2 :]])
+    return torch.tensor(ids)
+
+
+@slip(MERGE, "the pair's second token kept")
+def merge_no_skip(ids, pair, new_id):
+    ids, merged, i = ids.tolist(), [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair:
+            merged.append(new_id)
+        else:
+            merged.append(ids[i])
+        i += 1  # forgot to skip the second token
+    return torch.tensor(merged)
+
+
+@slip(MERGE, "merged from the right")
+def merge_right_to_left(ids, pair, new_id):
+    ids, merged, i = ids.tolist(), [], len(ids) - 1
+    while i >= 0:
+        if i > 0 and (ids[i - 1], ids[i]) == pair:
+            merged.insert(0, new_id)
+            i -= 2
+        else:
+            merged.insert(0, ids[i])
+            i -= 1
+    return torch.tensor(merged)
+
+
+@slip(MERGE, "overlapping occurrences merged")
+def merge_overlapping(ids, pair, new_id):
+    ids = ids.tolist()
+    starts = [i for i in range(len(ids) - 1) if (ids[i], ids[i + 1]) == pair]
+    seconds = {i + 1 for i in starts}
+    out = [new_id if i in starts else token for i, token in enumerate(ids)]
+    return torch.tensor([token for i, token in enumerate(out) if i not in seconds])
+
+
+@slip(MERGE, "pair read in the wrong order")
+def merge_reversed(ids, pair, new_id):
+    ids, merged, i = ids.tolist(), [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and ids[i] == pair[1] and ids[i + 1] == pair[0]:
+            merged.append(new_id)
+            i += 2
+        else:
+            merged.append(ids[i])
+            i += 1
+    return torch.tensor(merged)
+
+
 # --- the tests -------------------------------------------------------------------------------
 
 

@@ -27,7 +27,9 @@ import torch
 from PIL import Image
 
 import lessons_lib.widgets
+from lessons_lib.corpus import CharTokenizer
 from lessons_lib.data import DateTask
+from lessons_lib.gpt import GPT
 from lessons_lib.positions import PositionCodes2D, sinusoidal_positions
 from lessons_lib.transformer import Transformer
 from lessons_lib.widgets import EXPLORERS, WIDGET_VIEW_MIMETYPE, Explorer, control_options
@@ -90,6 +92,16 @@ def date_arguments() -> Arguments:
     return (model.eval(), task, batch), {}
 
 
+def next_token_arguments() -> Arguments:
+    """A tiny untrained GPT on 8 characters; its output layer scaled so that it prefers some."""
+    tokenizer = CharTokenizer.from_text("the cat sat")
+    torch.manual_seed(0)
+    model = GPT(tokenizer.vocab_size, d_model=16, num_heads=2, num_layers=1, d_ff=32, max_len=8)
+    with torch.no_grad():
+        model.output.weight.mul_(3)
+    return (model.eval(), tokenizer, ["the cat", "a cat sat on"]), {"show": 5}
+
+
 def vit_arguments() -> Arguments:
     model = seeded_vit(0, image_size=8, patch_size=4, d_model=16, num_layers=2, num_heads=2)
     return (model, images(), ["a", "b"]), {}
@@ -106,6 +118,7 @@ ARGUMENTS: dict[str, Callable[[], Arguments]] = {
     "add_norm_explorer": lambda: ((), {}),
     "decoding_explorer": lambda: ((transformer(1), SOURCE, BOS), {}),
     "beam_explorer": lambda: (date_arguments()[0], {"beam_size": 3}),
+    "next_token_explorer": next_token_arguments,
     "transformer_attention_explorer": lambda: ((transformer(2), SOURCE, BOS, DIGIT_NAMES), {}),
     "date_attention_explorer": date_arguments,
     "patching_explorer": lambda: ((images(), ["a", "b"]), {}),

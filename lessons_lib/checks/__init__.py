@@ -22,6 +22,7 @@ from lessons_lib.checks import (
     add_norm,
     autoregressive_decoding,
     cross_attention,
+    gpt,
     masking,
     position_codes,
     qkv,
@@ -38,6 +39,7 @@ from lessons_lib.checks.autoregressive_decoding import (
 )
 from lessons_lib.checks.core import Case, CheckResult, Exercise, Mistake
 from lessons_lib.checks.cross_attention import check_multi_head, check_split_heads
+from lessons_lib.checks.gpt import check_bpe_merge, check_gpt_causal_mask, check_top_p
 from lessons_lib.checks.masking import check_causal_mask, check_masked_weights
 from lessons_lib.checks.position_codes import (
     check_codes_2d,
@@ -71,6 +73,9 @@ EXERCISES: dict[str, Exercise] = {
         add_norm.ADD_NORM,
         autoregressive_decoding.GREEDY_DECODE,
         autoregressive_decoding.NEXT_TOKEN_PROBABILITIES,
+        gpt.GPT_CAUSAL_MASK,
+        gpt.TOP_P,
+        gpt.BPE_MERGE,
         transformer.ENCODER_LAYER,
         transformer.PARAMETER_COUNT,
         transformer.TEACHER_FORCING_LOSS,
@@ -96,11 +101,13 @@ __all__ = [
     "check_add_norm",
     "check_attention_head",
     "check_attention_weights",
+    "check_bpe_merge",
     "check_causal_mask",
     "check_codes_2d",
     "check_conv_embedding",
     "check_cosine_similarity",
     "check_encoder_layer",
+    "check_gpt_causal_mask",
     "check_greedy_decode",
     "check_input_sequence",
     "check_layer_norm",
@@ -118,4 +125,5 @@ __all__ = [
     "check_stretch_codes",
     "check_teacher_forcing_loss",
     "check_temperature_softmax",
+    "check_top_p",
 ]

@@ -10,6 +10,8 @@ notebook, here as in ``widgets/``, ``checks/`` and ``tests/claims/``:
 - ``transformer`` (06): shapes through a model (used by 10 too), where cross-attention reads;
 - ``autoregressive_decoding`` (07): beam sizes compared on dates, sequences scored by teacher
   forcing;
+- ``gpt`` (the coming chapter "From the Transformer to GPT"): characters against BPE, the live
+  recipe, samples;
 - ``position_codes`` (09): the ViT with each kind of position code;
 - ``vit_scale`` (11, an appendix): codes stretched to a larger image, the ViT against a small
   CNN as the training set grows.

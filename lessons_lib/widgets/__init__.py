@@ -24,6 +24,7 @@ from lessons_lib.widgets.add_norm import add_norm_explorer
 from lessons_lib.widgets.autoregressive_decoding import beam_explorer, decoding_explorer
 from lessons_lib.widgets.cross_attention import cross_attention_explorer
 from lessons_lib.widgets.explorer import WIDGET_VIEW_MIMETYPE, Explorer
+from lessons_lib.widgets.gpt import next_token_explorer
 from lessons_lib.widgets.masking import masking_explorer
 from lessons_lib.widgets.position_codes import position_explorer
 from lessons_lib.widgets.qkv import qkv_explorer, query_weights
@@ -52,6 +53,7 @@ EXPLORERS: dict[str, Callable[..., Explorer]] = {
         date_attention_explorer,
         decoding_explorer,
         beam_explorer,
+        next_token_explorer,
         patching_explorer,
         position_explorer,
         vit_attention_explorer,
@@ -72,6 +74,7 @@ __all__ = [
     "date_attention_explorer",
     "decoding_explorer",
     "masking_explorer",
+    "next_token_explorer",
     "patching_explorer",
     "position_explorer",
     "qkv_explorer",
