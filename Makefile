@@ -41,7 +41,7 @@ help:
 	@echo "make test   run every check (lint, tests, strict build, HTML checks)"
 	@echo "make bench  measure build, notebook, widget and training speed (prints a table)"
 	@echo "make bench-quick  the same, one run each, 2 Lighthouse pages, training targets only (~5 min)"
-	@echo "make results  re-make the committed results of the long runs chapters read (~65 min)"
+	@echo "make results  re-make the committed results of the long runs the chapters read (~65 min)"
 	@echo "make mutate  mutation score of the concept modules (slow; MUTATE='softmax masking' picks some)"
 	@echo "make test-lowest  unit tests and every chapter at the lowest versions pyproject.toml allows"
 
@@ -151,8 +151,9 @@ bench-quick: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/python bench/run.py --quick
 
 # The committed results of runs longer than a chapter may take (lessons_lib/results/*.json,
-# read by chapters 06 and 09, the appendix and the GPT chapter; tests/test_results*.py re-run a slice of each). Not part of
-# `make test`: about 65 minutes on one core. Each script writes its seeds, torch and the date.
+# read by chapters 06 and 09, the appendix and the GPT chapter; tests/test_results*.py re-run a
+# slice of each). Not part of `make test`: about 65 minutes on one core. Each script writes its
+# seeds, torch and the date.
 results: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python bench/results_date_recipe.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/results_date_regularisation.py
