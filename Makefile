@@ -151,7 +151,7 @@ bench-quick: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/python bench/run.py --quick
 
 # The committed results of runs longer than a chapter may take (lessons_lib/results/*.json,
-# read by chapters 06 and 09, the appendix and the GPT chapter; tests/test_results*.py re-run a
+# read by chapters 06 and 10, the appendix and the GPT chapter; tests/test_results*.py re-run a
 # slice of each). Not part of `make test`: about 65 minutes on one core. Each script writes its
 # seeds, torch and the date.
 results: $(STAMP)

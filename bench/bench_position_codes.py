@@ -1,9 +1,9 @@
-"""The appendix's stretched codes (``book/11_vit_scale.ipynb``) with more seeds.
+"""The appendix's stretched codes (``book/12_vit_scale.ipynb``) with more seeds.
 
 Run from the repository root: ``python bench/bench_position_codes.py``. The appendix
-stretches the codes of one position-task model of chapter 09 per kind to a grid twice as
+stretches the codes of one position-task model of chapter 10 per kind to a grid twice as
 large; this repeats that from 5 seeds. (Table 8 on the digits, every kind trained to its
-best from 8 seeds, is ``bench/results_position_codes.py``, whose committed file chapter 09
+best from 8 seeds, is ``bench/results_position_codes.py``, whose committed file chapter 10
 reads.)
 ``--runs`` is accepted for ``make bench`` and ignored: the seeds are the repeats. The last
 line printed is one JSON object:

@@ -1,4 +1,4 @@
-"""Chapter 09's Table 8 on the digits, a 4x4 grid, 8 seeds: lessons_lib/results/position_codes.json.
+"""Chapter 10's Table 8 on the digits, a 4x4 grid, 8 seeds: lessons_lib/results/position_codes.json.
 
 Run from the repository root (``make results`` runs it with the appendix's runs)::
 

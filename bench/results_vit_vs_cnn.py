@@ -8,7 +8,7 @@ Run from the repository root (``make results`` runs it with the position-code ru
 Every run trains until its validation accuracy stops rising (early stopping, see
 ``lessons_lib.training.train_to_best``), so the larger training sets are not cut short
 by a fixed budget, and is scored once on the test split and on its own training subset.
-The appendix (``book/11_vit_scale.ipynb``) executes in at most 20 s, so it reads this file
+The appendix (``book/12_vit_scale.ipynb``) executes in at most 20 s, so it reads this file
 instead of re-running the sweep; ``tests/test_results.py`` re-runs one seed of the smallest
 size and checks that it agrees with the file.
 """

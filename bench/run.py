@@ -123,7 +123,7 @@ TRAINING_SCRIPTS = (
     TrainingScript("bench_vit", "small ViT to 95%", 4, 2, True),
     TrainingScript("bench_rnn", "GRU against self-attention, 16 to 1024 tokens", 1.5, 4, True),
     TrainingScript("bench_warmup", "chapter 05's warm-up sweep, 13 seeds", 0, 31, False),
-    TrainingScript("bench_position_codes", "chapter 09's stretched codes, 5 seeds", 0, 30, False),
+    TrainingScript("bench_position_codes", "chapter 10's stretched codes, 5 seeds", 0, 30, False),
 )
 QUICK_LIGHTHOUSE_PAGES = 2
 
@@ -731,7 +731,7 @@ def warmup_rows(rep: Reporter, t: dict) -> None:
 
 
 def position_rows(rep: Reporter, t: dict) -> None:
-    # Chapter 09's codes stretched to a grid twice as large, over more seeds than the chapter.
+    # Chapter 10's codes stretched to a grid twice as large, over more seeds than the chapter.
     for label, pairs in t.get("position_stretch", {}).items():
         after = [pair[1] for pair in pairs]
         mean = sum(after) / len(after)

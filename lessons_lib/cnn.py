@@ -1,4 +1,4 @@
-"""A small convolutional network: the ViT's rival in chapter 10.
+"""A small convolutional network: the ViT's rival in chapter 11.
 
 A convolution slides one small kernel over the image, so two things are
 built into it before any training (its *inductive bias*):

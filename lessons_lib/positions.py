@@ -383,7 +383,7 @@ def interpolate_codes_1d(codes: torch.Tensor, new_n: int) -> torch.Tensor:
 
     For a ViT's patch codes this is the *naive* way: the row-major sequence of
     a gh x gw grid is stretched as one long line, so the rows of the new grid
-    do not line up with the old rows (chapter 09 shows what that breaks).
+    do not line up with the old rows (chapter 10 shows what that breaks).
     Same as ``F.interpolate(codes.T[None], size=new_n, mode="linear")``.
 
     >>> interpolate_codes_1d(torch.tensor([[0.0], [1.0]]), 4).squeeze(1)

@@ -720,7 +720,7 @@ def train_date_model(
     return model, history, splits
 
 
-# --- chapters 09-10: the small ViT -------------------------------------------------------
+# --- chapters 10-11: the small ViT -------------------------------------------------------
 
 
 def seeded_vit(seed: int, **options: object) -> ViT:

@@ -13,7 +13,7 @@ summary. ``positions`` picks the position codes ``E_pos``: ``"none"``,
 to the input and biases every layer's attention logits instead.
 :func:`stretch_positions` carries a trained ViT to larger images.
 
-Training, accuracy and the position-code comparison of chapter 09 live in
+Training, accuracy and the position-code comparison of chapter 10 live in
 ``training``, ``metrics`` and ``experiments``.
 
 Layer: models (imports torch and the modules below it only).
@@ -50,7 +50,7 @@ from lessons_lib.transformer import EncoderLayer
 
 POSITION_KINDS = ("none", "1d", "2d", "sinusoidal", "relative")
 
-# The book's ViT for the 8x8 digits (chapter 10 and bench/bench_vit.py): 2x2 patches, so a
+# The book's ViT for the 8x8 digits (chapter 11 and bench/bench_vit.py): 2x2 patches, so a
 # 4x4 grid and 17 tokens; reaches 95% test accuracy in a few hundred steps on a CPU.
 DIGITS_VIT = dict(
     image_size=8,

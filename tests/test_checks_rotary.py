@@ -1,4 +1,4 @@
-"""Chapter 09's RoPE exercise: answers a learner might write, and what the checker says."""
+"""Chapter 10's RoPE exercise: answers a learner might write, and what the checker says."""
 
 import torch
 

@@ -1,4 +1,4 @@
-"""The small CNN of chapter 10: shapes, size, what convolution builds in, and bad input."""
+"""The small CNN of chapter 11: shapes, size, what convolution builds in, and bad input."""
 
 import pytest
 import torch

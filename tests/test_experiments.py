@@ -92,7 +92,7 @@ def test_time_gru_and_attention_bad_input():
         time_gru_and_attention([4], d_model=8.0)
 
 
-# --- chapter 10: the ViT against a CNN ---------------------------------------------------
+# --- chapter 11: the ViT against a CNN ---------------------------------------------------
 
 
 def test_training_subset_is_seeded_and_sized():
@@ -262,7 +262,7 @@ def test_post_norm_gives_the_layers_near_the_output_larger_gradients_at_init():
     assert torch.equal(post, gradient_norms_at_init(24, norm_first=False, seeds=[0, 1]))
 
 
-# --- chapter 09: spread over seeds, and codes stretched to larger images -------------------
+# --- chapter 10: spread over seeds, and codes stretched to larger images -------------------
 
 
 def test_compare_position_codes_trains_each_run_to_its_best_on_validation():

@@ -969,7 +969,7 @@ def loss_summed(model, sources, targets, bos):
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="sum")
 
 
-# --- chapter 08: patchify --------------------------------------------------------------------
+# --- chapter 09: patchify --------------------------------------------------------------------
 
 PATCHIFY = "check_patchify"
 
@@ -1035,7 +1035,7 @@ def patchify_channels_last(images, p):
     return torch.stack(patches, dim=1)
 
 
-# --- chapter 08: the strided convolution -----------------------------------------------------
+# --- chapter 09: the strided convolution -----------------------------------------------------
 
 CONV = "check_conv_embedding"
 
@@ -1089,7 +1089,7 @@ def conv_no_bias(images, weight, bias):
     return F.conv2d(images, weight, stride=weight.shape[-1]).flatten(2).transpose(1, 2)
 
 
-# --- chapter 09: 2-D position codes ----------------------------------------------------------
+# --- chapter 10: 2-D position codes ----------------------------------------------------------
 
 CODES_2D = "check_codes_2d"
 
@@ -1122,7 +1122,7 @@ def codes_2d_added(row_codes, col_codes):
     return torch.stack([row + col for row in row_codes for col in col_codes])
 
 
-# --- chapter 09: cosine similarity -----------------------------------------------------------
+# --- chapter 10: cosine similarity -----------------------------------------------------------
 
 COSINE = "check_cosine_similarity"
 
@@ -1161,7 +1161,7 @@ def cosine_features(codes):
     return unit.T @ unit
 
 
-# --- chapter 09: stretching the codes to a new grid ------------------------------------------
+# --- chapter 10: stretching the codes to a new grid ------------------------------------------
 
 STRETCH = "check_stretch_codes"
 
@@ -1241,7 +1241,7 @@ def stretch_reshaped_out(codes, old_grid, new_grid):
     return new.reshape(new_grid[0] * new_grid[1], codes.shape[1])  # no permute back
 
 
-# --- chapter 09: rotary position codes -------------------------------------------------------
+# --- chapter 10: rotary position codes -------------------------------------------------------
 
 ROTARY = "check_rotary"
 
@@ -1320,7 +1320,7 @@ def rope_from_one(x):
     return rope_loop(x, lambda m, i, d: (m + 1) * 10000 ** (-2 * i / d))
 
 
-# --- chapter 10: the ViT's input sequence ----------------------------------------------------
+# --- chapter 11: the ViT's input sequence ----------------------------------------------------
 
 SEQUENCE = "check_input_sequence"
 
@@ -1353,7 +1353,7 @@ def sequence_codes_shifted(patches, class_token, codes):
     return torch.stack([torch.cat([class_token[None], image + codes[:n]]) for image in patches])
 
 
-# --- chapter 10: the read-out ----------------------------------------------------------------
+# --- chapter 11: the read-out ----------------------------------------------------------------
 
 READ_OUT = "check_read_out"
 
@@ -1384,7 +1384,7 @@ def read_out_unnormalised(encoded, weight, bias):
     return encoded[:, 0] @ weight.T + bias
 
 
-# --- chapter 10: attention rollout -----------------------------------------------------------
+# --- chapter 11: attention rollout -----------------------------------------------------------
 
 ROLLOUT = "check_rollout"
 

@@ -166,7 +166,7 @@ def test_offset_matrix_bad_input():
         sinusoidal_offset_matrix(1.0, 4)
 
 
-# --- relative position bias and interpolated codes (chapter 09) ---------------------------
+# --- relative position bias and interpolated codes (chapter 10) ---------------------------
 
 import torch.nn.functional as F  # noqa: E402
 

@@ -27,7 +27,7 @@ NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
 
 # Names that stand for an object a chapter builds rather than imports: (chapter, name) ->
 # (module, class). A getsource of a name that is neither imported nor listed here fails.
-BUILT_IN_THE_CHAPTER = {("10_vit", "model"): ("lessons_lib.vit", "ViT")}
+BUILT_IN_THE_CHAPTER = {("11_vit", "model"): ("lessons_lib.vit", "ViT")}
 
 # Calls named like an input check: a chapter's printed code makes none of them.
 CHECK_PREFIXES = ("require_", "_require", "check_", "_check", "_validate", "validate")

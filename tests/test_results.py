@@ -1,5 +1,5 @@
 """The committed results (lessons_lib/results/*.json): how they are written and read, and a
-slice of chapter 10's ViT-against-CNN sweep re-run against its file."""
+slice of chapter 11's ViT-against-CNN sweep re-run against its file."""
 
 from __future__ import annotations
 

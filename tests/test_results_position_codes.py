@@ -1,4 +1,4 @@
-"""Chapter 09's committed Table 8 run (lessons_lib/results/position_codes.json): how it was
+"""Chapter 10's committed Table 8 run (lessons_lib/results/position_codes.json): how it was
 made, what it holds, and one seed of two kinds re-run against it."""
 
 from __future__ import annotations

@@ -276,7 +276,7 @@ def test_rollout_of_a_trained_shape_model_and_bad_input():
         attention_rollout(torch.ones(1, 1, 2, 2, dtype=torch.long))
 
 
-# --- the relative kind and codes stretched to larger images (chapter 09) ------------------
+# --- the relative kind and codes stretched to larger images (chapter 10) ------------------
 
 
 def test_relative_vit_biases_every_layer_with_its_own_table():

@@ -12,8 +12,8 @@ notebook, here as in ``widgets/``, ``checks/`` and ``tests/claims/``:
   forcing;
 - ``gpt`` (the coming chapter "From the Transformer to GPT"): characters against BPE, the live
   recipe, samples;
-- ``position_codes`` (09): the ViT with each kind of position code;
-- ``vit_scale`` (11, an appendix): codes stretched to a larger image, the ViT against a small
+- ``position_codes`` (10): the ViT with each kind of position code;
+- ``vit_scale`` (12, an appendix): codes stretched to a larger image, the ViT against a small
   CNN as the training set grows.
 
 Nothing is re-exported here: import from the chapter's module,

@@ -1,4 +1,4 @@
-"""Chapter 09's experiments: the ViT with each kind of position code.
+"""Chapter 10's experiments: the ViT with each kind of position code.
 
 The two settings of the chapter (:data:`MARK_TASK_VIT`, :data:`DIGITS_POSITIONS_VIT`),
 and one ViT per (kind, seed) (:func:`compare_position_codes`, trained to its best
@@ -21,7 +21,7 @@ from lessons_lib.metrics import classification_accuracy
 from lessons_lib.training import seeded_vit, train_to_best, train_vit
 from lessons_lib.vit import POSITION_KINDS, ViT
 
-# Chapter 09's two settings. The position task: 2x2 patches, a 4x4 grid; codes start as
+# Chapter 10's two settings. The position task: 2x2 patches, a 4x4 grid; codes start as
 # N(0, 0.3^2), so that 120 steps find the mark's quadrant with every learned kind.
 MARK_TASK_VIT = dict(
     image_size=8,

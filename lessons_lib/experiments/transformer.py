@@ -1,6 +1,6 @@
 """Chapter 06's experiments: the shapes through a model, and where cross-attention reads.
 
-:func:`trace_shapes` records the shape after every part of a model (chapter 10
+:func:`trace_shapes` records the shape after every part of a model (chapter 11
 uses it for the ViT too); :func:`date_cross_attention` and
 :func:`field_attention_shares` measure where the date model's cross-attention
 reads while it writes each field.
@@ -28,7 +28,7 @@ from lessons_lib.data import (
 from lessons_lib.decoding import greedy_decode
 from lessons_lib.transformer import Transformer
 
-# --- chapters 06 and 10: shapes through a model ------------------------------------------
+# --- chapters 06 and 11: shapes through a model ------------------------------------------
 
 
 def trace_shapes(

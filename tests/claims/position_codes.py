@@ -1,11 +1,11 @@
-"""Claims of chapter 09, 1-D vs 2-D position codes, about its runs."""
+"""Claims of chapter 10, 1-D vs 2-D position codes, about its runs."""
 
 import math
 
 from lessons_lib.intervals import T_975
 from tests.claims import Claim
 
-NOTEBOOK = "09_position_codes"
+NOTEBOOK = "10_position_codes"
 
 ROUNDING = 1e-5  # float32 rounding, with room for a few operations
 

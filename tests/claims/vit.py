@@ -1,8 +1,8 @@
-"""Claims of chapter 10 (the whole ViT) about its glued run results."""
+"""Claims of chapter 11 (the whole ViT) about its glued run results."""
 
 from tests.claims import Claim
 
-NOTEBOOK = "10_vit"
+NOTEBOOK = "11_vit"
 
 
 CLAIMS = [

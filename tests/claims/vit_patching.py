@@ -1,8 +1,8 @@
-"""Claims of chapter 08 (ViT patching) about its glued numbers."""
+"""Claims of chapter 09 (ViT patching) about its glued numbers."""
 
 from tests.claims import Claim
 
-NOTEBOOK = "08_vit_patching"
+NOTEBOOK = "09_vit_patching"
 
 CLAIMS = [
     Claim(

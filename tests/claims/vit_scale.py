@@ -2,7 +2,7 @@
 
 from tests.claims import Claim
 
-NOTEBOOK = "11_vit_scale"
+NOTEBOOK = "12_vit_scale"
 
 SIZES = (50, 100, 200, 400, "all")
 
