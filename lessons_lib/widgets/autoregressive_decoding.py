@@ -23,10 +23,9 @@ from lessons_lib.decoding import (
     sampling_choice,
 )
 from lessons_lib.plotting import bars, set_bar_heights
-from lessons_lib.transformer import Transformer
 from lessons_lib.widgets.explorer import Explorer
 from lessons_lib.widgets.rendering import new_figure
-from lessons_lib.widgets.tensors import require_finite_model, require_source
+from lessons_lib.widgets.tensors import require_date_model, require_source
 
 TEMPERATURES = (("greedy", None), ("T = 1", 1.0), ("T = 2", 2.0), ("T = 4", 4.0))
 
@@ -171,14 +170,7 @@ def beam_explorer(
     >>> list(explorer.controls), explorer.controls["step"].max  # 10 characters: YYYY-MM-DD
     (['example', 'step'], 10)
     """
-    for name, value, kind in (
-        ("model", model, Transformer),
-        ("task", task, DateTask),
-        ("batch", batch, DateBatch),
-    ):
-        if not isinstance(value, kind):
-            raise TypeError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
-    require_finite_model("model", model)
+    require_date_model(model, task, batch)
     beam_size = require_positive_int("beam_size", beam_size)
     n, steps = batch.targets.shape
     if not 1 <= n * steps <= MAX_BEAM_FRAMES:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 
 from lessons_lib._validate import require_float, require_tensor
+from lessons_lib.data import DateBatch, DateTask
 from lessons_lib.transformer import Transformer
 
 
@@ -107,3 +108,21 @@ def require_source(model: torch.nn.Module, source: object) -> torch.Tensor:
             f"got tokens from {low} to {high}"
         )
     return source
+
+
+def require_date_model(model: object, task: object, batch: object) -> None:
+    """Check the arguments of the date explorers: a finite Transformer, a DateTask, a DateBatch.
+
+    >>> require_date_model(Transformer(48, d_model=8, num_heads=2, num_layers=1, d_ff=8),
+    ...                    DateTask(), "dates")
+    Traceback (most recent call last):
+    TypeError: batch must be a DateBatch, got str
+    """
+    for name, value, kind in (
+        ("model", model, Transformer),
+        ("task", task, DateTask),
+        ("batch", batch, DateBatch),
+    ):
+        if not isinstance(value, kind):
+            raise TypeError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
+    require_finite_model("model", model)

@@ -18,10 +18,9 @@ from lessons_lib.data import DateBatch, DateTask, shift_right
 from lessons_lib.decoding import greedy_decode
 from lessons_lib.experiments.transformer import date_cross_attention
 from lessons_lib.plotting import bars, heatmap, set_bar_heights
-from lessons_lib.transformer import Transformer
 from lessons_lib.widgets.explorer import Explorer
 from lessons_lib.widgets.rendering import new_figure
-from lessons_lib.widgets.tensors import require_finite_model, require_source
+from lessons_lib.widgets.tensors import require_date_model, require_source
 
 KINDS = ("encoder self-attention", "decoder self-attention (masked)", "decoder cross-attention")
 
@@ -170,14 +169,7 @@ def date_attention_explorer(model: torch.nn.Module, task: DateTask, batch: DateB
     >>> explorer.controls["position"].max  # the last of the 10 characters of YYYY-MM-DD
     9
     """
-    for name, value, kind in (
-        ("model", model, Transformer),
-        ("task", task, DateTask),
-        ("batch", batch, DateBatch),
-    ):
-        if not isinstance(value, kind):
-            raise TypeError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
-    require_finite_model("model", model)
+    require_date_model(model, task, batch)
     n, steps = batch.targets.shape
     layers = len(model.decoder_layers)
     if not 1 <= n * steps * layers <= MAX_DATE_FRAMES:
