@@ -23,6 +23,7 @@ from lessons_lib.decoding import (
     sampling_choice,
 )
 from lessons_lib.plotting import bars, set_bar_heights
+from lessons_lib.transformer import Transformer
 from lessons_lib.widgets.explorer import Explorer
 from lessons_lib.widgets.rendering import new_figure
 from lessons_lib.widgets.tensors import require_date_model, require_source
@@ -153,7 +154,7 @@ def beam_hypotheses(beams: Beams, example: int, step: int) -> tuple[torch.Tensor
 
 
 def beam_explorer(
-    model: torch.nn.Module, task: DateTask, batch: DateBatch, beam_size: int = 4
+    model: Transformer, task: DateTask, batch: DateBatch, beam_size: int = 4
 ) -> Explorer:
     """Pick a date and a step: see the ``beam_size`` prefixes the beam search keeps there.
 

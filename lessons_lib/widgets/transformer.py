@@ -18,6 +18,7 @@ from lessons_lib.data import DateBatch, DateTask, shift_right
 from lessons_lib.decoding import greedy_decode
 from lessons_lib.experiments.transformer import date_cross_attention
 from lessons_lib.plotting import bars, heatmap, set_bar_heights
+from lessons_lib.transformer import Transformer
 from lessons_lib.widgets.explorer import Explorer
 from lessons_lib.widgets.rendering import new_figure
 from lessons_lib.widgets.tensors import require_date_model, require_source
@@ -151,7 +152,7 @@ def date_reading(
     return matrix, matrix[position]
 
 
-def date_attention_explorer(model: torch.nn.Module, task: DateTask, batch: DateBatch) -> Explorer:
+def date_attention_explorer(model: Transformer, task: DateTask, batch: DateBatch) -> Explorer:
     """Pick a date and an output character: see which source characters that character reads.
 
     ``batch``: a few dates (:meth:`DateTask.make_batch`); the model writes each
