@@ -374,6 +374,19 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+@contextmanager
+def dropout_seeded(seed: int) -> Iterator[None]:
+    """Seed the global RNG, from which dropout draws its masks, for one run; restore it after.
+
+    A training run's data and initial weights come from their own seeded generators, but
+    ``nn.Dropout`` draws from torch's global RNG, which torch seeds differently in every
+    process. Without this, two runs with dropout from the same seed differ.
+    """
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        yield
+
+
 def seeded(seed: int, build: Callable[[], nn.Module]) -> nn.Module:
     """``build()`` with its initial weights drawn from ``seed``; the global RNG is untouched."""
     with torch.random.fork_rng():
@@ -701,7 +714,8 @@ def train_date_model(
         ),
         task.sample(recipe.test_size, torch.Generator().manual_seed(recipe.seed + 3), "test"),
     )
-    with one_thread():  # a model this small runs fastest on one thread (see one_thread)
+    # one thread: a model this small runs fastest so (see one_thread); dropout's masks from the seed
+    with one_thread(), dropout_seeded(recipe.seed + 4):
         history = fit(
             model,
             lambda model, batch: date_loss(
@@ -1113,7 +1127,8 @@ def train_gpt(
         torch.Generator().manual_seed(recipe.seed + 1),
     )
     max_windows = recipe.eval_batches * recipe.batch_size
-    with one_thread():  # faster on a shared machine: see the docstring
+    # faster on a shared machine (see the docstring); dropout's masks from the seed
+    with one_thread(), dropout_seeded(recipe.seed + 2):
         history = fit(
             model,
             language_model_loss,

@@ -418,3 +418,24 @@ def test_splits_are_the_same_whatever_the_options(task):
     splits: list[DateSplits] = [train_date_model(task, r, progress=False)[2] for r in recipes]
     assert torch.equal(splits[0].validation.targets, splits[1].validation.targets)
     assert torch.equal(splits[0].test.sources, splits[1].test.sources)
+
+
+@needs_dropout
+def test_a_run_with_dropout_is_the_same_from_the_same_seed_and_leaves_the_global_rng(task):
+    # dropout draws from torch's global RNG, which torch seeds differently in every process;
+    # the recipe's seed must fix the masks too, and the caller's RNG must come back untouched
+    recipe = dataclasses.replace(TINY, dropout=0.3)
+    torch.manual_seed(123)
+    first_model, first, _ = train_date_model(task, recipe, progress=False)
+    after_first = torch.rand(3)
+    torch.manual_seed(999)  # another global state: the run must not depend on it
+    second_model, second, _ = train_date_model(task, recipe, progress=False)
+    _same_history(first, second)
+    for a, b in zip(first_model.parameters(), second_model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    torch.manual_seed(123)
+    assert torch.equal(torch.rand(3), after_first)  # the run drew nothing from the caller's RNG
+    _, other_seed, _ = train_date_model(
+        task, dataclasses.replace(recipe, seed=recipe.seed + 1), progress=False
+    )
+    assert other_seed.losses != first.losses

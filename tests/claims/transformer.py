@@ -439,4 +439,55 @@ CLAIMS += [
         "it.",
         lambda g: abs(g["dropout_ece_gap"]) < g["ls_ece_gap"] / 10,
     ),
+    Claim(
+        "Weight decay {wd_value} (AdamW) moves exact match by {wd_em_gap} (± {wd_em_gap_half}) and "
+        "the ECE by {wd_ece_gap} (± {wd_ece_gap_half}): both intervals hold 0.",
+        lambda g: (
+            _close(g["wd_value"], _settings()["weight decay 0.1"]["weight_decay"])
+            and _close(g["wd_em_gap"], _regularisers()["weight decay 0.1"]["exact_match"]["gap"])
+            and abs(g["wd_em_gap"]) <= g["wd_em_gap_half"]
+            and abs(g["wd_ece_gap"]) <= g["wd_ece_gap_half"]
+        ),
+    ),
+    Claim(
+        "The paper's schedule lowers the rate after the {reg_warmup} warm-up steps as one over the "
+        "square root of the step, to {sched_last_factor} of its peak at the last step.",
+        lambda g: (
+            _settings_fixed()["warmup_steps"] == g["reg_warmup"]
+            and _settings()["inverse sqrt schedule"] == {"schedule": "inverse_sqrt"}
+            and _close(
+                g["sched_last_factor"],
+                (g["reg_warmup"] / _settings_fixed()["max_steps"]) ** 0.5,
+            )
+        ),
+    ),
+    Claim(
+        "It raises exact match by {sched_em_gap} (± {sched_em_gap_half}) and moves the validation "
+        "cross-entropy by {sched_ce_gap} (± {sched_ce_gap_half}). Both intervals exclude 0, if "
+        "narrowly.",
+        lambda g: (
+            g["sched_em_gap"] > g["sched_em_gap_half"]
+            and g["sched_ce_gap"] < -g["sched_ce_gap_half"]
+            and g["sched_em_gap"] < 2 * g["sched_em_gap_half"]  # narrowly: within twice its width
+            and _close(
+                g["sched_em_gap"], _regularisers()["inverse sqrt schedule"]["exact_match"]["gap"]
+            )
+        ),
+    ),
+    Claim(
+        "This section reads {reg_intervals} intervals (five settings, three scores each, the "
+        "cross-entropy included). At 95% each, about one of them could exclude 0 by chance alone.",
+        lambda g: (
+            g["reg_intervals"] == 5 * 3 == (len(_regularisers()) - 1) * 3
+            and 0.5 <= g["reg_intervals"] * 0.05 <= 1.5
+        ),
+    ),
 ]
+
+
+def _settings() -> dict:
+    return load_result("date_regularisation")["settings"]["settings"]
+
+
+def _settings_fixed() -> dict:
+    return load_result("date_regularisation")["settings"]
