@@ -175,12 +175,28 @@ class Chapter:
 # --- one notebook -----------------------------------------------------------------------
 
 
-def note_for_readers(chapter: Chapter, page: str) -> str:
-    """The note after the title: where the numbers come from, and how to compare them."""
+def note_for_readers(chapter: Chapter, page: str, chinese: bool = False) -> str:
+    """The note after the title: where the numbers come from, and how to compare them.
+
+    ``chinese``: the note in Chinese, for the Chinese edition's notebooks (tools/zh_book.py).
+    """
     versions = ", ".join(
         f"{package} {importlib.metadata.version(package)}" for package in ("torch", "numpy")
     )
     built = datetime.date.today().isoformat()
+    if chinese:
+        example = ""
+        if chapter.used:
+            name, value = chapter.used[0]
+            example = (
+                f"每个数字后面用小字标出代码单元格给它起的名字，例如 {value}<sup>{name}</sup>："
+                f"运行那个单元格时，它会打印 `{name} = ...`，即你这次运行得到的值。"
+            )
+        return (
+            f"> **你正在阅读[本章网页]({page})对应的笔记本。** "
+            f"文中的数字来自本书自己的一次运行（{built}，{versions}）。{example}"
+            "在其他硬件或其他库版本上，你的结果可能略有不同。"
+        )
     if chapter.used:
         name, value = chapter.used[0]
         example = (
@@ -208,6 +224,7 @@ def reader_notebook(app: Sphinx, docname: str, citations: dict[str, tuple[str, s
     source = Path(app.env.doc2path(docname))
     notebook = json.loads(source.read_text(encoding="utf-8"))
     chapter = Chapter(app, docname, citations)
+    chinese = str(app.config.language or "").startswith("zh")  # the Chinese edition
     numbers = iter(figure_numbers(app, docname))
     cells = []
     for cell in notebook["cells"]:
@@ -222,12 +239,19 @@ def reader_notebook(app: Sphinx, docname: str, citations: dict[str, tuple[str, s
         caption = cell.get("metadata", {}).get("mystnb", {}).get("figure", {}).get("caption")
         if caption:
             number = next(numbers, None)
-            label = f"Fig. {number}" if number else "Figure"
+            if chinese:
+                label = f"图 {number}" if number else "图"
+            else:
+                label = f"Fig. {number}" if number else "Figure"
             text = f"*{label}: {chapter.markdown(caption)}*"
             cells.append({"cell_type": "markdown", "metadata": {}, "source": text})
     page = published_page(app, docname)
     title = next(i for i, cell in enumerate(cells) if cell["cell_type"] == "markdown")
-    note = {"cell_type": "markdown", "metadata": {}, "source": note_for_readers(chapter, page)}
+    note = {
+        "cell_type": "markdown",
+        "metadata": {},
+        "source": note_for_readers(chapter, page, chinese),
+    }
     cells.insert(title + 1, note)
     seen: set[str] = set()
     for index, cell in enumerate(cells):  # nbformat 4.5: every cell has an id, each once

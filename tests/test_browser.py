@@ -71,8 +71,8 @@ def built_pages() -> list[str]:
         return []
     return sorted(
         path.relative_to(SITE).as_posix()
-        for path in SITE.rglob("*.html")
-        if not path.relative_to(SITE).parts[0].startswith("_")
+        for path in SITE.rglob("*.html")  # the Chinese edition's pages too (zh/...)
+        if not any(part.startswith("_") for part in path.relative_to(SITE).parts)
     )
 
 
@@ -583,8 +583,8 @@ def repository() -> tuple[str, str, str, dict[str, str]]:
 
 @pages
 def test_launch_buttons_open_this_notebook_in_the_repository(visit, page):
-    notebook = page.removesuffix(".html") + ".ipynb"
-    if not (ROOT / notebook).is_file():
+    notebook = page.removesuffix(".html") + ".ipynb"  # zh/book/x.ipynb for the Chinese edition
+    if not (ROOT / notebook.removeprefix("zh/")).is_file():
         return  # only chapters (notebooks) have launch buttons
     seen = visit(page)
     owner, name, branch, launch = repository()

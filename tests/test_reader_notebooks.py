@@ -153,21 +153,23 @@ def test_launch_and_download_buttons_open_the_reader_notebook(name, tmp_path_fac
 
 def test_reader_branch_tells_binder_what_to_install(tmp_path):
     written = reader_branch.gather(HTML, tmp_path / "readers")
-    assert written == [f"book/{name}.ipynb" for name in CHAPTERS]
+    english = [f"book/{name}.ipynb" for name in CHAPTERS]
+    assert written == sorted(english + [f"zh/{path}" for path in english])  # and the Chinese
     requirements = (tmp_path / "readers" / "requirements.txt").read_text(encoding="utf-8")
     assert requirements.strip() == f"lessons_lib @ git+{repository_url()}"
     with pytest.raises(ValueError, match="build the book first"):
         reader_branch.gather(tmp_path / "nothing", tmp_path / "out")
 
 
-def test_a_reader_notebook_runs_under_colabs_ipywidgets(tmp_path):
+@pytest.mark.parametrize("edition", ["", "zh"], ids=["English", "Chinese"])
+def test_a_reader_notebook_runs_under_colabs_ipywidgets(tmp_path, edition):
     """Chapter 02's reader notebook, top to bottom in a fresh kernel with ipywidgets 7.7.1."""
     if not (VENV7 / "bin" / "jupyter-execute").exists():
         if os.environ.get("REQUIRE_BOOK"):
             pytest.fail(f"{VENV7} is missing: `make widgets-ipywidgets7` creates it")
         pytest.skip(f"{VENV7} is missing")
     notebook = tmp_path / "02_softmax.ipynb"
-    notebook.write_bytes((HTML / "_sources" / "book" / "02_softmax.ipynb").read_bytes())
+    notebook.write_bytes((HTML / edition / "_sources" / "book" / "02_softmax.ipynb").read_bytes())
     env = {key: value for key, value in os.environ.items() if not key.startswith("LESSONS_")}
     env |= {"PATH": f"{VENV7 / 'bin'}:{env['PATH']}", "JUPYTER_PREFER_ENV_PATH": "1"}
     env |= {"OMP_NUM_THREADS": "1", "MPLBACKEND": "agg"}

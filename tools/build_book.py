@@ -8,6 +8,8 @@
    ``make test``) empties the cache first. A failing chapter stops the build with its traceback.
 2. Render. ``jupyter-book build`` takes every chapter's outputs from that cache
    (``execute_notebooks: cache`` in ``_config.yml``), so Sphinx executes nothing itself.
+3. The Chinese edition: ``tools/zh_book.py`` writes its notebooks (outputs from that cache,
+   prose from ``locales/zh_CN``) and renders them into ``_build/html/zh``, executing nothing.
 
 jupyter-cache notices an edited code cell, not a change to ``lessons_lib`` or to the
 environment, so this script keeps a hash of those (``EXECUTION_INPUTS``) and empties the
@@ -26,16 +28,18 @@ import sys
 from pathlib import Path
 
 import yaml
-from jupyter_book.cli.main import main as jupyter_book
 from jupyter_cache import get_cache
 from jupyter_cache.executors import load_executor
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import zh_book
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / "_build" / ".book-inputs.json"
 PROFILE = "tools/ipython_build_profile/profile_default/ipython_kernel_config.py"
 EXECUTION_INPUTS = ["lessons_lib", "pyproject.toml", "requirements.txt", PROFILE]
 EXECUTION_ENV = ["LESSONS_STATIC_WIDGETS", "PYTHONHASHSEED", "OMP_NUM_THREADS", "IPYTHONDIR"]
-SITE_INPUTS = ["_ext", "tools/build_book.py", "tools/vendor/package-lock.json"]
+SITE_INPUTS = ["_ext", "tools/build_book.py", "tools/vendor/package-lock.json", *zh_book.INPUTS]
 
 
 def digest(paths: list[str], environment: list[str] = ()) -> str:
@@ -84,11 +88,8 @@ def build(arguments: list[str]) -> int:
     chapters = sorted((ROOT / "book").glob("*.ipynb"), reverse=True)  # heavier later ones first
     if execute(chapters, ROOT / config["execute"]["cache"], config["execute"]["timeout"], force):
         return 1
-    try:  # the `jupyter-book build` command, in this process
-        jupyter_book(["build", str(ROOT), *arguments], standalone_mode=False)
-    except SystemExit as stop:  # it exits non-zero when the build failed
-        if stop.code:
-            return 1
+    if zh_book.render(ROOT, arguments) or zh_book.build(arguments):  # English, then Chinese
+        return 1
     STATE.parent.mkdir(parents=True, exist_ok=True)
     STATE.write_text(json.dumps(now, indent=1))
     return 0

@@ -44,13 +44,21 @@ def repository_branch(config_path: Path = ROOT / "_config.yml") -> str:
     return match.group(1)
 
 
+# The Chinese edition (tools/zh_book.py) is built into the site's zh/ folder; its reader
+# notebooks go to zh/ on the branch, where its pages' "Open in Colab" points.
+EDITIONS = ("", "zh")
+
+
 def reader_notebooks(site: Path) -> dict[str, Path]:
-    """{path of the source notebook: its reader notebook in the built site}."""
+    """{path on the branch: its reader notebook in the built site}; each edition's chapters,
+    the English ones at their sources' paths, the Chinese ones under ``zh/``."""
     found = {}
-    for path in sorted((site / "_sources").rglob("*.ipynb")):
-        metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
-        if READER_KEY in metadata:
-            found[metadata[READER_KEY]["source"]] = path
+    for edition in EDITIONS:
+        prefix = f"{edition}/" if edition else ""
+        for path in sorted((site / edition / "_sources").rglob("*.ipynb")):
+            metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+            if READER_KEY in metadata:
+                found[prefix + metadata[READER_KEY]["source"]] = path
     return found
 
 

@@ -9,6 +9,8 @@ Before the pages are read (``config-inited``, ``builder-inited``):
    committed icon stylesheet (made once by ``tools/make_icons_css.py``) and the zoom script.
 2. ``math`` points sphinxcontrib-katex, which renders every formula at build time, at the
    pinned KaTeX of ``tools/vendor``,
+   ``language`` adds the link to the same page in the other language to every page's header
+   (``_ext/templates/lessons-language-switch.html``; the Chinese site is ``tools/zh_book.py``'s).
 3. and fails at once, with the fix, when that KaTeX (or node) is not installed; then
    ``math.start_katex_server`` starts sphinxcontrib-katex's KaTeX server, retrying while its
    socket refuses connections (the one workaround for an upstream race; a test notices
@@ -17,7 +19,7 @@ Before the pages are read (``config-inited``, ``builder-inited``):
 While each page is written (``html-page-context``):
 
 4. ``math`` keeps KaTeX's stylesheets to the pages that show math, and preloads its italic
-   font there.
+   font there; ``language`` gives the language link its address on this page.
 5. ``scripts`` drops exact duplicates among the page's scripts (sphinx-thebe's configuration
    twice), after sphinx.ext.mathjax and sphinx-thebe have added theirs, and the files of
    sphinx-design and sphinx-thebe from the pages that use neither.
@@ -49,6 +51,7 @@ from typing import Any
 
 from sphinx.application import Sphinx
 
+from .language import add_language_switch, language_link
 from .math import (
     check_vendor_installed,
     math_stylesheets_where_math,
@@ -79,10 +82,13 @@ def setup(app: Sphinx) -> dict[str, Any]:
     # Handlers of one event run by priority (default 500), then in the order connected.
     app.connect("config-inited", add_static_files)  # 1
     app.connect("config-inited", use_vendored_katex)  # 2
+    app.add_config_value("lessons_other_language", None, "html", types=[dict, type(None)])
+    app.connect("config-inited", add_language_switch)  # 2a
     app.connect("builder-inited", check_vendor_installed, priority=400)  # 3
     # After sphinxcontrib-katex's own builder-inited has told its server where KaTeX is.
     app.connect("builder-inited", start_katex_server, priority=600)  # 3
     app.connect("html-page-context", math_stylesheets_where_math)  # 4
+    app.connect("html-page-context", language_link)  # 4a
     # After sphinx.ext.mathjax and sphinx-thebe have added their scripts.
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)  # 5
     app.connect("html-page-context", drop_unused_extension_files, priority=900)  # 5

@@ -17,13 +17,18 @@ from .math import checked_math, copy_katex
 from .phone_figures import executed_notebooks, narrow_copies, stack_figures_on_phones
 from .scripts import lighter_scripts
 
+# The other edition's site inside this one (tools/zh_book.py builds and finishes it on its own).
+NESTED_SITES = ("zh",)
+
 
 def built_pages(outdir: Path) -> list[Path]:
-    """The site's pages (not the theme's templates and sources under _static, _sources...)."""
+    """The site's pages (not the theme's templates and sources under _static, _sources..., nor
+    the pages of the Chinese edition in ``zh/``)."""
     return [
         path
         for path in sorted(outdir.rglob("*.html"))
         if not path.relative_to(outdir).parts[0].startswith("_")
+        and path.relative_to(outdir).parts[0] not in NESTED_SITES
     ]
 
 

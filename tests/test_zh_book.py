@@ -1,0 +1,98 @@
+"""The Chinese edition in the built site (_build/html/zh, made by tools/zh_book.py): every page,
+its language, the switch between editions, Chinese search, and notebooks whose code is the
+English code. The browser checks (tests/test_browser.py) visit its pages as well."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HTML = ROOT / "_build" / "html"
+ZH = HTML / "zh"
+SOURCES = ROOT / "_build" / "zh"
+sys.path.insert(0, str(ROOT / "tools"))
+
+import translations  # noqa: E402
+
+pytestmark = [pytest.mark.book, pytest.mark.usefixtures("built_site")]  # tests/conftest.py
+
+PAGES = [page.relative_to(ROOT).with_suffix(".html").as_posix() for page in translations.pages()]
+CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
+SWITCH = re.compile(r'<a class="btn btn-sm lh-language-switch" href="([^"]+)" hreflang="([^"]+)"')
+
+
+def html_lang(text: str) -> str:
+    match = re.search(r'<html[^>]*\blang="([^"]+)"', text)
+    return match.group(1) if match else ""
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_exists_in_chinese_and_says_so(page):
+    path = ZH / page
+    assert path.is_file(), f"zh/{page} was not built (tools/zh_book.py)"
+    text = path.read_text(encoding="utf-8")
+    assert html_lang(text) == "zh-CN"
+    assert html_lang((HTML / page).read_text(encoding="utf-8")) == "en"
+    title = re.search(r"<h1>(.*?)</h1>", text, re.DOTALL)
+    assert (title and re.search(r"[\u4e00-\u9fff]", title.group(1))) or "Softmax" in title.group(1)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_each_edition_links_to_the_same_page_in_the_other(page):
+    for here, there_lang in ((HTML / page, "zh-CN"), (ZH / page, "en")):
+        links = SWITCH.findall(here.read_text(encoding="utf-8"))
+        assert len(links) == 1, f"{here.relative_to(HTML)}: {len(links)} language links"
+        href, lang = links[0]
+        target = (here.parent / href).resolve()
+        assert lang == there_lang
+        assert target == ((ZH / page) if there_lang == "zh-CN" else (HTML / page)).resolve()
+        back = SWITCH.findall(target.read_text(encoding="utf-8"))[0][0]
+        assert (target.parent / back).resolve() == here.resolve()
+
+
+def search_index(site: Path) -> dict:
+    text = (site / "searchindex.js").read_text(encoding="utf-8")
+    return json.loads(text[text.index("(") + 1 : text.rindex(")")])
+
+
+def test_chinese_search_knows_chinese_words():
+    # Sphinx cuts Chinese text into words with jieba: the index holds words, not whole sentences.
+    terms = search_index(ZH)["terms"]
+    for word in ("注意力", "掩码", "位置", "编码", "解码器", "词元"):
+        assert word in terms, f"the Chinese search index has no entry for {word}"
+    assert not [term for term in terms if len(term) > 12 and re.search(r"[\u4e00-\u9fff]", term)]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_a_chinese_notebook_has_the_english_code_byte_for_byte(chapter):
+    english = json.loads(chapter.read_text(encoding="utf-8"))["cells"]
+    chinese = json.loads((SOURCES / "book" / chapter.name).read_text(encoding="utf-8"))["cells"]
+    assert [c["cell_type"] for c in chinese] == [c["cell_type"] for c in english]
+    for en, zh in zip(english, chinese, strict=True):
+        if en["cell_type"] == "code":
+            assert "".join(zh["source"]) == "".join(en["source"]), f"{chapter.name}: code differs"
+            assert zh["execution_count"], f"{chapter.name}: the English run's outputs are missing"
+        else:
+            assert "".join(zh["source"]) != "".join(en["source"]) or not re.search(
+                r"[A-Za-z]{3,}", "".join(en["source"])
+            ), f"{chapter.name}: a Markdown cell was left in English"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_a_chinese_page_quotes_the_same_glued_numbers(chapter):
+    # The Chinese notebook carries the English run's outputs, so each glued number reads the same.
+    def glued(text: str) -> list[str]:
+        return re.findall(r'<span class="pasted-text">([^<]*)</span>', text)
+
+    name = f"book/{chapter.stem}.html"
+    english, chinese = (
+        glued((HTML / name).read_text("utf-8")),
+        glued((ZH / name).read_text("utf-8")),
+    )
+    assert english, f"{name}: no glued numbers found"
+    assert sorted(english) == sorted(chinese)

@@ -1,0 +1,203 @@
+"""The Chinese edition: its sources written from the English ones and the catalogs, then built.
+
+    python tools/zh_book.py sources   # _build/zh/: the Chinese notebooks, pages and configuration
+    python tools/zh_book.py build     # sources, then the Chinese site into _build/html/zh
+
+``tools/build_book.py`` runs ``build`` after the English book, so ``make book`` makes both.
+
+Each Chinese notebook is its English notebook with the outputs of the English run (read from
+jupyter-cache's cache, where the English build put them) and every message of its Markdown
+cells and figure captions replaced by its translation in
+``locales/zh_CN/LC_MESSAGES/<chapter>.po`` (``tools/translations.py``). Its code cells are the
+English ones, byte for byte, so its glued numbers are the English run's: the Chinese build
+executes nothing (``execute_notebooks: off``), and no chapter runs twice.
+
+A message with no translation, or a fuzzy one, stays English and is counted; the tests fail
+while any is left (``tests/test_translations.py``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import translations
+
+ROOT = translations.ROOT
+SOURCE = ROOT / "_build" / "zh"  # the Chinese book's sources (generated; never committed)
+SITE = ROOT / "_build" / "html"
+SUBFOLDER = "zh"  # the Chinese site's folder inside the English one, and in the readers branch
+HTML_LANGUAGE = "zh_CN"
+INPUTS = ["tools/zh_book.py", "tools/translations.py"]  # a change re-reads every page (build_book)
+
+
+class Translator:
+    """Translations of one catalog; counts the messages it had to leave English."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.strings: dict[str, str] = {}
+        self.missing: list[str] = []
+        path = translations.catalog_path(name)
+        if path.is_file():
+            for message in translations.read_catalog(path):
+                if message.id and message.string and not message.fuzzy:
+                    self.strings[message.id] = message.string
+
+    def __call__(self, english: str) -> str:
+        if english in self.strings:
+            return self.strings[english]
+        self.missing.append(english)
+        return english
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Write only a changed file, so that Sphinx re-reads only the pages that changed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
+def executed(notebook: dict, cache_folder: Path) -> dict:
+    """``notebook`` with the outputs of its run in jupyter-cache's cache at ``cache_folder``."""
+    import nbformat
+    from jupyter_cache import get_cache
+
+    node = nbformat.from_dict(copy.deepcopy(notebook))
+    cache = get_cache(str(cache_folder))
+    try:
+        _, merged = cache.merge_match_into_notebook(node)
+    except KeyError as missing:
+        raise SystemExit(
+            f"zh_book: no English run of this notebook in {cache_folder} ({missing}); "
+            "build the English book first (make book)"
+        ) from None
+    return merged
+
+
+def translated_notebook(path: Path, cache_folder: Path) -> tuple[dict, list[str]]:
+    """Chapter ``path``'s Chinese notebook (the English outputs); the messages left English."""
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    translate = Translator(translations.catalog_name(path))
+    result = json.loads(json.dumps(executed(notebook, cache_folder)))
+    for cell in result["cells"]:
+        if cell["cell_type"] == "markdown":
+            source = "".join(cell["source"])
+            cell["source"] = translations.translate_markdown(source, translate)
+        elif cell["cell_type"] == "code":
+            meta = cell.get("metadata", {}).get("mystnb", {})
+            for key, field in (("figure", "caption"), ("image", "alt")):
+                if isinstance(meta.get(key, {}).get(field), str):
+                    meta[key][field] = translate(meta[key][field])
+    result["metadata"]["language"] = "zh-CN"
+    return result, translate.missing
+
+
+def configuration(book: Translator) -> tuple[dict, dict]:
+    """The Chinese book's _config.yml and _toc.yml, made from the English ones."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    config["title"] = book(config["title"])
+    config["execute"] = {
+        "execute_notebooks": "off",  # the notebooks carry the English run's outputs
+        "cache": str(ROOT / config["execute"]["cache"]),  # read by the page steps (_ext)
+    }
+    config["exclude_patterns"] = ["_build", "**.ipynb_checkpoints", ".*", "**/.*"]
+    config["repository"]["path_to_book"] = SUBFOLDER
+    config["html"]["baseurl"] = config["html"]["baseurl"].rstrip("/") + f"/{SUBFOLDER}/"
+    extensions = config["sphinx"]["local_extensions"]
+    config["sphinx"]["local_extensions"] = {
+        name: str(ROOT / folder) for name, folder in extensions.items()
+    }
+    sphinx = config["sphinx"]["config"]
+    sphinx["language"] = HTML_LANGUAGE
+    sphinx["html_search_language"] = "zh"  # Sphinx's Chinese search cuts words with jieba
+    sphinx["lessons_other_language"] = {
+        "label": "English",
+        "lang": "en",
+        "root": "..",
+        "short": "EN",
+        "title": "Read this page in English",
+    }
+    for part in toc["parts"]:
+        part["caption"] = book(part["caption"])
+    return config, toc
+
+
+def write_sources(folder: Path = SOURCE) -> dict[str, list[str]]:
+    """Write the Chinese book's sources into ``folder``; {page: messages left English}."""
+    english_config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    cache_folder = ROOT / english_config["execute"]["cache"]
+    missing: dict[str, list[str]] = {}
+    for page in translations.pages():
+        target = folder / page.relative_to(ROOT)
+        if page.suffix == ".ipynb":
+            notebook, left = translated_notebook(page, cache_folder)
+            _write_if_changed(target, json.dumps(notebook, ensure_ascii=False, indent=1) + "\n")
+        else:
+            translate = Translator(translations.catalog_name(page))
+            text = translations.translate_markdown(page.read_text(encoding="utf-8"), translate)
+            _write_if_changed(target, text)
+            left = translate.missing
+        if left:
+            missing[page.stem] = left
+    for extra in ("book/references.bib", "book/favicon.svg"):
+        target = folder / extra
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.is_file() or target.read_bytes() != (ROOT / extra).read_bytes():
+            shutil.copyfile(ROOT / extra, target)
+    book = Translator(translations.BOOK_CATALOG)
+    config, toc = configuration(book)
+    _write_if_changed(folder / "_config.yml", yaml.safe_dump(config, allow_unicode=True))
+    _write_if_changed(folder / "_toc.yml", yaml.safe_dump(toc, allow_unicode=True, sort_keys=False))
+    if book.missing:
+        missing[translations.BOOK_CATALOG] = book.missing
+    return missing
+
+
+def render(folder: Path, arguments: list[str]) -> int:
+    """``jupyter-book build folder ...`` in this process; 0 when it succeeded."""
+    from jupyter_book.cli.main import main as jupyter_book
+
+    try:
+        jupyter_book(["build", str(folder), *arguments], standalone_mode=False)
+    except SystemExit as stop:  # it exits non-zero when the build failed
+        return 1 if stop.code else 0
+    return 0
+
+
+def build(arguments: list[str]) -> int:
+    """Write the sources, build them with Jupyter Book, and copy the site into _build/html/zh."""
+    missing = write_sources()
+    for page, left in missing.items():
+        print(f"zh_book: {page}: {len(left)} message(s) not translated yet, left in English")
+    if render(SOURCE, arguments):
+        return 1
+    target = SITE / SUBFOLDER
+    shutil.copytree(SOURCE / "_build" / "html", target, dirs_exist_ok=True)
+    print(f"zh_book: the Chinese site is in {target.relative_to(ROOT)}")
+    return 0
+
+
+def main(arguments: list[str]) -> int:
+    command = arguments[0] if arguments else ""
+    if command == "sources":
+        missing = write_sources()
+        print(f"zh_book: sources in {SOURCE.relative_to(ROOT)}; untranslated: "
+              f"{ {page: len(left) for page, left in missing.items()} }")  # fmt: skip
+        return 0
+    if command == "build":
+        return build(arguments[1:])
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
