@@ -12,10 +12,15 @@ chapter                       module
 05 Add & norm                 ``residual``
 06 The whole Transformer      ``transformer``
 07 Autoregressive decoding    ``decoding`` (+ ``attention.KVCache``)
-08 ViT patching               ``patching``
-09 1-D vs 2-D position codes  ``positions``
-10 The whole ViT              ``vit``
+08 Transformer to GPT         ``gpt``, ``corpus``
+09 ViT patching               ``patching``
+10 1-D vs 2-D position codes  ``positions``
+11 The whole ViT              ``vit``
+12 The ViT at other scales    ``cnn`` (the CNN it is set against)
 ============================  ===============================================
+
+``set_language("zh_CN")`` (``language``) gives the checkers' and explorers' messages in
+Chinese, as the Chinese edition's notebooks do.
 
 The modules form layers; each imports only from the layers below it
 (``make lint`` checks this with import-linter, see ``.importlinter``):
@@ -42,6 +47,7 @@ stays light.
 
 from lessons_lib.attention import MultiHeadAttention, attention_scores, scaled_dot_product_attention
 from lessons_lib.decoding import greedy_decode, sample_decode
+from lessons_lib.language import set_language
 from lessons_lib.masking import apply_mask, causal_mask, padding_mask
 from lessons_lib.patching import PatchEmbedding, patchify, unpatchify
 from lessons_lib.positions import PositionCodes1D, PositionCodes2D, sinusoidal_positions
@@ -71,6 +77,7 @@ __all__ = [
     "patchify",
     "sample_decode",
     "scaled_dot_product_attention",
+    "set_language",
     "sinusoidal_positions",
     "softmax",
     "unpatchify",

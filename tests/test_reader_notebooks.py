@@ -193,5 +193,12 @@ def test_a_reader_notebook_runs_under_colabs_ipywidgets(tmp_path, edition):
     }
     assert controls == {IPYWIDGETS7_CONTROLS}, f"not ipywidgets 7's widgets: {controls}"
     printed = "".join("".join(out.get("text", "")) for out in outputs)
+    shown = printed + "".join(
+        "".join(out.get("data", {}).get("text/markdown", "")) for out in outputs
+    )
+    verdicts = ("✅ Correct:", "❌ Not yet:") if not edition else ("✅ 正确：", "❌ 还没对：")
+    assert any(verdict in shown for verdict in verdicts), "no checker verdict in this language"
+    if edition:  # the Chinese setup cell's set_language: no English verdict left
+        assert "Not yet:" not in shown and "Correct:" not in shown
     for key, _ in glued_in_text("02_softmax"):
         assert f"{key} = " in printed, f"the kernel did not print {key} = ... for the reader"

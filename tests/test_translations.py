@@ -149,7 +149,7 @@ def test_every_page_has_a_catalog_with_exactly_its_messages(page):
 
 
 @pytest.mark.parametrize(
-    "name", sorted(p.stem for p in CATALOGS.glob("*.po")) or ["(none)"], ids=str
+    "name", [*sorted(p.stem for p in CATALOGS.glob("*.po")), translations.PACKAGE_CATALOG], ids=str
 )
 def test_every_message_is_translated_not_fuzzy_and_sound(name):
     catalog = translations.read_catalog(translations.catalog_path(name))
@@ -168,7 +168,7 @@ def test_every_message_is_translated_not_fuzzy_and_sound(name):
             ]
     assert not wrong, (
         f"{name}.po: {len(wrong)} message(s) to fix (python tools/translations.py check "
-        f"locales/zh_CN/LC_MESSAGES/{name}.po):\n" + "\n".join(wrong[:10])
+        f"{translations.catalog_path(name).relative_to(ROOT)}):\n" + "\n".join(wrong[:10])
     )
 
 

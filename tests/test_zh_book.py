@@ -18,6 +18,7 @@ SOURCES = ROOT / "_build" / "zh"
 sys.path.insert(0, str(ROOT / "tools"))
 
 import translations  # noqa: E402
+import zh_book  # noqa: E402
 
 pytestmark = [pytest.mark.book, pytest.mark.usefixtures("built_site")]  # tests/conftest.py
 
@@ -69,13 +70,17 @@ def test_chinese_search_knows_chinese_words():
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
-def test_a_chinese_notebook_has_the_english_code_byte_for_byte(chapter):
+def test_a_chinese_notebook_has_the_english_code_byte_for_byte_but_its_language(chapter):
     english = json.loads(chapter.read_text(encoding="utf-8"))["cells"]
     chinese = json.loads((SOURCES / "book" / chapter.name).read_text(encoding="utf-8"))["cells"]
     assert [c["cell_type"] for c in chinese] == [c["cell_type"] for c in english]
-    for en, zh in zip(english, chinese, strict=True):
+    setup = next(i for i, cell in enumerate(english) if cell["cell_type"] == "code")
+    for index, (en, zh) in enumerate(zip(english, chinese, strict=True)):
         if en["cell_type"] == "code":
-            assert "".join(zh["source"]) == "".join(en["source"]), f"{chapter.name}: code differs"
+            wanted = "".join(en["source"])
+            if index == setup:  # the one line the Chinese edition adds: its feedback language
+                wanted = wanted.rstrip("\n") + "\n" + zh_book.SET_LANGUAGE
+            assert "".join(zh["source"]) == wanted, f"{chapter.name}: code differs"
             assert zh["execution_count"], f"{chapter.name}: the English run's outputs are missing"
         else:
             assert "".join(zh["source"]) != "".join(en["source"]) or not re.search(
@@ -96,3 +101,14 @@ def test_a_chinese_page_quotes_the_same_glued_numbers(chapter):
     )
     assert english, f"{name}: no glued numbers found"
     assert sorted(english) == sorted(chinese)
+
+
+def test_feedback_is_in_chinese_on_the_chinese_pages():
+    # A checker's printed verdict, and a static explorer's control label and caption, in the
+    # words of the package's catalog (lessons_lib/locale), as set_language("zh_CN") gives them.
+    feedback = zh_book.Translator(translations.PACKAGE_CATALOG).strings
+    softmax = (ZH / "book" / "02_softmax.html").read_text(encoding="utf-8")
+    assert feedback["❌ Not yet:"] in softmax and "Not yet:" not in softmax
+    add_norm = (ZH / "book" / "05_add_norm.html").read_text(encoding="utf-8")
+    assert f"> {feedback['residual connections']}</label>" in add_norm
+    assert "> residual connections</label>" not in add_norm

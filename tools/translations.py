@@ -6,6 +6,7 @@
     python tools/translations.py check PO  # one catalog's faulty translations, with what is wrong
     python tools/translations.py export NAME YAML  # a catalog as an editable list of en/zh pairs
     python tools/translations.py import NAME YAML  # those pairs back into the catalog
+    python tools/translations.py check-yaml YAML   # a YAML's pairs, before importing them
 
 The English notebooks and pages are the source; translations live in gettext catalogs
 (``locales/zh_CN/LC_MESSAGES/<page>.po``) that ``sphinx-intl`` keeps in step with them: an
@@ -44,6 +45,13 @@ LOCALES = ROOT / "locales"
 LANGUAGE = "zh_CN"
 # The book's own words outside its pages: the title and the part captions of _toc.yml.
 BOOK_CATALOG = "_book"
+# The package's feedback (lessons_lib/language.py): the checkers' verdicts, success messages,
+# mistakes and hints, and the explorers' control labels and captions, written as literals.
+PACKAGE = ROOT / "lessons_lib"
+PACKAGE_CATALOG = "lessons_lib"
+PACKAGE_LOCALES = PACKAGE / "locale"
+PACKAGE_POT_FOLDER = ROOT / "_build" / "gettext-package"
+VERDICTS = ("✅ Correct:", "❌ Not yet:")  # lessons_lib/checks/core.py, CheckResult.__str__
 
 FENCE = re.compile(r"^(?P<indent>\s*)(?P<marks>`{3,}|:{3,})(?P<info>.*)$")
 CODE_DIRECTIVES = {"code", "code-block", "code-cell", "math", "raw", "eval-rst"}
@@ -188,40 +196,92 @@ def book_messages() -> list[str]:
     return [config["title"], *[part["caption"] for part in toc["parts"]]]
 
 
+def package_messages() -> list[tuple[str, str]]:
+    """(message, where) for every literal the package shows a reader in a chapter's language.
+
+    The string constants given as a ``Mistake``'s name and hint, an ``Exercise``'s
+    ``success``, and a control's ``description`` or an explorer's ``caption``, in
+    ``lessons_lib/checks`` and ``lessons_lib/widgets``; f-strings are left out (they stay
+    English), as are labels without a word of three letters (``T``, ``d_k``).
+    """
+    import ast
+
+    found = [(verdict, "lessons_lib/checks/core.py") for verdict in VERDICTS]
+    for folder in ("checks", "widgets"):
+        for path in sorted((PACKAGE / folder).glob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.Call):
+                    continue
+                func = node.func
+                name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+                texts = list(node.args[:2]) if name == "Mistake" else []
+                wanted = {"success", "description", "caption"} | (
+                    {"name", "hint"} if name == "Mistake" else set()
+                )
+                texts += [keyword.value for keyword in node.keywords if keyword.arg in wanted]
+                for text in texts:
+                    if (
+                        isinstance(text, ast.Constant)
+                        and isinstance(text.value, str)
+                        and re.search(r"[A-Za-z]{3,}", text.value)
+                    ):
+                        found.append((text.value, f"{path.relative_to(ROOT)}:{node.lineno}"))
+    return found
+
+
 def catalog_name(path: Path) -> str:
     """The catalog of a page: its file name without the suffix (``01_qkv``, ``glossary``)."""
     return path.stem
 
 
+def _write_template(path: Path, messages: list[tuple[str, str]]) -> Path:
+    catalog = Catalog(project="Attention, Hands-On", fuzzy=False)
+    for message, where in messages:
+        catalog.add(message, locations=[(where, None)] if where else ())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        write_po(handle, catalog, width=0, omit_header=False)
+    return path
+
+
 def extract(folder: Path = POT_FOLDER) -> list[Path]:
-    """Write one ``.pot`` template per page (and one for the book's title and parts)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
+    """Write one ``.pot`` template per page (and one for the book's title and parts), and the
+    package's template (its feedback) into ``PACKAGE_POT_FOLDER``."""
     sources = {catalog_name(page): list(page_messages(page)) for page in pages()}
     sources[BOOK_CATALOG] = [(message, "_toc.yml") for message in book_messages()]
-    for name, messages in sources.items():
-        catalog = Catalog(project="Attention, Hands-On", fuzzy=False)
-        for message, where in messages:
-            catalog.add(message, locations=[(where, None)] if where else ())
-        path = folder / f"{name}.pot"
-        with path.open("wb") as handle:
-            write_po(handle, catalog, width=0, omit_header=False)
-        written.append(path)
-    return written
+    written = [_write_template(folder / f"{name}.pot", found) for name, found in sources.items()]
+    package = PACKAGE_POT_FOLDER / f"{PACKAGE_CATALOG}.pot"
+    return [*written, _write_template(package, package_messages())]
 
 
 def update() -> None:
-    """Extract, then merge the templates into the Chinese catalogs (new ones fuzzy-matched)."""
+    """Extract, then merge the templates into the Chinese catalogs (new ones fuzzy-matched),
+    and compile the package's catalog into the ``.mo`` that :mod:`gettext` reads."""
     extract()
-    subprocess.run(
-        [sys.executable, "-m", "sphinx_intl", "update", "-p", str(POT_FOLDER), "-l", LANGUAGE,
-         "-d", str(LOCALES), "-w", "0"],
-        check=True,
-    )  # fmt: skip
+    intl = [sys.executable, "-m", "sphinx_intl"]
+    for templates, locales in ((POT_FOLDER, LOCALES), (PACKAGE_POT_FOLDER, PACKAGE_LOCALES)):
+        subprocess.run(
+            [*intl, "update", "-p", str(templates), "-l", LANGUAGE, "-d", str(locales), "-w", "0"],
+            check=True,
+        )
+    compile_package_catalog()
+
+
+def compile_package_catalog() -> Path:
+    """Compile the package's catalog to its ``.mo`` (translated, not fuzzy, messages only)."""
+    from babel.messages.mofile import write_mo
+
+    path = catalog_path(PACKAGE_CATALOG).with_suffix(".mo")
+    with path.open("wb") as handle:
+        write_mo(handle, read_catalog(catalog_path(PACKAGE_CATALOG)), use_fuzzy=False)
+    return path
 
 
 def catalog_path(name: str) -> Path:
-    return LOCALES / LANGUAGE / "LC_MESSAGES" / f"{name}.po"
+    """Where catalog ``name`` lives: the package's in lessons_lib/locale, the pages' in locales."""
+    root = PACKAGE_LOCALES if name == PACKAGE_CATALOG else LOCALES
+    return root / LANGUAGE / "LC_MESSAGES" / f"{name}.po"
 
 
 def read_catalog(path: Path) -> Catalog:
@@ -399,9 +459,23 @@ def main(arguments: list[str]) -> int:
         return 0
     if command == "import":
         print(f"{import_yaml(arguments[1], Path(arguments[2]))} translations set")
+        if arguments[1] == PACKAGE_CATALOG:
+            print(f"compiled {compile_package_catalog().relative_to(ROOT)}")
         return 0
+    if command == "check-yaml":  # a YAML of en/zh pairs, before it is imported
+        import yaml
+
+        bad = 0
+        for pair in yaml.safe_load(Path(arguments[1]).read_text(encoding="utf-8")) or []:
+            found = problems(pair["en"], pair["zh"]) if pair.get("zh") else ["not translated"]
+            for problem in found:
+                bad += 1
+                print(f"{problem}: {pair['en'][:70]!r}")
+        print(f"{bad} problem(s)" if bad else "every pair is translated and sound")
+        return 1 if bad else 0
     if command == "status":
         names = sorted(p.stem for p in (LOCALES / LANGUAGE / "LC_MESSAGES").glob("*.po"))
+        names.append(PACKAGE_CATALOG)
         for name in names:
             print(f"{name:>28}: {status(name)}")
         return 0

@@ -9,8 +9,11 @@ Each Chinese notebook is its English notebook with the outputs of the English ru
 jupyter-cache's cache, where the English build put them) and every message of its Markdown
 cells and figure captions replaced by its translation in
 ``locales/zh_CN/LC_MESSAGES/<chapter>.po`` (``tools/translations.py``). Its code cells are the
-English ones, byte for byte, so its glued numbers are the English run's: the Chinese build
-executes nothing (``execute_notebooks: off``), and no chapter runs twice.
+English ones, byte for byte, but for one line added to the setup cell, ``SET_LANGUAGE``, which
+makes the checkers and explorers speak Chinese when a reader runs the notebook; the checkers'
+verdicts printed in the English run are shown as that run would print them, with the
+package's catalog. So its glued numbers are the English run's: the Chinese build executes
+nothing (``execute_notebooks: off``), and no chapter runs twice.
 
 A message with no translation, or a fuzzy one, stays English and is counted; the tests fail
 while any is left (``tests/test_translations.py``).
@@ -19,6 +22,7 @@ while any is left (``tests/test_translations.py``).
 from __future__ import annotations
 
 import copy
+import html
 import json
 import shutil
 import sys
@@ -36,6 +40,11 @@ SITE = ROOT / "_build" / "html"
 SUBFOLDER = "zh"  # the Chinese site's folder inside the English one, and in the readers branch
 HTML_LANGUAGE = "zh_CN"
 INPUTS = ["tools/zh_book.py", "tools/translations.py"]  # a change re-reads every page (build_book)
+# The one line the Chinese notebooks add to the setup cell (their first code cell): the checkers'
+# feedback and the explorers' labels in Chinese (lessons_lib/language.py). Every other code cell
+# is the English one, byte for byte.
+SET_LANGUAGE = 'lessons_lib.set_language("zh_CN")  # 中文版：检查器的反馈与探索器的标签用中文'
+VERDICTS = translations.VERDICTS
 
 
 class Translator:
@@ -82,16 +91,62 @@ def executed(notebook: dict, cache_folder: Path) -> dict:
     return merged
 
 
+def translated_feedback(text: str, feedback: Translator) -> str:
+    """A checker's printed verdict with its known messages in Chinese, as the reader's own run
+    would print it after ``set_language``; other outputs stay as they are."""
+    if not any(verdict in text for verdict in VERDICTS):
+        return text
+    for english in sorted(feedback.strings, key=len, reverse=True):
+        if english in text:
+            text = text.replace(english, feedback.strings[english])
+    return text
+
+
+# Where a static explorer (lessons_lib/widgets/static.py) writes a control's label or its caption.
+EXPLORER_SLOTS = (("> ", "</label>"), ('aria-label="', '"'), ('alt="', '"'), ("<em>", "</em>"))
+
+
+def translated_explorer(text: str, feedback: Translator) -> str:
+    """A static explorer's control labels and caption in Chinese, as ``set_language`` gives
+    the live one; its frames stay as the English run drew them."""
+    if "lessons-explorer" not in text:
+        return text
+    for english in sorted(feedback.strings, key=len, reverse=True):
+        ours = html.escape(english, quote=True)
+        theirs = html.escape(feedback.strings[english], quote=True)
+        for before, after in EXPLORER_SLOTS:
+            text = text.replace(before + ours + after, before + theirs + after)
+    return text
+
+
+def _translate_outputs(cell: dict, feedback: Translator) -> None:
+    for output in cell.get("outputs", []):
+        if "text/html" in output.get("data", {}):
+            source = "".join(output["data"]["text/html"])
+            output["data"]["text/html"] = translated_explorer(source, feedback)
+        if "text" in output:
+            source = "".join(output["text"])
+            output["text"] = translated_feedback(source, feedback)
+        for mime in ("text/markdown", "text/plain"):
+            if mime in output.get("data", {}):
+                source = "".join(output["data"][mime])
+                output["data"][mime] = translated_feedback(source, feedback)
+
+
 def translated_notebook(path: Path, cache_folder: Path) -> tuple[dict, list[str]]:
     """Chapter ``path``'s Chinese notebook (the English outputs); the messages left English."""
     notebook = json.loads(path.read_text(encoding="utf-8"))
     translate = Translator(translations.catalog_name(path))
     result = json.loads(json.dumps(executed(notebook, cache_folder)))
+    feedback = Translator(translations.PACKAGE_CATALOG)
+    setup = next(cell for cell in result["cells"] if cell["cell_type"] == "code")
+    setup["source"] = "".join(setup["source"]).rstrip("\n") + "\n" + SET_LANGUAGE
     for cell in result["cells"]:
         if cell["cell_type"] == "markdown":
             source = "".join(cell["source"])
             cell["source"] = translations.translate_markdown(source, translate)
         elif cell["cell_type"] == "code":
+            _translate_outputs(cell, feedback)
             meta = cell.get("metadata", {}).get("mystnb", {})
             for key, field in (("figure", "caption"), ("image", "alt")):
                 if isinstance(meta.get(key, {}).get(field), str):

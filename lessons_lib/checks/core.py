@@ -64,6 +64,7 @@ from lessons_lib.checks.running import (
     positive_seconds,
     where_it_raised,
 )
+from lessons_lib.language import translate
 
 __all__ = [
     "FLOAT_TOLERANCE",
@@ -102,7 +103,7 @@ class CheckResult:
     message: str
 
     def __str__(self) -> str:
-        verdict = "✅ Correct:" if self.passed else "❌ Not yet:"
+        verdict = translate("✅ Correct:" if self.passed else "❌ Not yet:")  # set_language's
         return f"{verdict} {self.message}"
 
     def _repr_markdown_(self) -> str:
@@ -432,10 +433,10 @@ class Exercise:
                 outcomes.append(self._run(function, case, expected, seconds))
         note = next((outcome.note for outcome in outcomes if outcome.note), "")
         if all(self._right(outcome) for outcome in outcomes):
-            return CheckResult(True, self.success + note)
+            return CheckResult(True, translate(self.success) + note)
         mistake = match_mistake(outcomes, self.mistakes, pristine, self._read, self._tolerance)
-        if mistake is not None:
-            return CheckResult(False, f"{mistake.name}: {mistake.hint}{note}")
+        if mistake is not None:  # in the language set_language chose, where the catalog has it
+            return CheckResult(False, f"{translate(mistake.name)}: {translate(mistake.hint)}{note}")
         first_wrong = next(outcome for outcome in outcomes if not self._right(outcome))
         tol = self._tolerance(first_wrong.expected)
         return CheckResult(False, _describe(first_wrong, self.kind, tol) + note)

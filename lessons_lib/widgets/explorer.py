@@ -27,6 +27,7 @@ from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 
 from lessons_lib._validate import require_positive_int
+from lessons_lib.language import translate
 from lessons_lib.widgets.rendering import FrameDrawer, canvas_png
 from lessons_lib.widgets.static import control_options, static_forms_enabled, static_html
 
@@ -74,6 +75,7 @@ class Explorer(ipywidgets.VBox):
         self.dpi = require_positive_int("dpi", dpi)
         for control in self.controls.values():
             control_options(control)  # refuse continuous controls early
+            control.description = translate(control.description)  # set_language's language
         # Natural size: a VBox stretches its children to its width by default, which would
         # blow the picture up (and blur it) in a wide JupyterLab output area.
         self.image = ipywidgets.Image(
@@ -87,7 +89,7 @@ class Explorer(ipywidgets.VBox):
         self.figure.set_layout_engine("none")
         self.frames = FrameDrawer(self.figure)
         self.redraw()
-        caption_label = ipywidgets.HTML(f"<em>{html.escape(caption)}</em>")
+        caption_label = ipywidgets.HTML(f"<em>{html.escape(translate(caption))}</em>")
         super().__init__([ipywidgets.HBox(list(self.controls.values())), self.image, caption_label])
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
