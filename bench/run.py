@@ -441,22 +441,24 @@ class CompressingHandler(http.server.SimpleHTTPRequestHandler):
 
 
 def site_pages(site: Path | None = None) -> list[str]:
-    """The built book's pages (not redirects), relative to its root; [] when there is none."""
+    """The built book's pages (not redirects), relative to its root, the Chinese edition's
+    (``zh/...``) included; [] when there is none."""
     site = site or SITE
     if not site.is_dir():
         return []
     return sorted(
         path.relative_to(site).as_posix()
         for path in site.rglob("*.html")
-        if not path.relative_to(site).parts[0].startswith("_")
+        if not any(part.startswith("_") for part in path.relative_to(site).parts)
         and 'http-equiv="refresh"' not in path.read_text(encoding="utf-8").lower()
     )
 
 
 def expected_pages() -> int:
-    """Pages a build will have, before there is one: the book's sources, genindex, search."""
+    """Pages a build will have, before there is one: the book's sources, genindex and search,
+    in both editions."""
     sources = [*(ROOT / "book").glob("*.ipynb"), *(ROOT / "book").glob("*.md")]
-    return len(sources) + 2
+    return 2 * (len(sources) + 2)
 
 
 def pick_pages(pages: list[str], count: int | None, site: Path | None = None) -> list[str]:

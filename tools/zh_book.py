@@ -26,6 +26,7 @@ import html
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -230,6 +231,7 @@ def render(folder: Path, arguments: list[str]) -> int:
 
 def build(arguments: list[str]) -> int:
     """Write the sources, build them with Jupyter Book, and copy the site into _build/html/zh."""
+    began = time.perf_counter()
     missing = write_sources()
     for page, left in missing.items():
         print(f"zh_book: {page}: {len(left)} message(s) not translated yet, left in English")
@@ -237,7 +239,8 @@ def build(arguments: list[str]) -> int:
         return 1
     target = SITE / SUBFOLDER
     shutil.copytree(SOURCE / "_build" / "html", target, dirs_exist_ok=True)
-    print(f"zh_book: the Chinese site is in {target.relative_to(ROOT)}")
+    seconds = time.perf_counter() - began
+    print(f"zh_book: the Chinese site is in {target.relative_to(ROOT)} ({seconds:.1f} s)")
     return 0
 
 
