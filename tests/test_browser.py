@@ -24,7 +24,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import yaml
@@ -665,3 +665,20 @@ def test_a_chapter_saved_for_offline_use_still_has_math_and_widgets(browser):
         assert not failed, f"{chapters[0]} from disk: failed requests {failed}"
     finally:
         context.close()
+
+
+def test_chinese_search_finds_pages_by_chinese_words(browser, site_url):
+    """The Chinese edition's search (Sphinx's, with jieba's words in its index) lists the pages
+    that use a Chinese term; decided from the results shown, not from a wait."""
+    if "zh/search.html" not in PAGES:
+        pytest.fail("no zh/search.html: the Chinese edition was not built (tools/zh_book.py)")
+    context = browser.new_context()
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        page.goto(f"{site_url}zh/search.html?q={quote('注意力')}")
+        page.wait_for_function("document.querySelectorAll('#search-results li').length >= 3")
+        titles = page.eval_on_selector_all("#search-results li a", "a => a.map(e => e.innerText)")
+    finally:
+        context.close()
+    assert any("查询、键和值" in title for title in titles), titles
