@@ -112,3 +112,12 @@ def test_feedback_is_in_chinese_on_the_chinese_pages():
     add_norm = (ZH / "book" / "05_add_norm.html").read_text(encoding="utf-8")
     assert f"> {feedback['residual connections']}</label>" in add_norm
     assert "> residual connections</label>" not in add_norm
+
+
+def test_the_chinese_status_page_lists_every_chapter_s_run():
+    # The Chinese build runs nothing, so its status page reads the English run's records.
+    text = (ZH / "book" / "status.html").read_text(encoding="utf-8")
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", text, re.DOTALL)
+    seconds = [re.findall(r"<td[^>]*>\s*(?:<p>)?([\d.]+)\s*(?:</p>)?\s*</td>", row) for row in rows]
+    assert len([row for row in rows if "✅" in row]) == len(CHAPTERS)
+    assert all(float(found[-1]) > 0 for found in seconds if found)

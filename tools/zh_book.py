@@ -22,6 +22,7 @@ while any is left (``tests/test_translations.py``).
 from __future__ import annotations
 
 import copy
+import datetime
 import html
 import json
 import shutil
@@ -156,6 +157,29 @@ def translated_notebook(path: Path, cache_folder: Path) -> tuple[dict, list[str]
     return result, translate.missing
 
 
+EXECUTION_TABLE = "```{nb-exec-table}\n```"  # book/status.md: MyST-NB's table of the runs
+
+
+def execution_table(cache_folder: Path) -> str:
+    """The status page's table for the Chinese edition, which executes nothing: each chapter's
+    run in this build, read from jupyter-cache's records of the English run it shows."""
+    import nbformat
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(cache_folder))
+    rows = ["| 章节 | 修改时间 | 运行方式 | 运行时间（秒） | 状态 |", "|---|---|---|---|---|"]
+    for page in translations.pages():
+        if page.suffix != ".ipynb":
+            continue
+        record = cache.match_cache_notebook(nbformat.read(page, as_version=4))
+        seconds = record.data.get("execution_seconds", float("nan"))
+        changed = datetime.datetime.fromtimestamp(page.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+        # ✅: the cache holds only runs that succeeded (tools/build_book.py stops on a failure)
+        method = "英文版的运行（缓存）"
+        rows.append(f"| {{doc}}`{page.stem}` | {changed} | {method} | {seconds:.2f} | ✅ |")
+    return "\n".join(rows)
+
+
 def configuration(book: Translator) -> tuple[dict, dict]:
     """The Chinese book's _config.yml and _toc.yml, made from the English ones."""
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
@@ -200,6 +224,8 @@ def write_sources(folder: Path = SOURCE) -> dict[str, list[str]]:
         else:
             translate = Translator(translations.catalog_name(page))
             text = translations.translate_markdown(page.read_text(encoding="utf-8"), translate)
+            if EXECUTION_TABLE in text:  # nothing runs here: the English run's records instead
+                text = text.replace(EXECUTION_TABLE, execution_table(cache_folder))
             _write_if_changed(target, text)
             left = translate.missing
         if left:
