@@ -10,7 +10,8 @@
 
 The English notebooks and pages are the source; translations live in gettext catalogs
 (``locales/zh_CN/LC_MESSAGES/<page>.po``) that ``sphinx-intl`` keeps in step with them: an
-English message that changes comes back *fuzzy*, with its old translation to start from.
+English message that changes comes back *fuzzy*, with its old translation to start from (or
+empty, like a new one, when it changed too much for sphinx-intl to match it).
 
 A message is one block of a page's Markdown: a heading, a paragraph, a whole list, a table, or
 one entry of the glossary (blocks are separated by blank lines). Code, math blocks, labels and
