@@ -198,3 +198,26 @@ def test_each_glossary_term_reads_the_same_in_the_chapter_that_teaches_it():
         if first_english in en_text.lower() and first_chinese not in zh_text:
             mismatched.append(f"{chapters[0]}: '{first_english}' is not '{first_chinese}' there")
     assert not mismatched, "\n".join(mismatched)
+
+
+def test_a_printed_verdict_is_shown_as_the_chinese_run_would_print_it():
+    import zh_book
+
+    feedback = zh_book.Translator(translations.PACKAGE_CATALOG)
+    strings = feedback.strings
+    name, hint = (
+        "softmax over the wrong axis",
+        "each row must sum to 1: take the max and the sum over dim=-1",
+    )
+    english = f"❌ Not yet: {name}: {hint}"
+    assert (
+        zh_book.translated_feedback(english, feedback)
+        == f"{strings['❌ Not yet:']} {strings[name]}: {strings[hint]}"
+    )
+    assert (
+        zh_book.translated_feedback(f"{name}: {hint}", feedback) == f"{name}: {hint}"
+    )  # no verdict
+    # an explorer's label ("head") is never put into a checker's own words
+    assert zh_book.translated_feedback("❌ Not yet: the head of 4 heads", feedback).endswith(
+        "the head of 4 heads"
+    )

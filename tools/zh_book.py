@@ -25,6 +25,7 @@ import copy
 import datetime
 import html
 import json
+import re
 import shutil
 import sys
 import time
@@ -93,14 +94,24 @@ def executed(notebook: dict, cache_folder: Path) -> dict:
     return merged
 
 
-def translated_feedback(text: str, feedback: Translator) -> str:
-    """A checker's printed verdict with its known messages in Chinese, as the reader's own run
-    would print it after ``set_language``; other outputs stay as they are."""
+def checker_messages() -> set[str]:
+    """The package's messages that a checker prints (not the explorers' labels)."""
+    found = translations.package_messages()
+    return {message for message, where in found if where.startswith("lessons_lib/checks/")}
+
+
+def translated_feedback(text: str, feedback: Translator, messages: set[str] | None = None) -> str:
+    """A checker's printed verdict with its known messages (``messages``: the checkers' own,
+    by default) in Chinese, as the reader's own run would print it after ``set_language``;
+    other outputs stay as they are."""
     if not any(verdict in text for verdict in VERDICTS):
         return text
-    for english in sorted(feedback.strings, key=len, reverse=True):
-        if english in text:
-            text = text.replace(english, feedback.strings[english])
+    messages = checker_messages() if messages is None else messages
+    for english in sorted(messages & set(feedback.strings), key=len, reverse=True):
+        if english in text:  # whole words only, and never inside a longer word
+            pattern = rf"(?<![A-Za-z]){re.escape(english)}(?![A-Za-z])"
+            chinese = feedback.strings[english]
+            text = re.sub(pattern, lambda _, chinese=chinese: chinese, text)
     return text
 
 
@@ -121,18 +132,18 @@ def translated_explorer(text: str, feedback: Translator) -> str:
     return text
 
 
-def _translate_outputs(cell: dict, feedback: Translator) -> None:
+def _translate_outputs(cell: dict, feedback: Translator, messages: set[str]) -> None:
     for output in cell.get("outputs", []):
         if "text/html" in output.get("data", {}):
             source = "".join(output["data"]["text/html"])
             output["data"]["text/html"] = translated_explorer(source, feedback)
         if "text" in output:
             source = "".join(output["text"])
-            output["text"] = translated_feedback(source, feedback)
+            output["text"] = translated_feedback(source, feedback, messages)
         for mime in ("text/markdown", "text/plain"):
             if mime in output.get("data", {}):
                 source = "".join(output["data"][mime])
-                output["data"][mime] = translated_feedback(source, feedback)
+                output["data"][mime] = translated_feedback(source, feedback, messages)
 
 
 def translated_notebook(path: Path, cache_folder: Path) -> tuple[dict, list[str]]:
@@ -141,6 +152,7 @@ def translated_notebook(path: Path, cache_folder: Path) -> tuple[dict, list[str]
     translate = Translator(translations.catalog_name(path))
     result = json.loads(json.dumps(executed(notebook, cache_folder)))
     feedback = Translator(translations.PACKAGE_CATALOG)
+    messages = checker_messages()
     setup = next(cell for cell in result["cells"] if cell["cell_type"] == "code")
     setup["source"] = "".join(setup["source"]).rstrip("\n") + "\n" + SET_LANGUAGE
     for cell in result["cells"]:
@@ -148,7 +160,7 @@ def translated_notebook(path: Path, cache_folder: Path) -> tuple[dict, list[str]
             source = "".join(cell["source"])
             cell["source"] = translations.translate_markdown(source, translate)
         elif cell["cell_type"] == "code":
-            _translate_outputs(cell, feedback)
+            _translate_outputs(cell, feedback, messages)
             meta = cell.get("metadata", {}).get("mystnb", {})
             for key, field in (("figure", "caption"), ("image", "alt")):
                 if isinstance(meta.get(key, {}).get(field), str):
