@@ -26,7 +26,8 @@ JB := $(BUILD_ENV) $(BIN)/python tools/build_book.py --keep-going
 # changed, or all of them when lessons_lib changed (tools/build_book.py, with jupyter-cache).
 # The strict build of `make test` executes every chapter afresh (--force).
 BOOK_SOURCES := _config.yml _toc.yml pyproject.toml $(wildcard book/*) $(wildcard _ext/static/*) \
-	$(wildcard _ext/templates/*) $(wildcard locales/zh_CN/LC_MESSAGES/*.po) \
+	$(wildcard _ext/templates/*) $(wildcard locales/zh_CN/LC_MESSAGES/*.po) $(wildcard lessons_lib/weights/*) \
+	$(wildcard lessons_lib/widgets/*.js) \
 	$(shell find lessons_lib tools _ext -name '*.py' -not -path '*/__pycache__/*' -not -path '*/node_modules/*')
 # Pinned npm tools (tools/vendor/package-lock.json; node_modules is never committed): KaTeX,
 # with which sphinxcontrib-katex renders the math at build time (its stylesheet and fonts are
@@ -35,7 +36,7 @@ BOOK_SOURCES := _config.yml _toc.yml pyproject.toml $(wildcard book/*) $(wildcar
 VENDOR_STAMP := tools/vendor/node_modules/.installed
 BOOK_STAMP := _build/html/.built
 
-.PHONY: help setup book test lint unit build-strict book-tests widgets-ipywidgets7 test-lowest test-jupyterlab bench bench-quick results mutate clean
+.PHONY: help setup book test lint unit build-strict book-tests widgets-ipywidgets7 test-lowest test-jupyterlab bench bench-quick results weights weights-check mutate clean
 
 help:
 	@echo "make book   render the book into _build/html"
@@ -43,6 +44,8 @@ help:
 	@echo "make bench  measure build, notebook, widget and training speed (prints a table)"
 	@echo "make bench-quick  the same, one run each, 2 Lighthouse pages, training targets only (~5 min)"
 	@echo "make results  re-make the committed results of the long runs the chapters read (~65 min)"
+	@echo "make weights  retrain the models the pages run live (lessons_lib/weights/; fixed seeds)"
+	@echo "make weights-check  retrain them in a scratch folder and compare with the shipped ones"
 	@echo "make mutate  mutation score of the concept modules (slow; MUTATE='softmax masking' picks some)"
 	@echo "make test-lowest  unit tests and every chapter at the lowest versions pyproject.toml allows"
 
@@ -161,6 +164,16 @@ results: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python bench/results_vit_vs_cnn.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/results_position_codes.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/results_gpt.py
+
+# The trained models that chapters 06 and 11 load and the pages run in the browser
+# (lessons_lib/weights/: state_dicts and, beside each, its seed, torch version and training log).
+# Not part of `make test` (tests/test_pretrained.py re-scores the shipped weights there);
+# weights-check retrains both and compares them with the shipped records.
+weights: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python tools/make_weights.py
+
+weights-check: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python tools/make_weights.py --check
 
 # Mutation testing (tools/mutate.py; not part of `make test`): each concept module is mutated
 # one change at a time and its own unit tests must fail. All modules: hours on two cores.

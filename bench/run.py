@@ -1,7 +1,8 @@
 """`make bench`: how fast the book builds, runs and responds, reported as it goes.
 
-Four sections run in turn: ``build`` (clean build, no-op rebuilds, rebuilds after an edit),
-``lighthouse`` (every page of the built book), ``notebooks`` (every chapter run as in
+Five sections run in turn: ``build`` (clean build, no-op rebuilds, rebuilds after an edit),
+``lighthouse`` (every page of the built book), ``live`` (the live cells' first use and
+answers in Chromium), ``notebooks`` (every chapter run as in
 Jupyter, and its explorers' update times) and ``training`` (bench/bench_*.py). The run
 first prints its plan with a rough time for each section; each section prints a header,
 a progress line for every step, and each row the moment it is measured (stdout is flushed,
@@ -80,10 +81,11 @@ print("WIDGET_TIMES" + _json.dumps({"n_explorers": len(_Explorer.instances), "ti
 
 # --- the plan ----------------------------------------------------------------------------
 
-SECTIONS = ("build", "lighthouse", "notebooks", "training")
+SECTIONS = ("build", "lighthouse", "live", "notebooks", "training")
 SECTION_TITLES = {
     "build": "book builds as `make book` runs them: clean, nothing changed, one cell edited",
     "lighthouse": "Lighthouse (mobile preset) on the built pages, served gzipped",
+    "live": "the live cells of chapters 06 and 11 in Chromium: first use, then each answer",
     "notebooks": "every chapter run top to bottom as in Jupyter, then its explorers driven",
     "training": "training to target, decoding with the cache, and the chapters' longer sweeps",
 }
@@ -97,6 +99,7 @@ STEP_SECONDS = {
     "code edit": 29.0,
     "lighthouse run": 16.5,  # one page, one run (Chromium start, load, audits)
     "chapter run": 10.0,  # kernel start, every cell, the widget probe: the mean chapter
+    "live cells": 40.0,  # the models exported (cached), two browsers, 20 answers each
 }
 
 
@@ -150,6 +153,7 @@ class Plan:
             # each edit's rebuild is timed; putting the cells back afterwards rebuilds once more
             "build": self.repeat * (s["clean build"] + 2 * s["no-op rebuild"] + edits) + edits,
             "lighthouse": pages * self.lighthouse_repeat * s["lighthouse run"],
+            "live": s["live cells"] * (0.6 if self.quick else 1),  # fewer answers
             "notebooks": n_chapters * self.repeat * s["chapter run"],
             "training": sum(script.estimate(self.repeat) for script in self.training),
         }
@@ -763,9 +767,29 @@ def training_section(rep: Reporter, plan: Plan) -> None:
         TRAINING_ROWS[script.name](rep, result)
 
 
+def live_section(rep: Reporter, plan: Plan) -> None:
+    """The live cells (issue 25) on a small site with the shipped models, served over http:
+    the first answer after first use (runtime and model loaded), then answers while typing or
+    drawing. tests/live_fixture.live_timings does the measuring; the tests assert none of it."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.live_fixture import live_timings
+
+    with rep.ticking("  live cells in Chromium", STEP_SECONDS["live cells"]):
+        timings = live_timings(n_answers=5 if plan.quick else 20)
+    rep.report["live"] = timings
+    for kind, name in (("date", "06 type a date"), ("digit", "11 draw a digit")):
+        rep.row(
+            f"live {name}: first answer after first use", timings[f"{kind}_first_ms"], "ms", 3000
+        )
+        rep.row(f"  {name}: each answer (median)", timings[f"{kind}_answer_ms"], "ms", 100)
+        rep.row(f"  {name}: each answer (slowest)", timings[f"{kind}_answer_max_ms"], "ms", 100)
+
+
 SECTION_RUNNERS: dict[str, Callable[[Reporter, Plan], None]] = {
     "build": build_section,
     "lighthouse": lighthouse_section,
+    "live": live_section,
     "notebooks": notebook_section,
     "training": training_section,
 }
@@ -785,6 +809,7 @@ def describe(plan: Plan, estimates: dict[str, float]) -> list[str]:
             else f"{plan.lighthouse_pages} pages (the intro and the heaviest)"
         )
         + f", {plan.lighthouse_repeat} run(s) each",
+        "live": f"the date cell and the digit cell, {5 if plan.quick else 20} answers each",
         "notebooks": f"{len(chapters())} chapters, {n} run(s) each",
         "training": ", ".join(s.name.removeprefix("bench_") for s in plan.training)
         + f"; {n} seed(s) where a script takes --runs",

@@ -67,7 +67,7 @@ def test_every_training_script_is_planned_and_has_its_rows(bench):
     ("argv", "sections"),
     [
         (["--only-lighthouse"], ("lighthouse",)),
-        (["--skip-build", "--skip-lighthouse"], ("notebooks", "training")),
+        (["--skip-build", "--skip-lighthouse"], ("live", "notebooks", "training")),
         (["--section", "training", "--section", "build"], ("build", "training")),
         (["--quick", "--section", "notebooks"], ("notebooks",)),
     ],

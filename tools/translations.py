@@ -202,8 +202,9 @@ def package_messages() -> list[tuple[str, str]]:
 
     The string constants given as a ``Mistake``'s name and hint, an ``Exercise``'s
     ``success``, and a control's ``description`` or an explorer's ``caption``, in
-    ``lessons_lib/checks`` and ``lessons_lib/widgets``; f-strings are left out (they stay
-    English), as are labels without a word of three letters (``T``, ``d_k``).
+    ``lessons_lib/checks`` and ``lessons_lib/widgets``, and the live cells' labels
+    (``live_messages``); f-strings are left out (they stay English), as are labels without a
+    word of three letters (``T``, ``d_k``).
     """
     import ast
 
@@ -228,6 +229,10 @@ def package_messages() -> list[tuple[str, str]]:
                         and re.search(r"[A-Za-z]{3,}", text.value)
                     ):
                         found.append((text.value, f"{path.relative_to(ROOT)}:{node.lineno}"))
+    # The live cells' words (lessons_lib/widgets/live_static.py), kept in two dictionaries.
+    from lessons_lib.widgets.live_static import live_messages
+
+    found += [(label, "lessons_lib/widgets/live_static.py") for label in live_messages()]
     return found
 
 

@@ -37,6 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import translations
 
+from lessons_lib.widgets.live_static import relabelled_live_html
+
 ROOT = translations.ROOT
 SOURCE = ROOT / "_build" / "zh"  # the Chinese book's sources (generated; never committed)
 SITE = ROOT / "_build" / "html"
@@ -135,8 +137,10 @@ def translated_explorer(text: str, feedback: Translator) -> str:
 def _translate_outputs(cell: dict, feedback: Translator, messages: set[str]) -> None:
     for output in cell.get("outputs", []):
         if "text/html" in output.get("data", {}):
-            source = "".join(output["data"]["text/html"])
-            output["data"]["text/html"] = translated_explorer(source, feedback)
+            source = translated_explorer("".join(output["data"]["text/html"]), feedback)
+            if "lessons-live" in source:  # a live cell, written again with Chinese words
+                source = relabelled_live_html(source, feedback)
+            output["data"]["text/html"] = source
         if "text" in output:
             source = "".join(output["text"])
             output["text"] = translated_feedback(source, feedback, messages)

@@ -15,6 +15,9 @@ Before the pages are read (``config-inited``, ``builder-inited``):
    ``math.start_katex_server`` starts sphinxcontrib-katex's KaTeX server, retrying while its
    socket refuses connections (the one workaround for an upstream race; a test notices
    when upstream no longer needs it).
+3b. ``live`` fails at once, with the fix, when the pinned onnxruntime-web is not installed, and
+   exports the shipped models to ONNX when their inputs changed (``tools/export_live_models.py``
+   in a child process; cached in ``_build/live/``).
 
 While each page is written (``html-page-context``):
 
@@ -41,6 +44,8 @@ After a successful build (``build-finished``: ``pages.finish_pages`` runs 6-14):
     needs (docutils' ``doc-biblioentry`` fails axe).
 14. ``pages`` writes each page that a step changed. Each step leaves a page it has already
     handled as it is, so an incremental build may run them over every page again.
+15. ``live`` copies the exported models into ``_static/live/`` and onnxruntime-web's wasm
+    backend into ``_static/ort/``, which the live cells of chapters 06 and 11 load on first use.
 
 Importing the package loads neither torch nor lessons_lib (a test checks).
 """
@@ -52,6 +57,7 @@ from typing import Any
 from sphinx.application import Sphinx
 
 from .language import add_language_switch, language_link
+from .live import copy_live_models, prepare_live_models
 from .math import (
     check_vendor_installed,
     math_stylesheets_where_math,
@@ -92,7 +98,9 @@ def setup(app: Sphinx) -> dict[str, Any]:
     # After sphinx.ext.mathjax and sphinx-thebe have added their scripts.
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)  # 5
     app.connect("html-page-context", drop_unused_extension_files, priority=900)  # 5
+    app.connect("builder-inited", prepare_live_models, priority=400)  # 3b
     app.connect("build-finished", finish_pages)  # 6-14
+    app.connect("build-finished", copy_live_models)  # 15
     # Not safe to write in parallel: sphinxcontrib-katex keeps one connection to its KaTeX
     # server per process, which forked writers would share. The book is written on one process.
     return {"version": "3.0", "parallel_read_safe": True, "parallel_write_safe": False}

@@ -37,7 +37,38 @@ WIDGET_VIEW_MIMETYPE = "application/vnd.jupyter.widget-view+json"
 Update = Callable[..., Sequence[Artist] | None]
 
 
-class Explorer(ipywidgets.VBox):
+class BookDisplay:
+    """Display as the live widget, plus the static form while the book is built.
+
+    For an ipywidgets container (put this class first among the bases) that defines
+    ``static_html()`` (its kernel-free form for the rendered page) and ``summary()``.
+    """
+
+    def summary(self) -> str:
+        """What the widget is, in a few words (its plain-text form)."""
+        raise NotImplementedError
+
+    def static_html(self) -> str:
+        """The widget's form for the static page."""
+        raise NotImplementedError
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        view = {"version_major": 2, "version_minor": 0, "model_id": self.model_id}
+        bundle: dict[str, Any] = {
+            "text/plain": f"{type(self).__name__}({self.summary()})",
+            WIDGET_VIEW_MIMETYPE: view,
+        }
+        if static_forms_enabled():
+            bundle["text/html"] = self.static_html()
+        return bundle
+
+    if hasattr(ipywidgets.Widget, "_ipython_display_"):  # ipywidgets 7 displays this way
+
+        def _ipython_display_(self, **kwargs: Any) -> None:
+            display(self._repr_mimebundle_(**kwargs), raw=True)
+
+
+class Explorer(BookDisplay, ipywidgets.VBox):
     """Controls above a figure; moving a control redraws the figure.
 
     ``update(**values)`` receives one keyword per control (the control's name
@@ -123,19 +154,6 @@ class Explorer(ipywidgets.VBox):
         """The static form: HTML controls and every frame, precomputed (see ``static``)."""
         return static_html(self)
 
-    # --- display: the live widget, plus the static form while the book is built ---------
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        view = {"version_major": 2, "version_minor": 0, "model_id": self.model_id}
-        bundle: dict[str, Any] = {
-            "text/plain": f"{type(self).__name__}({self.caption})",
-            WIDGET_VIEW_MIMETYPE: view,
-        }
-        if static_forms_enabled():
-            bundle["text/html"] = self.static_html()
-        return bundle
-
-    if hasattr(ipywidgets.Widget, "_ipython_display_"):  # ipywidgets 7 displays this way
-
-        def _ipython_display_(self, **kwargs: Any) -> None:
-            display(self._repr_mimebundle_(**kwargs), raw=True)
+    def summary(self) -> str:
+        """What the widget is, in a few words (its plain-text form)."""
+        return self.caption

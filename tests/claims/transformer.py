@@ -6,6 +6,7 @@ import statistics
 from collections.abc import Mapping
 
 from lessons_lib.data import DATE_FIELDS, DATE_FORMATS, format_date
+from lessons_lib.pretrained import weights_record
 from lessons_lib.results import load_result
 from lessons_lib.training import DateRecipe
 from tests.claims import Claim
@@ -491,3 +492,47 @@ def _settings() -> dict:
 
 def _settings_fixed() -> dict:
     return load_result("date_regularisation")["settings"]
+
+
+def _shipped_log() -> dict:
+    return weights_record("date_model")["log"]
+
+
+CLAIMS += [
+    Claim(
+        "`make weights` trains the same `DateRecipe` for {shipped_date_steps} steps ..., scores "
+        "the {shipped_date_validation_size} validation dates every {shipped_date_eval_every} "
+        "steps and keeps the weights of the best score: those of step {shipped_date_kept_step}, "
+        "at {shipped_date_validation} of the validation dates.",
+        lambda g: (
+            g["shipped_date_steps"] == _shipped_log()["eval_steps"][-1]
+            and g["shipped_date_validation_size"] == DateRecipe().validation_size
+            and g["shipped_date_eval_every"] == DateRecipe().eval_every
+            and g["shipped_date_validation"] == max(_shipped_log()["validation"])
+            and _shipped_log()["eval_steps"][
+                _shipped_log()["validation"].index(g["shipped_date_validation"])
+            ]
+            == g["shipped_date_kept_step"]
+        ),
+    ),
+    Claim(
+        "It writes {shipped_date_test} of the {shipped_date_test_size} test dates exactly right "
+        "(the issue's bar: at least 99%; the same as the record made with the weights).",
+        lambda g: (
+            g["shipped_date_test"] >= 0.99
+            and g["shipped_date_test_size"] == DateRecipe().test_size
+            and abs(g["shipped_date_test"] - weights_record("date_model")["test"]) < 1e-9
+        ),
+    ),
+    Claim(
+        "The model answers them too, and not always rightly. Written the ISO way, `2026-11-27` "
+        "comes out as {iso_answer}, and no character of that answer has a probability below "
+        "{iso_least_sure}; in the American order, `11/27/2026` comes out as {us_answer}, a "
+        "month 27.",
+        lambda g: (
+            g["iso_answer"] != "2026-11-27"
+            and g["iso_least_sure"] >= 0.5
+            and g["us_answer"][5:7] == "27"
+        ),
+    ),
+]
