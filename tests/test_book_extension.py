@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT / "_ext"))
 sys.path.insert(0, str(ROOT / "tools"))
 import lessons_book  # noqa: E402
 import make_icons_css  # noqa: E402
+from lessons_book import images as book_images  # noqa: E402
 from lessons_book import math as book_math  # noqa: E402
 from lessons_book import pages as book_pages  # noqa: E402
 
@@ -175,6 +176,10 @@ def test_finish_pages_runs_every_page_step_and_makes_no_icon_stylesheet(tmp_path
     assert '<span class="katex-display" tabindex="0">x</span>' in text
     assert 'role="listitem"' in text and "doc-biblioentry" not in text
     assert (outdir / "_static" / "vendor" / "katex" / "katex.min.css").is_file()
+    # After the first section heading, the first picture too waits for the reader.
+    assert book_images.lazy_images('<article><h2>1.</h2><img src="a.png"></article>') == (
+        f'<article><h2>1.</h2>{lazy} src="a.png"></article>'
+    )
     # The icons are the committed stylesheet's: the build no longer makes one.
     assert not (outdir / "_static" / "lessons-icons.css").exists()
     # A second run over the finished page changes nothing.

@@ -2,8 +2,11 @@
 
 Every local PNG picture gets its size (``width``/``height`` read from the file, which the
 stylesheet scales with ``height: auto``), so the text does not jump when the picture arrives;
-every image but a page's first is marked ``loading="lazy"``, so pictures below the fold wait
-until the reader scrolls near them.
+every image is marked ``loading="lazy"``, so pictures below the fold wait until the reader
+scrolls near them, except the article's first when it stands before the first section heading
+(``<h2``): there it may be on the first screen, perhaps its largest element. On a chapter,
+whose first screen is its title and opening text, a picture fetched at once would only compete
+with the stylesheets and fonts that the first paint waits for.
 """
 
 from __future__ import annotations
@@ -42,9 +45,13 @@ def sized_images(page: Path, text: str) -> str:
 
 
 def lazy_images(text: str) -> str:
-    """Every image but the article's first waits until the reader scrolls near it."""
-    article = text.find("<article")
-    first = IMG_TAG.search(text, article if article >= 0 else 0)
+    """Every image waits until the reader scrolls near it, but the article's first when it
+    comes before the first section heading."""
+    article = max(text.find("<article"), 0)
+    first = IMG_TAG.search(text, article)
+    heading = text.find("<h2", article)
+    if first is not None and 0 <= heading < first.start():  # below the opening: lazy too
+        first = None
 
     def lazy(match: re.Match) -> str:
         tag = match[0]
