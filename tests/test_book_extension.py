@@ -34,6 +34,7 @@ import make_icons_css  # noqa: E402
 from lessons_book import images as book_images  # noqa: E402
 from lessons_book import math as book_math  # noqa: E402
 from lessons_book import pages as book_pages  # noqa: E402
+from lessons_book import scripts as book_scripts  # noqa: E402
 
 from lessons_lib.plotting import NARROW_FIGURE_MIME  # noqa: E402
 
@@ -159,7 +160,7 @@ def test_finish_pages_runs_every_page_step_and_makes_no_icon_stylesheet(tmp_path
         outdir=str(outdir),
         srcdir=str(tmp_path),
         builder=SimpleNamespace(format="html"),
-        config=SimpleNamespace(nb_execution_cache_path="cache"),
+        config=SimpleNamespace(nb_execution_cache_path="cache", html_theme_options={}),
     )
     book_pages.finish_pages(app, None)
 
@@ -176,6 +177,14 @@ def test_finish_pages_runs_every_page_step_and_makes_no_icon_stylesheet(tmp_path
     assert '<span class="katex-display" tabindex="0">x</span>' in text
     assert 'role="listitem"' in text and "doc-biblioentry" not in text
     assert (outdir / "_static" / "vendor" / "katex" / "katex.min.css").is_file()
+    # The search tools and index stay on the search page only (search-as-you-type is off).
+    search = (
+        '<script defer src="../_static/searchtools.js"></script>\n'
+        '<script defer src="../_static/language_data.js"></script>\n'
+        '<script defer src="../searchindex.js"></script>\n'
+    )
+    assert "search" not in book_scripts.lighter_scripts(search)
+    assert book_scripts.lighter_scripts(search, keep_search=True) == search
     # After the first section heading, the first picture too waits for the reader.
     assert book_images.lazy_images('<article><h2>1.</h2><img src="a.png"></article>') == (
         f'<article><h2>1.</h2>{lazy} src="a.png"></article>'

@@ -39,7 +39,8 @@ After a successful build (``build-finished``: ``pages.finish_pages`` runs 6-14):
 11. ``images`` gives every local PNG picture its size, and all but a page's first
     ``loading="lazy"``.
 12. ``scripts`` defers the page's scripts, drops the theme's preloads of its scripts, its
-    ``fontawesome.js`` and the widget state that no widget manager reads.
+    ``fontawesome.js``, the widget state that no widget manager reads, and (but on the
+    search page) the search tools and index that only search-as-you-type would use.
 13. ``accessibility`` gives the bibliography's entries the list-item role that their list
     needs (docutils' ``doc-biblioentry`` fails axe).
 14. ``pages`` writes each page that a step changed. Each step leaves a page it has already

@@ -44,9 +44,11 @@ def finish_pages(app: Sphinx, exception: Exception | None) -> None:
     move_frames_to_files(outdir, pages)
     cache = Path(app.srcdir, app.config.nb_execution_cache_path)
     stack_figures_on_phones(outdir, pages, narrow_copies(executed_notebooks(cache)))
+    inline_search = bool(app.config.html_theme_options.get("search_as_you_type"))
     for path, text in pages.items():
         text = lazy_images(sized_images(path, text))
-        pages[path] = list_item_citations(lighter_scripts(text))
+        keep_search = inline_search or path.relative_to(outdir).as_posix() == "search.html"
+        pages[path] = list_item_citations(lighter_scripts(text, keep_search))
     for path, text in pages.items():
         if text != original[path]:
             path.write_text(text, encoding="utf-8")

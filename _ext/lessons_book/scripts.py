@@ -13,9 +13,10 @@ theme's ``<link rel="preload">`` of its two deferred scripts goes (a preloaded s
 fetched at high priority beside the stylesheets, which the first paint waits for); the
 theme's ``fontawesome.js`` (1.5 MB of JavaScript that swaps icons for SVG) is dropped, the
 committed ``_ext/static/lessons-icons.css`` drawing the icons instead (made by
-``tools/make_icons_css.py``); and the widget state that myst-nb stores in each page for a
+``tools/make_icons_css.py``); the widget state that myst-nb stores in each page for a
 widget manager is dropped: the book loads none (``nb_ipywidgets_js`` is empty in
-``_config.yml``), its explorers being static.
+``_config.yml``), its explorers being static; and the search tools and index, which the theme
+loads on every page for its search-as-you-type (off here), stay on the search page only.
 """
 
 from __future__ import annotations
@@ -38,6 +39,14 @@ UNUSED_UNLESS = {
     # Thebe runs a page's cells on a remote kernel from a launch button, which the book has not.
     "sphinx-thebe": (("sphinx-thebe.css", "sphinx-thebe.js", "THEBE_JS_URL"), 'class="thebe'),
 }
+# pydata-sphinx-theme loads Sphinx's search tools and the whole search index on every page, for
+# its search-as-you-type box; the book leaves that option off (the search box opens search.html,
+# which loads them itself), so elsewhere they only take bandwidth and main-thread time
+# (searchindex.js: about 110 KB, 170 KB in the Chinese edition).
+INLINE_SEARCH = re.compile(
+    r'[ \t]*<script (?:defer )?src="[^"]*(?:_static/searchtools\.js|_static/language_data\.js|'
+    r'searchindex\.js)"></script>\s*'
+)
 WIDGET_STATE = re.compile(
     r'[ \t]*<script type="application/vnd\.jupyter\.widget-state\+json">.*?</script>\s*', re.DOTALL
 )
@@ -102,8 +111,12 @@ def defer_scripts(text: str) -> str:
     return SCRIPT_TAG.sub(defer, text)
 
 
-def lighter_scripts(text: str) -> str:
-    """A page's scripts deferred, without fontawesome.js and without the widget state."""
+def lighter_scripts(text: str, keep_search: bool = False) -> str:
+    """A page's scripts deferred, without fontawesome.js and without the widget state; and,
+    unless ``keep_search`` (the search page, or the theme's search-as-you-type turned on),
+    without the search tools and index."""
     text = WIDGET_STATE.sub("\n", defer_scripts(text))
     text = SCRIPT_PRELOAD.sub("\n", text)
+    if not keep_search:
+        text = INLINE_SEARCH.sub("\n", text)
     return FONTAWESOME_SCRIPT.sub("\n", text)
