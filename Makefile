@@ -26,7 +26,7 @@ JB := $(BUILD_ENV) $(BIN)/python tools/build_book.py --keep-going
 # changed, or all of them when lessons_lib changed (tools/build_book.py, with jupyter-cache).
 # The strict build of `make test` executes every chapter afresh (--force).
 BOOK_SOURCES := _config.yml _toc.yml pyproject.toml $(wildcard book/*) $(wildcard _ext/static/*) \
-	$(wildcard _ext/templates/*) $(wildcard locales/zh_CN/LC_MESSAGES/*.po) $(wildcard lessons_lib/weights/*) \
+	$(wildcard _ext/templates/*) $(wildcard locales/zh_CN/LC_MESSAGES/*.po) $(wildcard locales/zh_CN/*.yaml) $(wildcard lessons_lib/weights/*) \
 	$(wildcard lessons_lib/widgets/*.js) \
 	$(shell find lessons_lib tools _ext -name '*.py' -not -path '*/__pycache__/*' -not -path '*/node_modules/*')
 # Pinned npm tools (tools/vendor/package-lock.json; node_modules is never committed): KaTeX,

@@ -4,6 +4,7 @@ English code. The browser checks (tests/test_browser.py) visit its pages as well
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import sys
@@ -24,6 +25,7 @@ pytestmark = [pytest.mark.book, pytest.mark.usefixtures("built_site")]  # tests/
 
 PAGES = [page.relative_to(ROOT).with_suffix(".html").as_posix() for page in translations.pages()]
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
+PASTED = r'<span class="pasted-text">([^<]*)</span>'  # a glued value in the prose
 SWITCH = re.compile(r'<a class="btn btn-sm lh-language-switch" href="([^"]+)" hreflang="([^"]+)"')
 
 
@@ -92,7 +94,7 @@ def test_a_chinese_notebook_has_the_english_code_byte_for_byte_but_its_language(
 def test_a_chinese_page_quotes_the_same_glued_numbers(chapter):
     # The Chinese notebook carries the English run's outputs, so each glued number reads the same.
     def glued(text: str) -> list[str]:
-        return re.findall(r'<span class="pasted-text">([^<]*)</span>', text)
+        return re.findall(PASTED, text)
 
     name = f"book/{chapter.stem}.html"
     english, chinese = (
@@ -100,7 +102,39 @@ def test_a_chinese_page_quotes_the_same_glued_numbers(chapter):
         glued((ZH / name).read_text("utf-8")),
     )
     assert english, f"{name}: no glued numbers found"
-    assert sorted(english) == sorted(chinese)
+    phrases = zh_book.glued_phrases()
+    # Sphinx's smart quotes turn a glued "attention's" into "attention’s" on the page.
+    english = [html.unescape(text).replace("’", "'") for text in english]
+    english = [zh_book.translated_glue(text, phrases) for text in english]
+    assert sorted(english) == sorted(html.unescape(text) for text in chinese)
+
+
+# English words a glued value may keep on a Chinese page: a model's name, a setting's code.
+GLUED_ENGLISH_KEPT = {"GRU", "batch"}
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_no_english_words_are_glued_into_a_chinese_page(chapter):
+    # Words glued into the prose (which timing was faster, which codes an interval tells apart)
+    # come from the English run; locales/zh_CN/glued_phrases.yaml puts each into Chinese.
+    text = (ZH / "book" / f"{chapter.stem}.html").read_text("utf-8")
+    glued = [html.unescape(value) for value in re.findall(PASTED, text)]
+    left = {word for value in glued for word in re.findall(r"[A-Za-z]{3,}", value)}
+    assert left <= GLUED_ENGLISH_KEPT, f"{chapter.stem}: glued English words {left}"
+
+
+def test_glued_phrases_keep_numbers_and_whole_words():
+    phrases = zh_book.glued_phrases()
+    assert zh_book.translated_glue("the GRU was 4.6 times faster than attention", phrases) == (
+        "GRU 比注意力快 4.6 倍"
+    )
+    told = "1-D learned (above none), relative (learned) (below none)"
+    assert zh_book.translated_glue(told, phrases) == (
+        "一维可学习（高于不加编码）、相对位置（可学习）（低于不加编码）"
+    )
+    # "none" alone is a word, but not inside "nonempty"
+    assert zh_book.translated_glue("none", phrases) == "无"
+    assert zh_book.translated_glue("nonempty", phrases) == "nonempty"
 
 
 def test_feedback_is_in_chinese_on_the_chinese_pages():

@@ -21,6 +21,7 @@ while any is left (``tests/test_translations.py``).
 
 from __future__ import annotations
 
+import ast
 import copy
 import datetime
 import html
@@ -44,7 +45,8 @@ SOURCE = ROOT / "_build" / "zh"  # the Chinese book's sources (generated; never 
 SITE = ROOT / "_build" / "html"
 SUBFOLDER = "zh"  # the Chinese site's folder inside the English one, and in the readers branch
 HTML_LANGUAGE = "zh_CN"
-INPUTS = ["tools/zh_book.py", "tools/translations.py"]  # a change re-reads every page (build_book)
+# A change to any of these re-reads every page (tools/build_book.py).
+INPUTS = ["tools/zh_book.py", "tools/translations.py", "locales/zh_CN/glued_phrases.yaml"]
 # The one line the Chinese notebooks add to the setup cell (their first code cell): the checkers'
 # feedback and the explorers' labels in Chinese (lessons_lib/language.py). Every other code cell
 # is the English one, byte for byte.
@@ -117,6 +119,44 @@ def translated_feedback(text: str, feedback: Translator, messages: set[str] | No
     return text
 
 
+GLUED_PHRASES = ROOT / "locales" / "zh_CN" / "glued_phrases.yaml"
+GLUE_MIME = "application/papermill.record/text/plain"  # where a glued value's text is kept
+NUMBER = r"(-?\d+(?:\.\d+)?)"
+
+
+def glued_phrases(path: Path = GLUED_PHRASES) -> list[tuple[re.Pattern[str], str]]:
+    """The glued words' Chinese (``locales/zh_CN/glued_phrases.yaml``), as (pattern, Chinese)
+    pairs, longest English first; ``{number}`` matches a decimal number and is kept."""
+    pairs = yaml.safe_load(path.read_text(encoding="utf-8"))
+    found = []
+    for pair in sorted(pairs, key=lambda pair: len(pair["en"]), reverse=True):
+        english = pair["en"]
+        pattern = re.escape(english).replace(re.escape("{number}"), NUMBER)
+        if english[0].isalpha():  # whole words only
+            pattern = r"(?<![A-Za-z])" + pattern
+        if english[-1].isalpha():
+            pattern += r"(?![A-Za-z])"
+        found.append((re.compile(pattern), pair["zh"]))
+    return found
+
+
+def translated_glue(value: str, phrases: list[tuple[re.Pattern[str], str]]) -> str:
+    """A glued piece of text in Chinese, piece by known piece (numbers kept); lists separated
+    the English way take the Chinese separators."""
+    for pattern, chinese in phrases:
+        value = pattern.sub(
+            lambda m, zh=chinese: zh.replace("{number}", "".join(m.groups())), value
+        )
+    return value.replace("; ", "；").replace(", ", "、")
+
+
+def _translate_glue(output: dict, phrases: list[tuple[re.Pattern[str], str]]) -> None:
+    """A glue record holding text (``repr`` of a str) gets its Chinese; numbers stay."""
+    text = "".join(output.get("data", {}).get(GLUE_MIME, ""))
+    if text[:1] in ("'", '"'):
+        output["data"][GLUE_MIME] = repr(translated_glue(ast.literal_eval(text), phrases))
+
+
 # Where a static explorer (lessons_lib/widgets/static.py) writes a control's label or its caption.
 EXPLORER_SLOTS = (("> ", "</label>"), ('aria-label="', '"'), ('alt="', '"'), ("<em>", "</em>"))
 
@@ -134,8 +174,11 @@ def translated_explorer(text: str, feedback: Translator) -> str:
     return text
 
 
-def _translate_outputs(cell: dict, feedback: Translator, messages: set[str]) -> None:
+def _translate_outputs(
+    cell: dict, feedback: Translator, messages: set[str], phrases: list | None = None
+) -> None:
     for output in cell.get("outputs", []):
+        _translate_glue(output, glued_phrases() if phrases is None else phrases)
         if "text/html" in output.get("data", {}):
             source = translated_explorer("".join(output["data"]["text/html"]), feedback)
             if "lessons-live" in source:  # a live cell, written again with Chinese words
@@ -157,6 +200,7 @@ def translated_notebook(path: Path, cache_folder: Path) -> tuple[dict, list[str]
     result = json.loads(json.dumps(executed(notebook, cache_folder)))
     feedback = Translator(translations.PACKAGE_CATALOG)
     messages = checker_messages()
+    phrases = glued_phrases()
     setup = next(cell for cell in result["cells"] if cell["cell_type"] == "code")
     setup["source"] = "".join(setup["source"]).rstrip("\n") + "\n" + SET_LANGUAGE
     for cell in result["cells"]:
@@ -164,7 +208,7 @@ def translated_notebook(path: Path, cache_folder: Path) -> tuple[dict, list[str]
             source = "".join(cell["source"])
             cell["source"] = translations.translate_markdown(source, translate)
         elif cell["cell_type"] == "code":
-            _translate_outputs(cell, feedback, messages)
+            _translate_outputs(cell, feedback, messages, phrases)
             meta = cell.get("metadata", {}).get("mystnb", {})
             for key, field in (("figure", "caption"), ("image", "alt")):
                 if isinstance(meta.get(key, {}).get(field), str):
