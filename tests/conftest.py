@@ -25,3 +25,15 @@ def built_site() -> Path:
             pytest.fail("_build/html is missing: the book build failed or did not run")
         pytest.skip("the book is not built; run `make book` first")
     return SITE
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models and inputs: on a busy machine, torch's extra threads only cost time.
+    A module asks for it with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch  # here: conftest stays light for the tests that never load torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -29,22 +29,13 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 import yaml
 
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+
 pytestmark = pytest.mark.book
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = os.environ.get("LESSONS_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-    "--no-first-run",
-]
 WIDTHS = (1280, 375)
 # Every wait below is on a state (a page loaded, a dialog open, a layout settled); this only
 # bounds it, generously for a loaded machine, so a passing run never waits it out.

@@ -22,17 +22,9 @@ from lessons_lib.checks import EXERCISES, CheckResult
 from lessons_lib.checks import core as checks_core
 
 NAMES = sorted(EXERCISES)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 QUICK = 5.0  # seconds: the limit for answers that return at once (generous for a busy machine)
 HANG = 0.1  # seconds: the limit for answers that never return
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The inputs are tiny: on a busy machine extra threads only cost time."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def global_states():

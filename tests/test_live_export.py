@@ -40,6 +40,7 @@ import export_live_models  # noqa: E402
 
 TASK = DateTask()
 ONNX_TOLERANCE = 1e-5
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def fresh_models() -> tuple[Transformer, ViT]:
@@ -55,15 +56,6 @@ def fresh_models() -> tuple[Transformer, ViT]:
         max_len=TASK.max_source_length,
     )
     return date_model.eval(), ViT(**DIGITS_VIT).eval()
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The models are tiny: on a busy machine a second thread only costs time."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

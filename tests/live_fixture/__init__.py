@@ -35,6 +35,7 @@ import torch
 from lessons_lib.data import DATE_FORMATS, DateTask, format_date, load_digits_split
 from lessons_lib.live import DateReader, DigitReader, read_date, read_digit
 from lessons_lib.widgets.live_static import date_live_html, digit_live_html
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 ORT_DIST = ROOT / "tools" / "vendor" / "node_modules" / "onnxruntime-web" / "dist"
@@ -43,16 +44,6 @@ PAGE = "book/live.html"
 N_TEST_DIGITS = 50
 EXAMPLE_DAY = datetime.date(2026, 11, 27)
 SUGGESTIONS = ("2026-11-27", "Nov 27 2026", "27 Nov 2026")
-CHROMIUM = os.environ.get("LESSONS_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def ort_dist() -> Path | None:
