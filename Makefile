@@ -87,7 +87,8 @@ lint: $(STAMP)
 	$(BIN)/actionlint -no-color .github/workflows/*.yml
 	$(BIN)/lint-imports --config .importlinter --no-cache
 
-unit: $(STAMP)
+# The pinned npm tools too: the live cells' tests run onnxruntime-web from tools/vendor.
+unit: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/python -m pytest -m "not book" -q
 	@# The examples in lessons_lib's docstrings, run as doctests.
 	MPLBACKEND=Agg $(BIN)/python -m pytest --doctest-modules lessons_lib -q -p no:cacheprovider
