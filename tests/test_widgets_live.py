@@ -107,9 +107,10 @@ def test_digit_grid_answers_what_is_drawn(digit_reader, digits):
     assert f"reads {best} (" in grid.answer.value
     grid.load_next()
     assert torch.equal(grid.pixels, images[1, 0])
-    white = grid.buttons[0].style.button_color
-    grid.set_pixels(torch.ones(8, 8))
-    assert grid.buttons[0].style.button_color == "rgb(0,0,0)" != white or white == "rgb(0,0,0)"
+    grid.set_pixels(torch.ones(8, 8))  # every pixel fully on: black buttons
+    assert {button.style.button_color for button in grid.buttons} == {"rgb(0,0,0)"}
+    grid.set_pixels(torch.zeros(8, 8))  # every pixel off: white buttons
+    assert {button.style.button_color for button in grid.buttons} == {"rgb(255,255,255)"}
     assert bytes(grid.image.value).startswith(b"\x89PNG")
 
 

@@ -175,10 +175,10 @@ def translated_explorer(text: str, feedback: Translator) -> str:
 
 
 def _translate_outputs(
-    cell: dict, feedback: Translator, messages: set[str], phrases: list | None = None
+    cell: dict, feedback: Translator, messages: set[str], phrases: list[tuple[re.Pattern[str], str]]
 ) -> None:
     for output in cell.get("outputs", []):
-        _translate_glue(output, glued_phrases() if phrases is None else phrases)
+        _translate_glue(output, phrases)
         if "text/html" in output.get("data", {}):
             source = translated_explorer("".join(output["data"]["text/html"]), feedback)
             if "lessons-live" in source:  # a live cell, written again with Chinese words

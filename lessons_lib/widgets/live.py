@@ -43,7 +43,6 @@ from lessons_lib.widgets.static import static_forms_enabled
 # Inputs outside the five trained formats: the model answers them too, often wrongly.
 OUTSIDE_FORMATS = ("2026-11-27", "Nov 27 2026", "27 Nov 2026", "11/27/2026")
 IMAGE_SIZE = 8  # the digits are 8x8 pixels
-PATCH_GRID = 4  # 2x2 patches: a 4x4 grid
 _EXAMPLE_DAY = datetime.date(2026, 11, 27)  # the chapter's example date
 
 
