@@ -27,7 +27,7 @@ JB := $(BUILD_ENV) $(BIN)/python tools/build_book.py --keep-going
 # The strict build of `make test` executes every chapter afresh (--force).
 BOOK_SOURCES := _config.yml _toc.yml pyproject.toml $(wildcard book/*) $(wildcard _ext/static/*) \
 	$(wildcard _ext/templates/*) $(wildcard locales/zh_CN/LC_MESSAGES/*.po) $(wildcard locales/zh_CN/*.yaml) $(wildcard lessons_lib/weights/*) \
-	$(wildcard lessons_lib/widgets/*.js) \
+	$(wildcard lessons_lib/widgets/*.js) $(wildcard _ext/lessons_book/*.mjs) \
 	$(shell find lessons_lib tools _ext -name '*.py' -not -path '*/__pycache__/*' -not -path '*/node_modules/*')
 # Pinned npm tools (tools/vendor/package-lock.json; node_modules is never committed): KaTeX,
 # with which sphinxcontrib-katex renders the math at build time (its stylesheet and fonts are

@@ -6,7 +6,13 @@ the flags every browser test uses: no sandbox (containers), no GPU, no backgroun
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
 
 CHROMIUM = os.environ.get("LESSONS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -19,3 +25,25 @@ CHROMIUM_ARGS = [
     "--disable-default-apps",
     "--no-first-run",
 ]
+
+
+@contextlib.contextmanager
+def launched_chromium(args: list[str] = CHROMIUM_ARGS) -> Iterator[Any]:
+    """Chromium started through playwright; a skip without it, or a failure when CI is set."""
+    executable = shutil.which(CHROMIUM)
+    if executable is None:
+        message = (
+            f"no Chromium at {CHROMIUM}: install it with `sudo apt-get install chromium` "
+            "(Debian/Ubuntu), or point LESSONS_CHROMIUM at a Chromium or Chrome binary"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=args)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

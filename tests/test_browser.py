@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 import yaml
 
-from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.chromium import launched_chromium
 
 pytestmark = pytest.mark.book
 
@@ -100,21 +100,8 @@ def site_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    executable = shutil.which(CHROMIUM)
-    if executable is None:
-        message = (
-            f"no Chromium at {CHROMIUM}: install it with `sudo apt-get install chromium` "
-            "(Debian/Ubuntu), or point LESSONS_CHROMIUM at a Chromium or Chrome binary"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    with launched_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -43,10 +43,14 @@ After a successful build (``build-finished``: ``pages.finish_pages`` runs 6-14):
     search page) the search tools and index that only search-as-you-type would use.
 13. ``accessibility`` gives the bibliography's entries the list-item role that their list
     needs (docutils' ``doc-biblioentry`` fails axe).
+13b. ``toggles`` takes the sidebar buttons' classes off the theme's hidden copies of them, so
+    that the visible buttons open the navigation and contents (they did nothing).
 14. ``pages`` writes each page that a step changed. Each step leaves a page it has already
     handled as it is, so an incremental build may run them over every page again.
 15. ``live`` copies the exported models into ``_static/live/`` and onnxruntime-web's wasm
     backend into ``_static/ort/``, which the live cells of chapters 06 and 11 load on first use.
+16. ``stylesheet`` writes the theme's stylesheet trimmed by PurgeCSS to the rules that the
+    site's pages and scripts can use (387 KB to about 105 KB).
 
 Importing the package loads neither torch nor lessons_lib (a test checks).
 """
@@ -74,6 +78,7 @@ from .phone_figures import (
 )
 from .scripts import drop_duplicate_scripts, drop_unused_extension_files
 from .static_files import add_static_files
+from .stylesheet import trim_theme_stylesheet
 
 __all__ = [
     "NARROW_FIGURE_MIME",
@@ -102,6 +107,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("builder-inited", prepare_live_models, priority=400)  # 3b
     app.connect("build-finished", finish_pages)  # 6-14
     app.connect("build-finished", copy_live_models)  # 15
+    app.connect("build-finished", trim_theme_stylesheet)  # 16: after every page is final
     # Not safe to write in parallel: sphinxcontrib-katex keeps one connection to its KaTeX
     # server per process, which forked writers would share. The book is written on one process.
     return {"version": "3.0", "parallel_read_safe": True, "parallel_write_safe": False}

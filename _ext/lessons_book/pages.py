@@ -16,6 +16,7 @@ from .images import lazy_images, sized_images
 from .math import checked_math, copy_katex
 from .phone_figures import executed_notebooks, narrow_copies, stack_figures_on_phones
 from .scripts import lighter_scripts
+from .toggles import visible_sidebar_toggles
 
 # The other edition's site inside this one (tools/zh_book.py builds and finishes it on its own).
 NESTED_SITES = ("zh",)
@@ -48,7 +49,8 @@ def finish_pages(app: Sphinx, exception: Exception | None) -> None:
     for path, text in pages.items():
         text = lazy_images(sized_images(path, text))
         keep_search = inline_search or path.relative_to(outdir).as_posix() == "search.html"
-        pages[path] = list_item_citations(lighter_scripts(text, keep_search))
+        text = list_item_citations(lighter_scripts(text, keep_search))
+        pages[path] = visible_sidebar_toggles(text)
     for path, text in pages.items():
         if text != original[path]:
             path.write_text(text, encoding="utf-8")
