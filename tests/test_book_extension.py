@@ -393,8 +393,24 @@ def test_each_page_has_one_button_of_each_sidebar(built_site):
     for site in (built_site, built_site / "zh"):
         for page in sorted((site / "book").glob("*.html")):
             text = page.read_text(encoding="utf-8")
-            for name in ("primary-toggle", "secondary-toggle"):
-                assert text.count(name) == 1, f"{page}: {text.count(name)} buttons named {name}"
+            # Every page has the navigation; a page without sections has no contents.
+            for name, most in (("primary-toggle", 1), ("secondary-toggle", 1)):
+                found = text.count(name)
+                assert found <= most, f"{page}: {found} buttons named {name}"
+            assert text.count("primary-toggle") == 1, f"{page}: no navigation button"
+
+
+@pytest.mark.book
+def test_pages_with_math_preload_the_two_fonts_inline_math_uses(built_site):
+    for site in (built_site, built_site / "zh"):
+        for page in sorted((site / "book").glob("*.html")):
+            text = page.read_text(encoding="utf-8")
+            has_math = 'class="katex"' in text
+            for name in book_math.PRELOADED_FONTS:
+                hrefs = re.findall(rf'"([^"]*/{re.escape(name)})"', text)
+                assert bool(hrefs) == has_math, f"{page}: math {has_math}, {name} preloads {hrefs}"
+                for href in hrefs:
+                    assert (page.parent / href).resolve().is_file(), f"{page}: {href} is missing"
 
 
 def test_the_katex_server_workaround_is_still_needed():
