@@ -50,7 +50,7 @@ After a successful build (``build-finished``: ``pages.finish_pages`` runs 6-14):
 15. ``live`` copies the exported models into ``_static/live/`` and onnxruntime-web's wasm
     backend into ``_static/ort/``, which the live cells of chapters 06 and 11 load on first use.
 16. ``stylesheet`` writes the theme's stylesheet trimmed by PurgeCSS to the rules that the
-    site's pages and scripts can use (387 KB to about 105 KB).
+    site's pages and scripts can use (387 KB to 109 KB).
 
 Importing the package loads neither torch nor lessons_lib (a test checks).
 """
