@@ -4,10 +4,11 @@
 PurgeCSS to the rules the site's pages and scripts name. A rule dropped by mistake would
 change how something looks, perhaps only in dark mode, on a phone, or once a dialog opens.
 So each page below is opened twice in headless Chromium, once as built and once with the
-theme's full stylesheet served in its place, and in each state (light and dark, 1280 and
-375 px wide, the search dialog open, the phone's navigation and contents drawers open, the wide
-screen's navigation hidden) the computed style
-of every element and of its ``::before`` and ``::after`` must be the same.
+theme's full stylesheet served in its place. In each state (light and dark; 1280 and 375 px
+wide; the search dialog open; the phone's navigation and contents drawers open; the wide
+screen's navigation hidden) the computed style of every element and of its ``::before`` and
+``::after`` must be the same. Each state is reached by clicking the page's own buttons, so
+the test also shows that they work.
 
 Transitions and animations are switched off in both, and every snapshot waits for the
 fonts, the page's load and two animation frames: the test decides from state, not time.
@@ -26,8 +27,6 @@ from tests.chromium import launched_chromium
 
 pytestmark = pytest.mark.book
 
-ROOT = Path(__file__).resolve().parent.parent
-SITE = ROOT / "_build" / "html"
 STYLESHEET = "_static/styles/pydata-sphinx-theme.css"
 # A long chapter with math, widgets and the live cell; a Chinese chapter; the search page
 # (it alone keeps the search tools).
