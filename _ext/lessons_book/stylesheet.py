@@ -11,7 +11,7 @@ After each build (``build-finished``) ``trim_theme_stylesheet`` runs PurgeCSS (p
 selector (class names, ids, element and attribute names) occur in the site: in any built page
 or in any of its scripts, which is where the theme and Bootstrap write the classes they add
 at run time (``show``, ``tooltip-inner``, ...). Classes that scripts assemble from pieces, and
-so never occur whole, are kept by :data:`SAFELIST` (``purgecss.config.mjs`` beside this file).
+so never occur whole, are kept by the safelist in ``purgecss.config.mjs`` beside this file.
 It always starts from the theme's file, so a page that starts using a rule gets it back on
 the next build, and running it twice gives the same file.
 
