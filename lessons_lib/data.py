@@ -163,6 +163,7 @@ DATE_FORMATS = (
     "27/11/26",
     "Friday, November 27th 2026",
     "27.11.2026",
+    "2026年11月27日",
 )
 DATE_FIELDS = ("year", "month", "day")
 # Where each field stands in the ISO target "2026-11-27": characters [start, end).
@@ -224,6 +225,15 @@ def _date_pieces(date: datetime.date, style: str) -> list[tuple[str | None, str]
             (None, suffix),
             ("year", year),
         ]
+    if style == "2026年11月27日":
+        return [
+            ("year", year),
+            (None, "年"),
+            ("month", str(date.month)),
+            (None, "月"),
+            ("day", day),
+            (None, "日"),
+        ]
     separator, short_year = {"27/11/26": ("/", True), "27.11.2026": (".", False)}[style]
     return [
         ("day", f"{date.day:02d}"),
@@ -276,8 +286,9 @@ class DateTask:
     Sources are characters, in one of :data:`DATE_FORMATS` chosen at random; the
     target is always ``YYYY-MM-DD``. Unlike digit reversal, where output ``t``
     reads source ``L - 1 - t``, here where a field stands depends on the format:
-    the year is first in the target but last in the source,
-    the month is a word, an abbreviation or a number.
+    the year is first in the target but last in the source in five formats of six
+    (first only in the Chinese ``2026年11月27日``), and the month is a word, an
+    abbreviation or a number.
 
     Every date from :data:`FIRST_DATE` to :data:`LAST_DATE` belongs to exactly one
     split (a seeded shuffle of the days, ``split_seed``), so the validation and
@@ -331,7 +342,7 @@ class DateTask:
     @cached_property
     def characters(self) -> str:
         """Every character of a source or target, sorted: token ``i + 2`` is ``characters[i]``."""
-        words = "".join(MONTH_NAMES + WEEKDAY_NAMES) + "0123456789 ,/.-" + "stndrh"
+        words = "".join(MONTH_NAMES + WEEKDAY_NAMES) + "0123456789 ,/.-" + "stndrh" + "年月日"
         return "".join(sorted(set(words)))
 
     @property

@@ -9,20 +9,43 @@ Layer: presentation (matplotlib).
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import pickle
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from matplotlib.gridspec import GridSpec
 from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
+
+# The CJK characters of the date task's Chinese format (年, 月, 日), which matplotlib's own font
+# lacks: a subset of Noto Sans CJK SC (SIL Open Font License) that ships with the package, made
+# by tools/make_cjk_font.py, so that figures draw them on any machine, Colab included.
+DATE_GLYPHS_FONT = Path(__file__).resolve().parent / "fonts" / "date-glyphs.otf"
+DATE_GLYPHS_FAMILY = "Lessons Date Glyphs"
+
+
+@functools.cache
+def font_family() -> list[str]:
+    """The font families a label that may hold a date's characters is drawn with.
+
+    Matplotlib's own families first, so every other character looks as before, then the
+    shipped date glyphs, which matplotlib falls back to for 年, 月 and 日 only.
+
+    >>> font_family()[-1]
+    'Lessons Date Glyphs'
+    """
+    font_manager.fontManager.addfont(DATE_GLYPHS_FONT)
+    return [*plt.rcParams["font.family"], DATE_GLYPHS_FAMILY]
 
 
 def _as_array(values: torch.Tensor | np.ndarray | Sequence[float]) -> np.ndarray:
@@ -62,7 +85,7 @@ def heatmap(
     if not np.isfinite(values).any():  # nothing to scale the colours by
         vmin, vmax = (0.0 if vmin is None else vmin), (1.0 if vmax is None else vmax)
     image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=10, fontfamily=font_family())
     _label_axis(ax.set_yticks, ax.set_yticklabels, row_labels, values.shape[0])
     _label_axis(ax.set_xticks, ax.set_xticklabels, col_labels, values.shape[1])
     if col_labels is not None:
@@ -85,7 +108,7 @@ def _label_axis(set_ticks, set_labels, labels: Sequence[str] | None, size: int) 
     if len(labels) != size:
         raise ValueError(f"got {len(labels)} labels for an axis of size {size}")
     set_ticks(range(size))
-    set_labels(labels, fontsize=8)
+    set_labels(labels, fontsize=8, fontfamily=font_family())
 
 
 def bars(

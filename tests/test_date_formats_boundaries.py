@@ -59,6 +59,7 @@ def expected_text(date: datetime.date, style: str) -> str:
         "27/11/26": f"{day:02d}/{date.month:02d}/{year % 100:02d}",
         "Friday, November 27th 2026": f"{weekday(date)}, {month} {day}{suffix(day)} {year}",
         "27.11.2026": f"{day:02d}.{date.month:02d}.{year}",
+        "2026年11月27日": f"{year}年{date.month}月{day}日",
     }[style]
 
 
@@ -72,6 +73,7 @@ PATTERNS = {
         r"(?P<year>\d{4})"
     ),
     "27.11.2026": r"(?P<day>\d\d)\.(?P<month>\d\d)\.(?P<year>\d{4})",
+    "2026年11月27日": r"(?P<year>\d{4})年(?P<month>\d{1,2})月(?P<day>\d{1,2})日",
 }
 
 BOUNDARY_DATES = [

@@ -29,6 +29,7 @@ PATTERNS = {
         r"[A-Z][a-z]+, (?P<month>[A-Z][a-z]+) (?P<day>\d{1,2})(st|nd|rd|th) (?P<year>\d{4})"
     ),
     "27.11.2026": r"(?P<day>\d\d)\.(?P<month>\d\d)\.(?P<year>\d{4})",
+    "2026年11月27日": r"(?P<year>\d{4})年(?P<month>\d{1,2})月(?P<day>\d{1,2})日",
 }
 FIELDS = ("year", "month", "day")
 # Short and long fields, one- and two-digit days, every format, with a repeated style.
@@ -40,6 +41,7 @@ DATES = [
     (datetime.date(2011, 5, 12), DATE_FORMATS[4]),
     (datetime.date(1987, 2, 11), DATE_FORMATS[3]),
     (datetime.date(2044, 7, 9), DATE_FORMATS[0]),
+    (datetime.date(2003, 4, 5), DATE_FORMATS[5]),
 ]
 LAYERS, HEADS = 2, 3
 

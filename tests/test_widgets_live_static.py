@@ -124,7 +124,7 @@ def test_the_same_config_gives_the_same_html_and_ids():
             ValueError,
             r"target_length'\] must be a positive int",
         ),
-        (lambda c: c["initial"].update(text="2026年"), ValueError, "1 to 30 characters"),
+        (lambda c: c["initial"].update(text="2026号"), ValueError, "1 to 30 characters"),
         (
             lambda c: c["initial"].update(probability=[0.5] * 9),
             ValueError,

@@ -40,7 +40,7 @@ from lessons_lib.widgets.live_static import (
 from lessons_lib.widgets.rendering import figure_png, new_figure
 from lessons_lib.widgets.static import static_forms_enabled
 
-# Inputs outside the five trained formats: the model answers them too, often wrongly.
+# Inputs outside the trained formats (DATE_FORMATS): the model answers them too, often wrongly.
 OUTSIDE_FORMATS = ("2026-11-27", "Nov 27 2026", "27 Nov 2026", "11/27/2026")
 IMAGE_SIZE = 8  # the digits are 8x8 pixels
 _EXAMPLE_DAY = datetime.date(2026, 11, 27)  # the chapter's example date

@@ -59,7 +59,7 @@ DIGIT_MODEL = "digit_vit.onnx"
 # Every word the date cell shows, in English; ``config["labels"]`` may replace any of them.
 # ``{name}`` marks a number or text that the player fills in.
 DATE_LABELS = {
-    "formats": "The model was trained on dates written in these five formats:",
+    "formats": "The model was trained on dates written in these formats:",
     "box": "Type a date",
     "suggestions": "Outside them, where it may go wrong:",
     "answer": "The model writes",

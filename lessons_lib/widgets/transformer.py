@@ -17,7 +17,7 @@ from lessons_lib._validate import require_float, require_int, require_rank
 from lessons_lib.data import DateBatch, DateTask, shift_right
 from lessons_lib.decoding import greedy_decode
 from lessons_lib.experiments.transformer import date_cross_attention
-from lessons_lib.plotting import bars, heatmap, set_bar_heights
+from lessons_lib.plotting import bars, font_family, heatmap, set_bar_heights
 from lessons_lib.transformer import Transformer
 from lessons_lib.widgets.explorer import Explorer
 from lessons_lib.widgets.rendering import new_figure
@@ -113,8 +113,8 @@ def transformer_attention_explorer(
             return [image, ax.title]
         labelled_kind = kind
         rows, cols = labels[kind]
-        ax.set_yticks(range(len(rows)), rows, fontsize=8)
-        ax.set_xticks(range(len(cols)), cols, fontsize=8, rotation=45)
+        ax.set_yticks(range(len(rows)), rows, fontsize=8, fontfamily=font_family())
+        ax.set_xticks(range(len(cols)), cols, fontsize=8, rotation=45, fontfamily=font_family())
         return [ax]  # new tick labels: the whole axes is drawn again
 
     caption = (
@@ -237,12 +237,13 @@ def date_attention_explorer(model: Transformer, task: DateTask, batch: DateBatch
             f"output {position} ({char!r}) reads source {most} ({sources[example][most]!r}) "
             f"with weight {float(row[most]):.2f}",
             fontsize=9,
+            fontfamily=font_family(),  # the source may hold 年, 月 or 日
         )
         if example == labelled:
             return [*changed, matrix_ax.title, row_ax.title]
         labelled = example
         labels = sources[example] + [""] * (width - len(sources[example]))
-        row_ax.set_xticks(range(width), labels, fontsize=8, rotation=0)
+        row_ax.set_xticks(range(width), labels, fontsize=8, rotation=0, fontfamily=font_family())
         matrix_ax.tick_params(axis="x", labelbottom=False)
         matrix_ax.set_yticks(range(steps), list(written.ljust(steps)), fontsize=8)
         return [matrix_ax, row_ax]  # new tick labels: both axes are drawn again

@@ -78,9 +78,9 @@ CLAIMS += [
         ),
     ),
     Claim(
-        "The short date model hesitates more: it writes about four dates in five right; we "
+        "The short date model hesitates more: it writes about nine dates in ten right; we "
         "decode the first 300 of the 1,000 test dates.",
-        lambda g: 0.75 <= g["beam1_exact"] <= 0.9 and g["beam_n_dates"] == 300,
+        lambda g: 0.85 <= g["beam1_exact"] <= 0.95 and g["beam_n_dates"] == 300,
     ),
     Claim(
         "At step {split_step} the two part ways: greedy decoding takes the "
@@ -115,19 +115,18 @@ CLAIMS += [
         lambda g: g["beam_less_probable"] == 0,
     ),
     Claim(
-        "Exact match barely follows: {beam1_exact} at beam 1 and {beam8_exact} at beam 8. Of "
+        "Exact match follows, by little: {beam1_exact} at beam 1 and {beam8_exact} at beam 8. Of "
         "the {beam_changed} changed dates, {beam_gained} became right and {beam_lost} became "
-        "wrong (a more probable sequence is not always the right one).",
+        "wrong. ... With so few dates changed, these numbers cannot say whether beam search "
+        "helps this model on dates in general.",
         lambda g: (
-            g["beam_gained"] >= 1
-            and g["beam_lost"] >= 1
-            and g["beam_gained"] + g["beam_lost"] <= g["beam_changed"]
+            g["beam_gained"] + g["beam_lost"] <= g["beam_changed"] <= 0.05 * g["beam_n_dates"]
             and abs(
                 (g["beam8_exact"] - g["beam1_exact"]) * g["beam_n_dates"]
                 - (g["beam_gained"] - g["beam_lost"])
             )
             < 1e-3
-            and abs(g["beam8_exact"] - g["beam1_exact"]) <= 0.01
+            and 0 <= g["beam8_exact"] - g["beam1_exact"] <= 0.02
         ),
     ),
 ]

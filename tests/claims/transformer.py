@@ -78,9 +78,23 @@ def _sweep_medians() -> dict[str, float]:
     }
 
 
-def _largest_lr_smallest_batch() -> str:
-    settings = load_result("date_recipe")["settings"]
-    return f"lr={max(settings['learning_rates']):g} batch={min(settings['batch_sizes'])}"
+def _never() -> dict[str, int]:
+    """For each setting, how many of its runs never reached the target."""
+    return {
+        name: sum(run["dates_read"] is None for run in runs)
+        for name, runs in _sweep()["runs"].items()
+    }
+
+
+def _reached_costs_by_batch() -> dict[int, float]:
+    """For each batch size, the median dates read by its runs that reached the target."""
+    costs: dict[int, list[int]] = {}
+    for name, runs in _sweep()["runs"].items():
+        batch = int(name.rsplit("=", 1)[1])
+        costs.setdefault(batch, []).extend(
+            run["dates_read"] for run in runs if run["dates_read"] is not None
+        )
+    return {batch: statistics.median(values) for batch, values in costs.items()}
 
 
 def _month_as_word() -> list[bool]:
@@ -110,18 +124,21 @@ def _kept(values: list[float], keep: list[bool]) -> list[float]:
 
 
 def _fields_move() -> bool:
-    """The year ends every source (2 or 4 digits); the day and month have no fixed place."""
+    """The year ends five sources (2 or 4 digits) and begins the sixth; the day comes first in
+    three formats; no field stands at one place, counted from the start or from the end."""
     for layout in _layouts():
-        if any(spans["year"][1] != len(text) for text, spans in layout):
+        ends = [spans["year"][1] == len(text) for text, spans in layout]
+        starts = [spans["year"][0] == 0 for _, spans in layout]
+        if sum(ends) != 5 or sum(starts) != 1 or not all(map(max, ends, starts)):
             return False
         if {spans["year"][1] - spans["year"][0] for _, spans in layout} != {2, 4}:
             return False
-        for field in ("day", "month"):
+        for field in FIELDS:
             from_start = {spans[field][0] for _, spans in layout}
             from_end = {len(text) - spans[field][1] for text, spans in layout}
             if len(from_start) == 1 or len(from_end) == 1:
                 return False
-    return sum(_day_first()) == 3 and len(DATE_FORMATS) == 5
+    return sum(_day_first()) == 3 and len(DATE_FORMATS) == 6
 
 
 def _where(g: Mapping[str, object], key: str, column: int, keep: list[bool]) -> list[float]:
@@ -140,6 +157,20 @@ def _lifts(g: Mapping[str, object], column: int) -> list[float]:
         share[column] / even[column]
         for share, even in zip(g["share_by_format"], g["uniform_by_format"])
     ]
+
+
+def _month_ranges_match(g: Mapping[str, object]) -> bool:
+    """The glued month_{word,number}_{share,lift}_{min,max} are the ranges of those formats."""
+    for kind, kept in (("word", _month_as_word()), ("number", _month_as_number())):
+        shares = _where(g, "share_by_format", MONTH, kept)
+        lifts = _kept(_lifts(g, MONTH), kept)
+        for stat, values in (("share", shares), ("lift", lifts)):
+            if not (
+                _close(g[f"month_{kind}_{stat}_min"], min(values))
+                and _close(g[f"month_{kind}_{stat}_max"], max(values))
+            ):
+                return False
+    return True
 
 
 def _close(a: float, b: float) -> bool:
@@ -173,10 +204,10 @@ def _best(g: Mapping[str, object]) -> str:
 
 CLAIMS += [
     Claim(
-        "The year ends the source in every format, so for the year a rule by position would do: "
-        "read the last characters before the padding (two of them or four). The day comes first "
-        "in three formats and after the month in the other two ... no fixed position, counted "
-        "from the start or from the end, finds the day or the month in every format.",
+        "The year ends five sources (two digits of it or four) and begins the sixth. The day "
+        "comes first in three formats and after the month in the other three ... no fixed "
+        "position, counted from the start or from the end, finds the year, the month or the day "
+        "in every format.",
         lambda g: _fields_move(),
     ),
     Claim(
@@ -191,13 +222,23 @@ CLAIMS += [
         ),
     ),
     Claim(
-        "That setting's own runs needed from {recipe_chosen_low} to {recipe_chosen_high} dates, a "
-        "range that holds the next best median ({recipe_runner_up_median}) ... (the largest "
-        "learning rate with the smallest batch did not reach 99% in most of its runs)",
+        "Of the chosen setting's {recipe_seeds} runs, {recipe_chosen_never} never reached 99% in "
+        "its {recipe_max_steps} steps, and neither did at least one run of each other setting "
+        "with the smallest batch (32), while every run with a batch of 64 or 128 got there. The "
+        "next best median, {recipe_runner_up_median}, is only {recipe_runner_up_more} more ... "
+        "with the smallest batch, the runs that reach 99% read the fewest dates",
         lambda g: (
-            g["recipe_chosen_low"] <= g["recipe_runner_up_median"] <= g["recipe_chosen_high"]
+            g["recipe_chosen_never"] == _never()[_sweep()["chosen"]] >= 1
+            and g["recipe_max_steps"] == load_result("date_recipe")["settings"]["max_steps"]
+            and min(load_result("date_recipe")["settings"]["batch_sizes"]) == 32
+            and all((count >= 1) == name.endswith(" batch=32") for name, count in _never().items())
             and g["recipe_runner_up_median"] == sorted(_sweep_medians().values())[1]
-            and _sweep_medians()[_largest_lr_smallest_batch()] == math.inf
+            and _close(
+                g["recipe_runner_up_more"],
+                g["recipe_runner_up_median"] / g["recipe_chosen_median"] - 1,
+            )
+            and g["recipe_runner_up_more"] < 0.1
+            and _reached_costs_by_batch()[32] < min(_reached_costs_by_batch()[b] for b in (64, 128))
         ),
     ),
     Claim(
@@ -218,10 +259,9 @@ CLAIMS += [
         ),
     ),
     Claim(
-        "No format reaches the target. The best, `27.11.2026`, comes to "
-        "{date_best_format_accuracy}.",
+        "No format reaches the target. The best, `27/11/26`, comes to {date_best_format_accuracy}.",
         lambda g: (
-            _best(g) == "27.11.2026"
+            _best(g) == "27/11/26"
             and g["date_best_format_accuracy"] == max(g["date_format_accuracies"])
             and g["date_best_format_accuracy"] < g["date_target"]
         ),
@@ -240,18 +280,21 @@ CLAIMS += [
     ),
     Claim(
         "The three formats that write the month as a word or an abbreviation all come out below "
-        "the two that write it as a number.",
+        "the three that write it as a number.",
         lambda g: (
             sum(_month_as_word()) == 3
+            and sum(_month_as_number()) == 3
             and max(_kept(g["date_format_accuracies"], _month_as_word()))
             < min(_kept(g["date_format_accuracies"], _month_as_number()))
         ),
     ),
     Claim(
-        "With about 200 test dates in each format, one date moves a format's rate by half a "
-        "point, and each rate is uncertain by up to {date_format_max_se} (one standard error).",
+        "With about 170 test dates in each format, one date moves a format's rate by about 0.6 "
+        "of a point, and each rate is uncertain by up to {date_format_max_se} (one standard "
+        "error).",
         lambda g: (
-            all(150 <= size <= 250 for size in g["date_format_sizes"])
+            all(140 <= size <= 200 for size in g["date_format_sizes"])
+            and abs(1 / statistics.fmean(g["date_format_sizes"]) - 0.006) < 0.0005
             and abs(g["date_format_max_se"] - max(_standard_errors(g))) < TOLERANCE
         ),
     ),
@@ -283,7 +326,7 @@ CLAIMS += [
     Claim(
         "Where the day comes first (three formats), the day's output characters put "
         "{day_share_day_first_min} to {day_share_day_first_max} of their weight on it; where it "
-        "follows the month (two formats), {day_share_month_first_min} to "
+        "follows the month (the other three), {day_share_month_first_min} to "
         "{day_share_month_first_max}. So the weight follows the day ..., but less of it in the "
         "formats that put the month first.",
         lambda g: (
@@ -310,36 +353,26 @@ CLAIMS += [
         lambda g: _close(g["day_lift_min"], min(_lifts(g, DAY))) and g["day_lift_min"] >= 2,
     ),
     Claim(
-        "The month is the weakest field. Written as a number, the month's output characters put "
-        "{month_number_share} of their weight on it. Written as a word or an abbreviation, they "
-        "put only {month_word_share_min} to {month_word_share_max} on it.",
+        "The month gets the least weight of the three fields ... Written as a word or an "
+        "abbreviation, the month's output characters put {month_word_share_min} to "
+        "{month_word_share_max} of their weight on it: from {month_word_lift_min} to "
+        "{month_word_lift_max} times the uniform reader's share. Written as a number, they put "
+        "{month_number_share_min} to {month_number_share_max} on it, which is more against an "
+        "even spread: from {month_number_lift_min} to {month_number_lift_max} times the uniform "
+        "reader's share.",
         lambda g: (
             g["month_share"] < min(g["year_share"], g["day_share"])
-            and _close(
-                g["month_number_share"],
-                statistics.fmean(_where(g, "share_by_format", MONTH, _month_as_number())),
-            )
-            and _close(
-                g["month_word_share_min"],
-                min(_where(g, "share_by_format", MONTH, _month_as_word())),
-            )
-            and _close(
-                g["month_word_share_max"],
-                max(_where(g, "share_by_format", MONTH, _month_as_word())),
-            )
-            and g["month_word_share_max"]
-            < min(_where(g, "share_by_format", MONTH, _month_as_number()))
+            and _month_ranges_match(g)
+            and g["month_word_lift_max"] < g["month_number_lift_min"]
         ),
     ),
     Claim(
-        "... from {month_word_lift_min} to {month_word_lift_max} times the uniform reader's share. "
-        "The smallest is in `27 November 2026` ...: there the month gets barely more than an even "
-        "spread would give it.",
+        "The smallest of these ratios is in `27 November 2026`, whose month word takes up much "
+        "of the source, so that an even spread would already put much of the weight on it.",
         lambda g: (
-            _close(g["month_word_lift_min"], min(_kept(_lifts(g, MONTH), _month_as_word())))
-            and _close(g["month_word_lift_max"], max(_kept(_lifts(g, MONTH), _month_as_word())))
-            and min(_lifts(g, MONTH)) == _lifts(g, MONTH)[DATE_FORMATS.index("27 November 2026")]
-            and 1 < g["month_word_lift_min"] < 1.5
+            min(_lifts(g, MONTH)) == _lifts(g, MONTH)[DATE_FORMATS.index("27 November 2026")]
+            and g["uniform_by_format"][DATE_FORMATS.index("27 November 2026")][MONTH]
+            == max(row[MONTH] for row in g["uniform_by_format"])
         ),
     ),
     Claim(
@@ -372,17 +405,17 @@ CLAIMS += [
     ),
     Claim(
         "Summary: on dates, each output field puts more of its cross-attention weight on the "
-        "matching field of the source than an even spread would, in every format, but not "
-        "equally: the year {year_share}, the day {day_share}, a month written as a number "
-        "{month_number_share}, and a month written as a word only {month_word_share_min} to "
-        "{month_word_share_max}.",
+        "matching field of the source than an even spread would, in every format: at least "
+        "{smallest_format_lift} times as much. The year gets {year_share}, the day {day_share} "
+        "and the month {month_share}; measured against an even spread, a month written as a "
+        "word gets less than one written as a number.",
         lambda g: (
             g["smallest_format_lift"] > 1
             and _close(
                 g["smallest_format_lift"], min(min(_lifts(g, column)) for column in range(3))
             )
-            and g["month_word_share_max"]
-            < min(g["year_share"], g["day_share"], g["month_number_share"])
+            and max(_kept(_lifts(g, MONTH), _month_as_word()))
+            < min(_kept(_lifts(g, MONTH), _month_as_number()))
         ),
     ),
 ]
@@ -527,12 +560,15 @@ CLAIMS += [
     Claim(
         "The model answers them too, and not always rightly. Written the ISO way, `2026-11-27` "
         "comes out as {iso_answer}, and no character of that answer has a probability below "
-        "{iso_least_sure}; in the American order, `11/27/2026` comes out as {us_answer}, a "
-        "month 27.",
+        "{iso_least_sure}; in the American order, `11/27/2026` comes out as {us_answer}: the "
+        "model keeps the first number, 11, as the day, as in the day-first formats it was "
+        "trained on.",
         lambda g: (
             g["iso_answer"] != "2026-11-27"
             and g["iso_least_sure"] >= 0.5
-            and g["us_answer"][5:7] == "27"
+            and g["us_answer"] != "2026-11-27"
+            and g["us_answer"][8:10] == "11"
+            and sum(_day_first()) >= 1
         ),
     ),
 ]
