@@ -833,7 +833,7 @@ def print_table(rows: list[Row], heading: str, out: TextIO | None = None) -> Non
 
 
 def mutation_row(rep: Reporter) -> None:
-    """The last `make mutate` score (tools/mutate.py writes it), if any: not re-run here."""
+    """The last `make mutate` score (tools/mutation_score.py writes it), if any: not re-run here."""
     path = ROOT / "_build" / "mutation.json"
     if not path.exists():
         rep.say("\nmutation score: no _build/mutation.json yet (run `make mutate`)")

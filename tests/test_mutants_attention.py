@@ -1,5 +1,6 @@
-"""Attention at the ends of its ranges: written to kill the mutants that
-``tools/mutate.py attention`` found surviving the module's own tests.
+"""Attention at the ends of its ranges: written to kill the mutants that the project's first
+mutation tool (on attention; ``make mutate`` now runs mutmut) found surviving the module's own
+tests.
 
 Expected values are the formula Q K^T / sqrt(d_k) computed with plain torch in float64, or
 known by construction (with d_k = 0 every score is an empty sum, 0).

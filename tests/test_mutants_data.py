@@ -1,5 +1,5 @@
-"""The data module's edges: written to kill the mutants that ``tools/mutate.py data`` found
-surviving the module's own tests.
+"""The data module's edges: written to kill the mutants that the project's first mutation tool (on
+data; ``make mutate`` now runs mutmut) found surviving the module's own tests.
 
 Expected values are worked out by hand from the docstrings (the reversal task's defaults, the
 rejection sampler's 100 rounds, ...), never copied from a run.

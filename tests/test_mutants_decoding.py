@@ -1,5 +1,6 @@
-"""Decoding's helpers at the ends of their ranges: written to kill the mutants that
-``tools/mutate.py decoding`` found surviving the module's own tests.
+"""Decoding's helpers at the ends of their ranges: written to kill the mutants that the project's
+first mutation tool (on decoding; ``make mutate`` now runs mutmut) found surviving the module's
+own tests.
 
 Expected values come from torch (``torch.softmax``, ``argmax``, ``topk``) applied row by
 row, or are known by construction (a vocabulary of one token has probability 1).

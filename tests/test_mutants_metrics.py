@@ -1,5 +1,6 @@
-"""Metrics at the ends of their ranges and on bad input: written to kill the mutants that
-``tools/mutate.py metrics`` found surviving the module's own tests.
+"""Metrics at the ends of their ranges and on bad input: written to kill the mutants that the
+project's first mutation tool (on metrics; ``make mutate`` now runs mutmut) found surviving the
+module's own tests.
 
 Each model here is built so that its right answers are known by construction: a look-up
 table of logits, right only in eval mode, or recording the batches it is given.

@@ -1,5 +1,6 @@
-"""Patching at the ends of its ranges: written to kill the mutants that
-``tools/mutate.py patching`` found surviving the module's own tests.
+"""Patching at the ends of its ranges: written to kill the mutants that the project's first
+mutation tool (on patching; ``make mutate`` now runs mutmut) found surviving the module's own
+tests.
 
 Expected values are known by construction: the divisors of a small number, a kernel
 flattened row by row by hand, the documented shapes.

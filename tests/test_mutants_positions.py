@@ -1,5 +1,6 @@
-"""Position codes at the ends of their ranges: written to kill the mutants that
-``tools/mutate.py positions`` found surviving the module's own tests.
+"""Position codes at the ends of their ranges: written to kill the mutants that the project's first
+mutation tool (on positions; ``make mutate`` now runs mutmut) found surviving the module's own
+tests.
 
 Expected values are known by construction (a zero standard deviation draws zeros, a turn by
 0 rad is the identity), computed by hand for d = 4 (RoPE turns pair 0 by pos * 1 rad and

@@ -1,5 +1,6 @@
-"""Add & norm at the ends of its ranges: written to kill the mutants that
-``tools/mutate.py residual`` found surviving the module's own tests.
+"""Add & norm at the ends of its ranges: written to kill the mutants that the project's first
+mutation tool (on residual; ``make mutate`` now runs mutmut) found surviving the module's own
+tests.
 
 Every expected value is known by construction (a constant row normalises to 0) or is
 torch's own layer (``F.layer_norm``, ``nn.LayerNorm``) with the same eps.

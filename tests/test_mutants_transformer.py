@@ -1,5 +1,6 @@
-"""The Transformer's layers at their defaults: written to kill the mutants that
-``tools/mutate.py transformer`` found surviving the module's own tests.
+"""The Transformer's layers at their defaults: written to kill the mutants that the project's first
+mutation tool (on transformer; ``make mutate`` now runs mutmut) found surviving the module's own
+tests.
 
 Expected values are known by construction (with the default dropout of 0 a layer gives the
 same output in training mode as in eval mode), computed independently (the sinusoidal codes

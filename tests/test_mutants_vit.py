@@ -1,5 +1,5 @@
-"""The ViT's recipe and edges: written to kill the mutants that ``tools/mutate.py vit`` found
-surviving the module's own tests.
+"""The ViT's recipe and edges: written to kill the mutants that the project's first mutation tool
+(on vit; ``make mutate`` now runs mutmut) found surviving the module's own tests.
 
 Expected values come from chapter 11's prose (D = 32, 2 layers, 4 heads, an MLP of 64, 8x8
 grey digits in 2x2 patches, ten digit classes) and from counting parameters by hand.

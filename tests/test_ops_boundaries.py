@@ -1,5 +1,6 @@
-"""The ops (softmax, masks) at the ends of their ranges: written to kill the mutants that
-``tools/mutate.py softmax masking`` found surviving the modules' own tests.
+"""The ops (softmax, masks) at the ends of their ranges: written to kill the mutants that the
+project's first mutation tool (on softmax masking; ``make mutate`` now runs mutmut) found
+surviving the modules' own tests.
 
 Each expected value is known by construction: a formula evaluated in float64, torch's own
 function, a uniform or one-hot row, the first and last axis, a length of 0 or of max_len.
