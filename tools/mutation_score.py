@@ -64,6 +64,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         _INT_DTYPE,
     ),
     "lessons_lib.masking.x_padding_mask__mutmut_30": ("torch.tensor(values, )", _INT_DTYPE),
+    "lessons_lib.patching.x_patch_grid__mutmut_27": (
+        "range(1, size + 2)",
+        "the one candidate it adds, size + 1, never divides size, so the message lists the "
+        "same divisors",
+    ),
 }
 
 
