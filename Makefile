@@ -180,7 +180,9 @@ weights-check: $(STAMP)
 # [tool.mutmut] in pyproject.toml; not part of `make test`): each concept module is mutated one
 # change at a time, in a copy under mutants/, and the unit tests that call the changed function
 # must fail. Every module: some 5,500 mutants, well over half an hour on two cores; mutmut keeps
-# its verdicts and resumes. tools/mutation_score.py prints the score and what was not detected.
+# its verdicts and resumes, re-testing only functions that changed: after adding tests, delete
+# mutants/ (or `mutmut run NAME`) to try the old survivors again. tools/mutation_score.py prints
+# the score and what was not detected.
 MUTATE ?=
 mutate: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-mutate.txt 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }

@@ -353,8 +353,7 @@ def sample_decode(
         steps,
         use_cache=use_cache,
         source_mask=source_mask,
-        temperature=temperature,
-    ).tokens
+    ).tokens  # the temperature acts in choose; generate's own only sets recorded probabilities
 
 
 # --- beam search -----------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Errors that name the argument at fault, exactly: written to kill the mutants that mutmut
-(``make mutate MUTATE="softmax masking"``, then ``"residual patching"``) found surviving,
+(``make mutate MUTATE="softmax masking"``, then the other concept modules) found surviving,
 which change the name a check reports ("x" -> "X", "max_len" -> None) or the text of its
 message.
 
@@ -13,10 +13,13 @@ from __future__ import annotations
 import pytest
 import torch
 
+from lessons_lib.decoding import greedy_choice, next_token_probabilities, nucleus, one_hot_choice
 from lessons_lib.masking import padding_mask
+from lessons_lib.metrics import expected_calibration_error, token_accuracy
 from lessons_lib.patching import PatchEmbedding, linear_weight_from_conv, patch_grid, unpatchify
 from lessons_lib.residual import AddNorm, FeedForward, LayerNorm, layer_norm
 from lessons_lib.softmax import naive_softmax, softmax
+from lessons_lib.vit import ViT, attention_rollout, stretch_positions
 
 WHOLE_NUMBERS = torch.arange(6).reshape(2, 3)  # int64: not a floating-point tensor
 ROWS = torch.randn(2, 3)
@@ -130,6 +133,46 @@ MESSAGES = [
         lambda: linear_weight_from_conv(torch.ones(8, 1, 2, 3)),
         ValueError,
         r"^conv_weight must have a square p x p kernel, like the square patches, got 2x3 ",
+    ),
+    # decoding, metrics and the ViT (make mutate MUTATE="metrics vit decoding")
+    (
+        lambda: next_token_probabilities(torch.ones(2, 0)),
+        ValueError,
+        r"^logits must have a vocabulary dimension with at least one token \(\.\.\., vocab\)",
+    ),
+    (lambda: next_token_probabilities(FLOATS, top_p=1.5), ValueError, r"^top_p must be a prob"),
+    (lambda: nucleus(torch.ones(2, 0), 0.5), ValueError, r"^probabilities must have a vocab"),
+    (lambda: greedy_choice(torch.ones(2, 0)), ValueError, r"^logits must have a vocabulary"),
+    (lambda: one_hot_choice(INTS), TypeError, r"^probabilities must be a floating-point"),
+    (
+        lambda: token_accuracy(torch.nn.Identity(), torch.ones(4, dtype=torch.long), INTS),
+        ValueError,
+        r"^sources must have 2 dimensions \(batch, length\), got 1",
+    ),
+    (
+        lambda: token_accuracy(torch.nn.Identity(), INTS[:0], INTS),
+        ValueError,
+        r"^sources holds no sequences \(shape \(0, 4\)\): an accuracy needs at least one$",
+    ),
+    (
+        lambda: expected_calibration_error(torch.tensor([0.5]), torch.tensor([2])),
+        ValueError,
+        r"^correct must be a bool tensor, or hold only 0 and 1$",
+    ),
+    (
+        lambda: expected_calibration_error(torch.ones(0), torch.ones(0, dtype=torch.bool)),
+        ValueError,
+        r"^confidences holds no predictions: a calibration error needs one$",
+    ),
+    (
+        lambda: attention_rollout(torch.ones(1, 1, 1, 2, 2, dtype=torch.long)),
+        TypeError,
+        r"^maps must be a floating-point tensor",
+    ),
+    (
+        lambda: stretch_positions(ViT(8, d_model=16, num_heads=2, positions="relative"), 16),
+        ValueError,
+        r"^stretch_positions handles absolute codes only, got a 'relative' ViT$",
     ),
 ]
 

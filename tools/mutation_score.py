@@ -55,6 +55,14 @@ _INT_DTYPE = (
     "the values are Python ints (require_int made them so), which torch.tensor stores as int64 "
     "anyway; an empty list is refused before the tensor is used"
 )
+_CPU_ONLY = (
+    "it changes only which device a tensor or generator is on: equivalent where make mutate "
+    "runs, with no GPU; a GPU machine could tell it"
+)
+_IN_RANGE = (
+    "the confidences were checked to lie in [0, 1], so ceil(confidence * bins) - 1 is at most "
+    "bins - 1 and the upper clamp never acts"
+)
 EQUIVALENT: dict[str, tuple[str, str]] = {
     "lessons_lib.masking.x_padding_mask__mutmut_19": ("require_int(None, n)", _LENGTH_NAME),
     "lessons_lib.masking.x_padding_mask__mutmut_23": ('require_int("XXlengthXX", n)', _LENGTH_NAME),
@@ -68,6 +76,43 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "range(1, size + 2)",
         "the one candidate it adds, size + 1, never divides size, so the message lists the "
         "same divisors",
+    ),
+    "lessons_lib.decoding.x_greedy_choice__mutmut_3": (
+        "argmax(dim=+1)",
+        "the logits were checked to be (batch, vocab), whose axis +1 is axis -1",
+    ),
+    "lessons_lib.decoding.x_sampling_choice__mutmut_31": (
+        "torch.Generator(device=None)",
+        _CPU_ONLY,
+    ),
+    "lessons_lib.metrics.x_expected_calibration_error__mutmut_68": ("clamp(0, None)", _IN_RANGE),
+    "lessons_lib.metrics.x_expected_calibration_error__mutmut_70": ("clamp(0, )", _IN_RANGE),
+    "lessons_lib.metrics.x_expected_calibration_error__mutmut_76": (
+        "clamp(0, bins + 1)",
+        _IN_RANGE,
+    ),
+    "lessons_lib.vit.xǁViTǁ_check_images__mutmut_30": (
+        "images.shape[+2:]",
+        "images were checked to have 4 dimensions, whose last two are [2:] as well as [-2:]",
+    ),
+    "lessons_lib.vit.xǁViTǁembed__mutmut_11": (
+        "expand(patches.shape[0], +1, -1)",
+        "the class token is (1, 1, d): expanding its middle axis to 1 or keeping it (-1) is one",
+    ),
+    "lessons_lib.decoding.x__check_next_token_probabilities__mutmut_28": (
+        "_check_top_p(None)",
+        "next_token_probabilities hands top_p to nucleus, whose own check refuses a bad one with "
+        "the same message",
+    ),
+    "lessons_lib.metrics.x_expected_calibration_error__mutmut_82": (
+        "torch.bincount(index, )",
+        "only counts.sum() is read, the number of predictions, whatever the vector's length",
+    ),
+    "lessons_lib.vit.x_stretch_positions__mutmut_38": ("fork_rng(devices=None)", _CPU_ONLY),
+    "lessons_lib.vit.x_stretch_positions__mutmut_104": ("to(device=None, dtype", _CPU_ONLY),
+    "lessons_lib.vit.x_stretch_positions__mutmut_106": (
+        "stretched.to(dtype=weight.dtype)",
+        _CPU_ONLY,
     ),
 }
 
@@ -165,6 +210,12 @@ def main() -> None:
         f"\n{summary['tool']}: {summary['detected']} of {summary['mutants']} mutants detected "
         f"({len(summary['equivalent'])} listed as equivalent): score {summary['score']}%"
     )
+    unchecked = sum(status == "not checked" for status in results.values())
+    if unchecked:
+        print(
+            f"{unchecked} mutants not checked yet (an interrupted run): they count as not "
+            "detected until `make mutate` finishes"
+        )
     if summary["not_detected"]:
         print(f"{len(summary['not_detected'])} not detected (`mutmut show NAME` shows each):")
         for name in summary["not_detected"]:
