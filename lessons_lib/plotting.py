@@ -35,17 +35,19 @@ DATE_GLYPHS_FAMILY = "Lessons Date Glyphs"
 
 
 @functools.cache
-def font_family() -> list[str]:
+def font_family(base: str | None = None) -> list[str]:
     """The font families a label that may hold a date's characters is drawn with.
 
-    Matplotlib's own families first, so every other character looks as before, then the
-    shipped date glyphs, which matplotlib falls back to for 年, 月 and 日 only.
+    ``base`` first (matplotlib's own families when None; ``"monospace"`` for aligned
+    text), so every other character looks as before, then the shipped date glyphs, which
+    matplotlib falls back to for 年, 月 and 日 only.
 
-    >>> font_family()[-1]
-    'Lessons Date Glyphs'
+    >>> font_family()[-1], font_family("monospace")
+    ('Lessons Date Glyphs', ['monospace', 'Lessons Date Glyphs'])
     """
     font_manager.fontManager.addfont(DATE_GLYPHS_FONT)
-    return [*plt.rcParams["font.family"], DATE_GLYPHS_FAMILY]
+    bases = plt.rcParams["font.family"] if base is None else [base]
+    return [*bases, DATE_GLYPHS_FAMILY]
 
 
 def _as_array(values: torch.Tensor | np.ndarray | Sequence[float]) -> np.ndarray:

@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt
 from lessons_lib.data import DATE_FORMATS, DateTask, format_date
 from lessons_lib.plotting import DATE_GLYPHS_FAMILY, DATE_GLYPHS_FONT, font_family, heatmap
 from lessons_lib.transformer import Transformer
+from lessons_lib.widgets.autoregressive_decoding import beam_explorer
 from lessons_lib.widgets.transformer import date_attention_explorer
 
 CHINESE = "2026年11月27日"
@@ -76,14 +77,27 @@ def test_without_the_fallback_matplotlib_misses_the_glyphs():
     plt.close(fig)
 
 
-def test_the_date_explorer_draws_a_chinese_date():
+def draw_explorer(make_explorer):
+    """An untrained date model's explorer of the chapter's date, written the Chinese way, made
+    and drawn where a missing glyph fails; the figure, closed."""
     torch.manual_seed(0)
     task = DateTask()
     model = Transformer(task.vocab_size, d_model=8, num_heads=2, num_layers=1, d_ff=16).eval()
     batch = task.make_batch([datetime.date(2026, 11, 27)], [CHINESE])
     with no_missing_glyphs():
-        explorer = date_attention_explorer(model, task, batch)
+        explorer = make_explorer(model, task, batch)
         explorer.figure.canvas.draw()
-    labels = [label.get_text() for label in explorer.figure.axes[1].get_xticklabels()]
-    assert labels[: len(CHINESE)] == list(CHINESE)
     plt.close(explorer.figure)
+    return explorer.figure
+
+
+def test_the_date_explorer_draws_a_chinese_date():
+    figure = draw_explorer(date_attention_explorer)
+    labels = [label.get_text() for label in figure.axes[1].get_xticklabels()]
+    assert labels[: len(CHINESE)] == list(CHINESE)
+
+
+def test_the_beam_explorer_draws_a_chinese_date_in_its_monospaced_lines():
+    figure = draw_explorer(lambda *args: beam_explorer(*args, beam_size=2))
+    shown = " ".join(text.get_text() for ax in figure.axes for text in ax.texts)
+    assert CHINESE in shown

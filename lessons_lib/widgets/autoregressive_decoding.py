@@ -22,7 +22,7 @@ from lessons_lib.decoding import (
     greedy_choice,
     sampling_choice,
 )
-from lessons_lib.plotting import bars, set_bar_heights
+from lessons_lib.plotting import bars, font_family, set_bar_heights
 from lessons_lib.transformer import Transformer
 from lessons_lib.widgets.explorer import Explorer
 from lessons_lib.widgets.rendering import new_figure
@@ -200,7 +200,8 @@ def beam_explorer(
         },
     )
     text_ax.axis("off")
-    lines = text_ax.text(-0.3, 1.0, "", va="top", family="monospace", fontsize=8.5)
+    # the date's own text, which may hold 年, 月 and 日
+    lines = text_ax.text(-0.3, 1.0, "", va="top", fontfamily=font_family("monospace"), fontsize=8.5)
     rows = range(beam_size)
     beam_bars = bar_ax.barh(rows, [0.0] * beam_size, color="tab:blue")
     bar_ax.set_xlim(0.0, 1.0)
