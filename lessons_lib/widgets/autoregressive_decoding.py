@@ -216,7 +216,7 @@ def beam_explorer(
             "",
             ha="right",
             va="center",
-            family="monospace",
+            fontfamily=font_family("monospace"),  # an untrained model may write 年, 月, 日
             fontsize=9,
             transform=bar_ax.get_yaxis_transform(),
         )
