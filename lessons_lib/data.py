@@ -394,6 +394,8 @@ class DateTask:
         tokens = require_tensor("tokens", tokens)
         if tokens.dim() != 1:
             raise ValueError(f"tokens must be one row (length,), got shape {tuple(tokens.shape)}")
+        if tokens.is_floating_point() or tokens.is_complex() or tokens.dtype == torch.bool:
+            raise TypeError(f"tokens must be integer token ids, got dtype {tokens.dtype}")
         names = self.token_names
         text = ""
         for token in tokens.tolist():

@@ -332,7 +332,9 @@ class RelativePositionBias2D(nn.Module):
         return nn.functional.pad(bias, (c, 0, c, 0))  # (b, h, T, T), 0 for class-token pairs
 
 
-def linear_resize_matrix(old_n: int, new_n: int) -> torch.Tensor:
+def linear_resize_matrix(
+    old_n: int, new_n: int, *, dtype: torch.dtype | None = None
+) -> torch.Tensor:
     """The ``(new_n, old_n)`` matrix of linear interpolation from ``old_n`` to ``new_n`` points.
 
     Point i of the new row sits at x = (i + 0.5) old_n / new_n - 0.5 on the
@@ -344,6 +346,9 @@ def linear_resize_matrix(old_n: int, new_n: int) -> torch.Tensor:
     centre. (``align_corners=True`` lines up the centres of the two rows'
     end cells instead: x = i (old_n - 1) / (new_n - 1).)
 
+    The weights are worked out in float64 and rounded once to ``dtype``
+    (torch's default dtype when it is None), so float64 codes get float64 weights.
+
     >>> linear_resize_matrix(2, 4)
     tensor([[1.0000, 0.0000],
             [0.7500, 0.2500],
@@ -352,6 +357,12 @@ def linear_resize_matrix(old_n: int, new_n: int) -> torch.Tensor:
     """
     old_n = require_positive_int("old_n", old_n)
     new_n = require_positive_int("new_n", new_n)
+    if dtype is None:
+        dtype = torch.get_default_dtype()
+    elif not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(
+            f"dtype must be a floating torch.dtype such as torch.float64, got {dtype!r}"
+        )
     places = (torch.arange(new_n, dtype=torch.float64) + 0.5) * old_n / new_n - 0.5  # (new_n,)
     places = places.clamp(0, old_n - 1)
     left = places.floor().long()  # (new_n,)
@@ -360,7 +371,7 @@ def linear_resize_matrix(old_n: int, new_n: int) -> torch.Tensor:
     matrix = torch.zeros(new_n, old_n, dtype=torch.float64)
     matrix[torch.arange(new_n), left] += 1 - share
     matrix[torch.arange(new_n), right] += share
-    return matrix.to(torch.get_default_dtype())
+    return matrix.to(dtype)
 
 
 def _require_codes(name: str, codes: object) -> torch.Tensor:
@@ -390,7 +401,7 @@ def interpolate_codes_1d(codes: torch.Tensor, new_n: int) -> torch.Tensor:
     tensor([0.0000, 0.2500, 0.7500, 1.0000])
     """
     codes = _require_codes("codes", codes)
-    matrix = linear_resize_matrix(codes.shape[0], new_n).to(codes.dtype)  # (new_n, n)
+    matrix = linear_resize_matrix(codes.shape[0], new_n, dtype=codes.dtype)  # (new_n, n)
     return matrix @ codes  # (new_n, d)
 
 
@@ -429,8 +440,8 @@ def interpolate_codes_2d(
     grid_h, grid_w = old_grid
     new_h, new_w = new_grid
     grid = codes.reshape(grid_h, grid_w, -1)  # (gh, gw, d)
-    rows = linear_resize_matrix(grid_h, new_h).to(codes.dtype)  # (nh, gh)
-    cols = linear_resize_matrix(grid_w, new_w).to(codes.dtype)  # (nw, gw)
+    rows = linear_resize_matrix(grid_h, new_h, dtype=codes.dtype)  # (nh, gh)
+    cols = linear_resize_matrix(grid_w, new_w, dtype=codes.dtype)  # (nw, gw)
     stretched = torch.einsum("ar,bc,rcd->abd", rows, cols, grid)  # (nh, nw, d)
     return stretched.reshape(new_h * new_w, -1)  # (nh * nw, d), row-major
 

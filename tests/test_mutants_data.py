@@ -1,17 +1,26 @@
 """The data module's edges: written to kill the mutants that the project's first mutation tool (on
-data; ``make mutate`` now runs mutmut) found surviving the module's own tests.
+data; ``make mutate`` now runs mutmut), and then mutmut, found surviving the module's own tests.
 
 Expected values are worked out by hand from the docstrings (the reversal task's defaults, the
-rejection sampler's 100 rounds, ...), never copied from a run.
+rejection sampler's 100 rounds, ...) or read from scikit-learn's own loaders, never copied from
+a run. Refusals are matched from the message's start, so that each names its own argument. The
+bundled files are read with scikit-learn's loaders made unimportable, which shows that they are
+found where scikit-learn keeps them; small fakes (a portrait photograph, int32 digit labels)
+reach the branches that the bundled files cannot.
 """
 
 from __future__ import annotations
 
 import datetime
+import re
+import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+from lessons_lib import data
 from lessons_lib.data import (
     DATE_FORMATS,
     FIRST_DATE,
@@ -20,6 +29,7 @@ from lessons_lib.data import (
     ImageSet,
     MarkPositionTask,
     ReversalTask,
+    format_date,
     iso_date,
     load_digits_split,
     load_sample_photo,
@@ -172,6 +182,12 @@ def test_decode_refuses_ids_outside_the_vocabulary_by_name():
             task.decode(torch.tensor([token]))
 
 
+@pytest.mark.parametrize("tokens", [[5.0], [0.5], [True]], ids=["float", "fraction", "bool"])
+def test_decode_refuses_tokens_that_are_not_integer_ids(tokens):
+    with pytest.raises(TypeError, match=r"^tokens must be integer token ids, got dtype torch\."):
+        DateTask().decode(torch.tensor(tokens))
+
+
 def test_make_batch_wants_one_style_per_date():
     date, style = datetime.date(2026, 11, 27), DATE_FORMATS[0]
     with pytest.raises(ValueError, match=r"need one style per date, got 1 dates, 2 styles"):
@@ -286,3 +302,228 @@ def test_mark_sampling_refuses_bad_counts_and_generators_by_name():
         MarkPositionTask().sample(0, torch.Generator())
     with pytest.raises(TypeError, match=r"generator must be a torch.Generator"):
         MarkPositionTask().sample(2, None)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (
+            lambda: ReversalTask().sample(2, 0),
+            TypeError,
+            r"generator must be a torch\.Generator, e\.g\. torch\.Generator\(\)\.manual_seed\(0\), "
+            r"got int$",
+        ),
+        (lambda: ReversalTask(n_digits=0), ValueError, r"n_digits must be > 0, got 0$"),
+        (
+            lambda: ReversalTask().batches(0, torch.Generator()),
+            ValueError,
+            r"batch_size must be > 0, got 0$",
+        ),
+        (
+            lambda: shift_right([[5, 1, 4]], bos=10),
+            TypeError,
+            r"targets must be a torch\.Tensor, got list$",
+        ),
+        (
+            lambda: DateTask(validation_fraction=0.5, test_fraction=0.5),
+            ValueError,
+            r"validation_fraction \+ test_fraction must be below 1 to leave training dates, "
+            r"got 0\.5 \+ 0\.5$",
+        ),
+        (lambda: DateTask(pad="0"), TypeError, r"pad must be an int, got str$"),
+        (
+            lambda: DateTask(target_length="10"),
+            TypeError,
+            r"target_length must be an int, got str$",
+        ),
+        (
+            lambda: DateTask().batches(0, torch.Generator()),
+            ValueError,
+            r"batch_size must be > 0, got 0$",
+        ),
+        (
+            lambda: DateTask().decode([2, 3]),
+            TypeError,
+            r"tokens must be a torch\.Tensor, got list$",
+        ),
+        (lambda: DateTask().encode(["May"], length=0), ValueError, r"length must be > 0, got 0$"),
+        (
+            lambda: ImageSet(torch.zeros(2, 1, 2, 2), [0, 1], ("a", "b")),
+            TypeError,
+            r"labels must be a torch\.Tensor, got list$",
+        ),
+        (
+            lambda: ImageSet(torch.zeros(3, 8, 8), torch.zeros(3, dtype=torch.long), ("a",)),
+            ValueError,
+            r"an ImageSet needs images \(n, channels, H, W\) and labels \(n,\), "
+            r"got \(3, 8, 8\) and \(3,\)$",
+        ),
+        (
+            lambda: ImageSet(torch.zeros(2, 1, 2, 2), torch.tensor([0, 2]), ("a", "b")),
+            ValueError,
+            r"labels run from 0 to 2, but there are 2 class_names: each label must lie in 0\.\.1$",
+        ),
+        (
+            lambda: ImageSet(
+                torch.zeros(0, 1, 2, 2), torch.zeros(0, dtype=torch.long), ("a",)
+            ).batches(2, torch.Generator()),
+            ValueError,
+            r"this ImageSet holds no images, so there is nothing to draw from$",
+        ),
+        (lambda: load_sample_photo(0), ValueError, r"size must be > 0, got 0$"),
+    ],
+    ids=[
+        "generator",
+        "n_digits",
+        "reversal-batch_size",
+        "targets",
+        "fractions",
+        "pad",
+        "target_length",
+        "date-batch_size",
+        "tokens",
+        "length",
+        "labels",
+        "image-shape",
+        "label-range",
+        "empty-set",
+        "size",
+    ],
+)
+def test_each_refusal_begins_with_the_name_of_what_was_wrong(call, error, message):
+    with pytest.raises(error, match="^" + message):
+        call()
+
+
+def test_without_scikit_learn_the_whole_message_is_the_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # find_spec answers None: not installed
+    hint = "the digits and the sample photographs ship with scikit-learn: pip install scikit-learn"
+    with pytest.raises(ImportError, match=f"^{re.escape(hint)}$"):
+        data._sklearn_file("data", "digits.csv.gz")
+
+
+@pytest.mark.parametrize("held_out", [False, True])
+def test_a_split_that_stays_short_says_which_split_in_the_whole_message(monkeypatch, held_out):
+    """Training: one digit of one kind is always held out, so 100 rounds find nothing. Held out:
+    one digit of 7 kinds is held out when it is 0; with one round allowed, a seed whose round of
+    4 holds no 0 leaves a batch of 1 empty."""
+    if held_out:
+        monkeypatch.setattr(data, "MAX_DRAWS", 1)
+        task, split, rounds = ReversalTask(length=1, n_digits=7), "held-out", 1
+        for seed in range(100):
+            reference = torch.Generator().manual_seed(seed)
+            if not (torch.randint(0, 7, (4, 1), generator=reference) == 0).any():
+                break
+        else:
+            pytest.fail("no seed below 100 gives a first round without a 0")
+    else:
+        task, split, rounds, seed = ReversalTask(length=1, n_digits=1), "training", 100, 0
+    message = (
+        f"found only 0 {split} sequences in {rounds} draws of 4: with length=1 and "
+        f"n_digits={task.n_digits} almost no digit sums fall in that split; "
+        "use more digits or another length"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        task.sample(1, torch.Generator().manual_seed(seed), held_out=held_out)
+
+
+def test_the_digit_sum_runs_over_the_last_axis_whatever_comes_before():
+    task = ReversalTask(length=2)
+    assert task.is_held_out(torch.tensor([3, 4])).item() is True  # one sequence: 3 + 4 = 7
+    stacked = torch.tensor([[[3, 4], [1, 5]], [[0, 0], [6, 2]]])  # (2 batches, 2, length 2)
+    expected = torch.tensor([[True, False], [True, False]])  # sums 7, 6 / 0, 8
+    assert torch.equal(task.is_held_out(stacked), expected)
+
+
+def test_the_long_date_style_marks_where_the_weekday_stands():
+    """27 November 2026 is a Friday (the formats' own example), so 23..29 November run from
+    Monday to Sunday."""
+    names = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+    for day, name in zip(range(23, 30), names):
+        text, spans = format_date(datetime.date(2026, 11, day), "Friday, November 27th 2026")
+        assert spans["weekday"] == (0, len(name)) and text.startswith(f"{name}, November {day}")
+
+
+def test_an_empty_list_of_dates_still_gives_long_token_ids():
+    """torch.tensor([]) would be float32: each tensor names its dtype even with no rows."""
+    task = DateTask()
+    tokens, lengths = task.encode([])
+    longest = len("Wednesday, September 30th 2026")
+    assert tokens.shape == (0, longest) and tokens.dtype == torch.long
+    assert lengths.shape == (0,) and lengths.dtype == torch.long
+    batch = task.make_batch([], [])
+    assert [tensor.dtype for tensor in batch] == [torch.long] * 5
+    assert batch.sources.shape == (0, longest) and batch.targets.shape == (0, 10)
+    assert batch.days.shape == batch.styles.shape == (0,)
+
+
+def test_an_odd_number_of_patches_is_refused_even_past_float_precision():
+    """2 * (2**53 + 1) pixels in patches of 2 is 2**53 + 1 patches across: odd, though a float
+    division would round it to the even 2**53."""
+    size = 2 * (2**53 + 1)
+    with pytest.raises(ValueError, match=rf"^image_size \({size}\) must split into an even number"):
+        MarkPositionTask(image_size=size, patch_size=2)
+
+
+@pytest.fixture(scope="module")
+def sklearn_datasets():
+    """scikit-learn's own loaders: the reference for the files that lessons_lib reads itself."""
+    import sklearn.datasets
+
+    return sklearn.datasets
+
+
+def test_the_bundled_files_are_read_without_scikit_learns_loaders(monkeypatch, sklearn_datasets):
+    digits = sklearn_datasets.load_digits()
+    photos = {
+        name: sklearn_datasets.load_sample_image(name) for name in ("china.jpg", "flower.jpg")
+    }
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # its loaders cannot be imported
+    images, labels = data._digits_arrays()
+    assert images.shape == (1797, 8, 8) and np.array_equal(images, digits.images)
+    assert labels.dtype == digits.target.dtype and np.array_equal(labels, digits.target)
+    for name, photo in photos.items():
+        assert np.array_equal(data._sample_image(name), photo)
+
+
+def test_sklearn_file_names_a_file_in_scikit_learns_datasets_folder_or_none(sklearn_datasets):
+    folder = Path(sklearn_datasets.__file__).parent
+    assert data._sklearn_file("data", "digits.csv.gz") == folder / "data" / "digits.csv.gz"
+    assert data._sklearn_file("images", "china.jpg") == folder / "images" / "china.jpg"
+    assert data._sklearn_file("images", "no-such-photo.jpg") is None
+    assert data._sklearn_file("images") is None  # a folder, not a file
+
+
+def test_digit_pixels_become_float32_and_labels_long_whatever_the_arrays_hold(monkeypatch):
+    """Ten fake digits whose pixels all equal their label, labels int32 (as numpy's int is on
+    some platforms): each image must come out as label / 16 in float32, with a long label."""
+    labels = np.arange(10, dtype=np.int32)
+    pixels = np.broadcast_to(labels[:, None, None], (10, 8, 8)).astype(np.float64)
+    monkeypatch.setattr(data, "_digits_arrays", lambda: (pixels, labels))
+    splits = load_digits_split(test_fraction=0.2, validation_fraction=0.1)
+    assert [len(split) for split in splits] == [7, 1, 2]
+    seen = []
+    for split in splits:
+        assert split.images.dtype == torch.float32 and split.labels.dtype == torch.long
+        expected = (split.labels.float() / 16.0)[:, None, None, None].expand(-1, 1, 8, 8)
+        assert torch.equal(split.images, expected)
+        seen += split.labels.tolist()
+    assert sorted(seen) == list(range(10))  # every digit in exactly one split
+    monkeypatch.undo()
+    assert load_digits_split()[0].images.dtype == torch.float32  # the real, float64 pixels too
+
+
+def test_the_flower_photo_is_accepted_and_cut_to_its_middle_square(sklearn_datasets):
+    flower = torch.tensor(sklearn_datasets.load_sample_image("flower.jpg")).permute(2, 0, 1)
+    square = flower[:, :, 106:533].float() / 255.0  # 427 x 640: the central 427 columns
+    assert torch.allclose(load_sample_photo(427, name="flower.jpg"), square)  # no resizing
+
+
+@pytest.mark.parametrize(("height", "width"), [(12, 4), (4, 12)])
+def test_the_middle_square_of_a_tall_or_wide_photo_is_cut_out(monkeypatch, height, width):
+    """A fake 12 x 4 (or 4 x 12) photograph: the middle 4 x 4 square starts 4 pixels in."""
+    pixels = np.arange(height * width * 3, dtype=np.uint8).reshape(height, width, 3)
+    monkeypatch.setattr(data, "_sample_image", lambda name: pixels)
+    middle = pixels[4:8] if height > width else pixels[:, 4:8]
+    expected = torch.tensor(middle).permute(2, 0, 1).float() / 255.0  # (3, 4, 4)
+    assert torch.allclose(load_sample_photo(4), expected)  # no resizing at 4 x 4

@@ -259,6 +259,24 @@ def test_interpolate_codes_1d_matches_torch_linear(old_n, new_n):
     assert torch.allclose(linear_resize_matrix(old_n, new_n).sum(-1), torch.ones(new_n))
 
 
+def test_float64_codes_are_stretched_with_float64_weights():
+    """In float64 both interpolations agree with torch's to float64 precision, not float32's:
+    37 -> 101 points puts new points at fractions that float32 rounds by about 1e-7."""
+    generator = torch.Generator().manual_seed(0)
+    codes = torch.randn(37, 4, dtype=torch.float64, generator=generator)
+    reference = F.interpolate(codes.T[None], size=101, mode="linear", align_corners=False)
+    assert torch.allclose(interpolate_codes_1d(codes, 101), reference[0].T, rtol=0, atol=1e-12)
+    grid = codes[:36].reshape(6, 6, 4).permute(2, 0, 1)[None]  # (1, d, gh, gw)
+    reference = F.interpolate(grid, size=(17, 29), mode="bilinear", align_corners=False)
+    expected = reference[0].permute(1, 2, 0).reshape(-1, 4)  # (nh * nw, d), row-major
+    stretched = interpolate_codes_2d(codes[:36], (6, 6), (17, 29))
+    assert stretched.dtype == torch.float64
+    assert torch.allclose(stretched, expected, rtol=0, atol=1e-12)
+    assert linear_resize_matrix(37, 101).dtype == torch.get_default_dtype()
+    with pytest.raises(TypeError, match=r"^dtype must be a floating torch.dtype"):
+        linear_resize_matrix(3, 4, dtype=torch.long)
+
+
 @pytest.mark.parametrize(
     ("old_grid", "new_grid"), [((4, 4), (8, 8)), ((2, 3), (5, 7)), ((4, 6), (3, 3))]
 )
