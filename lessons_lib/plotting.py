@@ -35,17 +35,25 @@ DATE_GLYPHS_FAMILY = "Lessons Date Glyphs"
 
 
 @functools.cache
+def _add_date_glyphs() -> None:
+    """Tell matplotlib about the shipped date glyphs (once per process)."""
+    font_manager.fontManager.addfont(DATE_GLYPHS_FONT)
+
+
 def font_family(base: str | None = None) -> list[str]:
     """The font families a label that may hold a date's characters is drawn with.
 
-    ``base`` first (matplotlib's own families when None; ``"monospace"`` for aligned
-    text), so every other character looks as before, then the shipped date glyphs, which
-    matplotlib falls back to for 年, 月 and 日 only.
+    ``base`` first (matplotlib's own families when None, read at each call; ``"monospace"``
+    for aligned text), so every other character looks as before, then the shipped date
+    glyphs, which matplotlib falls back to for 年, 月 and 日 only. Each call returns a new
+    list.
 
     >>> font_family()[-1], font_family("monospace")
     ('Lessons Date Glyphs', ['monospace', 'Lessons Date Glyphs'])
     """
-    font_manager.fontManager.addfont(DATE_GLYPHS_FONT)
+    if base is not None and not isinstance(base, str):
+        raise TypeError(f"base must be a font family name (str) or None, got {type(base).__name__}")
+    _add_date_glyphs()
     bases = plt.rcParams["font.family"] if base is None else [base]
     return [*bases, DATE_GLYPHS_FAMILY]
 

@@ -48,6 +48,16 @@ def test_the_fallback_comes_after_matplotlib_s_own_font():
     assert found == str(DATE_GLYPHS_FONT)
 
 
+def test_the_family_list_follows_rcparams_and_belongs_to_the_caller():
+    font_family().append("changed by a caller")
+    assert font_family()[-1] == DATE_GLYPHS_FAMILY
+    with plt.rc_context({"font.family": ["serif"]}):
+        assert font_family() == ["serif", DATE_GLYPHS_FAMILY]
+    assert font_family("monospace") == ["monospace", DATE_GLYPHS_FAMILY]
+    with pytest.raises(TypeError, match=r"^base must be a font family name \(str\) or None"):
+        font_family(["monospace"])
+
+
 @contextlib.contextmanager
 def no_missing_glyphs():
     """Fail on matplotlib's "Glyph ... missing" warning. Matplotlib caches a text's layout and
