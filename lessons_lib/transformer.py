@@ -524,9 +524,10 @@ def copy_torch_weights(ours: EncoderLayer | DecoderLayer, theirs: nn.Module) -> 
         raise ValueError(
             f"theirs has (d_model, num_heads, d_ff) = {theirs_sizes} but ours has {ours_sizes}"
         )
-    if bool(getattr(theirs, "norm_first", False)) != ours.norm_first:
+    their_norm_first = bool(getattr(theirs, "norm_first", False))  # torch < 1.10: post-norm
+    if their_norm_first != ours.norm_first:
         raise ValueError(
-            f"theirs has norm_first={theirs.norm_first} but ours has norm_first={ours.norm_first}"
+            f"theirs has norm_first={their_norm_first} but ours has norm_first={ours.norm_first}"
         )
     pairs = [(ours.self_attention, theirs.self_attn)]
     if isinstance(ours, DecoderLayer) and not decoder_only:
