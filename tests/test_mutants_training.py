@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import re
 
 import numpy as np
 import pytest
@@ -48,13 +47,9 @@ from lessons_lib.training import (
     validation_windows,
     warmup_cosine_schedule,
 )
+from tests._messages import refused
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def refused(message: str) -> str:
-    """The whole message, matched from its first word to its last."""
-    return "^" + re.escape(message) + "$"
 
 
 # --- train_to_best: a classifier whose validation accuracy follows a script ------------------
