@@ -98,6 +98,16 @@ def adam_weights(steps: int, lr: float) -> torch.Tensor:
     return torch.tensor([1.0, -1.0]) * steps * lr
 
 
+def test_train_to_best_runs_at_most_its_default_max_steps():
+    """A model that improves at every evaluation is stopped by max_steps alone: 3,000 by
+    default, the budget the committed ViT-vs-CNN runs record. (A behaviour, not the signature:
+    mutmut calls its mutants through a wrapper that keeps the original signature.)"""
+    budget = load_result("vit_vs_cnn")["settings"]["max_steps"]
+    model = ScriptedClassifier(lambda steps: steps // 50 + 1)  # one more right per evaluation
+    run = train_to_best(model, images(8), images(budget // 50 + 2))
+    assert run.steps == run.best_step == budget and not run.stopped_early
+
+
 def test_train_to_best_stops_after_patience_evaluations_and_keeps_the_first_best(capsys):
     """Evaluated every 2 steps with patience 3: 1, 2, 3 of 4 right at steps 0, 2, 4; then 3
     (a tie, not a new best), 2 and 3 again, so the third evaluation after step 4 (step 10)
