@@ -88,6 +88,22 @@ def require_float(name: str, value: object) -> torch.Tensor:
     return tensor
 
 
+def require_token_ids(name: str, value: object) -> torch.Tensor:
+    """Return ``value`` if it is a tensor of an integer dtype (token ids), else raise.
+
+    >>> require_token_ids("ids", torch.tensor([3, 1])).tolist()
+    [3, 1]
+    >>> require_token_ids("ids", torch.tensor([3.0, 1.0]))
+    Traceback (most recent call last):
+    ...
+    TypeError: ids must hold integer token ids, got dtype torch.float32
+    """
+    tensor = require_tensor(name, value)
+    if tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer token ids, got dtype {tensor.dtype}")
+    return tensor
+
+
 def require_rank(name: str, tensor: torch.Tensor, rank: int, layout: str) -> None:
     """Raise a ValueError unless ``tensor`` has exactly ``rank`` dimensions."""
     if tensor.dim() != rank:

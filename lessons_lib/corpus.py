@@ -43,6 +43,7 @@ from lessons_lib._validate import (
     require_positive_int,
     require_rank,
     require_tensor,
+    require_token_ids,
 )
 
 if TYPE_CHECKING:  # only for the annotations: BPETokenizer.train imports it when called
@@ -335,8 +336,7 @@ def _require_text(text: object) -> str:
 def _require_ids(ids: object, vocab_size: int) -> list[int]:
     """Token ids as a list of ints in ``[0, vocab_size)``; a 1-D tensor of them passes too."""
     if isinstance(ids, torch.Tensor):
-        if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
-            raise TypeError(f"ids must hold integer token ids, got dtype {ids.dtype}")
+        require_token_ids("ids", ids)
         require_rank("ids", ids, 1, "(seq,)")
         ids = ids.tolist()
     if not isinstance(ids, (list, tuple)):

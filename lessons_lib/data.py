@@ -29,6 +29,7 @@ from lessons_lib._validate import (
     require_positive_int,
     require_rank,
     require_tensor,
+    require_token_ids,
 )
 from lessons_lib.masking import padding_mask
 
@@ -394,8 +395,7 @@ class DateTask:
         tokens = require_tensor("tokens", tokens)
         if tokens.dim() != 1:
             raise ValueError(f"tokens must be one row (length,), got shape {tuple(tokens.shape)}")
-        if tokens.is_floating_point() or tokens.is_complex() or tokens.dtype == torch.bool:
-            raise TypeError(f"tokens must be integer token ids, got dtype {tokens.dtype}")
+        require_token_ids("tokens", tokens)
         names = self.token_names
         text = ""
         for token in tokens.tolist():

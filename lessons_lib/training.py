@@ -39,7 +39,12 @@ from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 from tqdm.auto import tqdm
 
 from lessons_lib._env import building_book
-from lessons_lib._validate import require_int, require_number, require_positive_int
+from lessons_lib._validate import (
+    require_int,
+    require_number,
+    require_positive_int,
+    require_token_ids,
+)
 from lessons_lib.corpus import lm_batches
 from lessons_lib.data import DateBatch, DateTask, ImageSet, ReversalTask, shift_right
 from lessons_lib.gpt import GPT
@@ -957,8 +962,7 @@ def _require_ids_1d(name: str, ids: object, vocab_size: int | None = None) -> to
         raise TypeError(
             f"{name} must be a 1-D tensor of token ids (encode_split's), got {type(ids).__name__}"
         )
-    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
-        raise TypeError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
+    require_token_ids(name, ids)
     if ids.dim() != 1:
         raise ValueError(f"{name} must be 1-D (n_tokens,), got shape {tuple(ids.shape)}")
     if (

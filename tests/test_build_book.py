@@ -3,6 +3,7 @@ hash of the execution inputs follows their contents."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -80,6 +81,31 @@ def test_the_execution_hash_follows_contents_and_environment(tmp_path, monkeypat
 
 def test_the_build_script_patches_no_other_package():
     source = (ROOT / "tools" / "build_book.py").read_text(encoding="utf-8")
-    assert len(source.splitlines()) < 100
+    assert len(source.splitlines()) < 140  # one short module: execute, export, render
     for patched in ("monkeypatch", "_slowest_first", "build_sphinx =", "make_chunks", ".setup ="):
         assert patched not in source
+
+
+def test_no_export_starts_while_the_cached_one_is_current(monkeypatch, tmp_path):
+    monkeypatch.setattr(build_book.export_live_models, "cached_exports", lambda: {"a": tmp_path})
+    assert build_book.start_export() is None
+    assert build_book.finish_export(None) == 0
+
+
+def child(code: str) -> subprocess.Popen:
+    command = [sys.executable, "-c", code]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def test_a_finished_export_shows_its_summary_lines_only(capsys):
+    done = child("print('loading'); print('export_live_models: date_model.onnx, 265 KiB')")
+    assert build_book.finish_export(done) == 0
+    assert capsys.readouterr().out == "export_live_models: date_model.onnx, 265 KiB\n"
+
+
+def test_a_failed_export_fails_the_build_with_its_last_lines(capsys):
+    failed = child("print('onnxruntime differs from torch by 0.3'); raise SystemExit(3)")
+    assert build_book.finish_export(failed) == 1
+    out = capsys.readouterr().out
+    assert "tools/export_live_models.py failed" in out
+    assert "onnxruntime differs from torch by 0.3" in out

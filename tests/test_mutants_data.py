@@ -184,7 +184,7 @@ def test_decode_refuses_ids_outside_the_vocabulary_by_name():
 
 @pytest.mark.parametrize("tokens", [[5.0], [0.5], [True]], ids=["float", "fraction", "bool"])
 def test_decode_refuses_tokens_that_are_not_integer_ids(tokens):
-    with pytest.raises(TypeError, match=r"^tokens must be integer token ids, got dtype torch\."):
+    with pytest.raises(TypeError, match=r"^tokens must hold integer token ids, got dtype torch\."):
         DateTask().decode(torch.tensor(tokens))
 
 

@@ -11,6 +11,11 @@
 3. The Chinese edition: ``tools/zh_book.py`` writes its notebooks (outputs from that cache,
    prose from ``locales/zh_CN``) and renders them into ``_build/html/zh``, executing nothing.
 
+When the live models' ONNX export is out of date (a clean build, or new weights), its child
+process (``tools/export_live_models.py``, which the book's Sphinx extension would otherwise run
+before rendering) starts beside the execution, so that the two share the cores; rendering waits
+for it and finds the export in its cache.
+
 jupyter-cache notices an edited code cell, not a change to ``lessons_lib`` or to the
 environment, so this script keeps a hash of those (``EXECUTION_INPUTS``) and empties the
 cache when it changes. A change to what turns pages into HTML (``SITE_INPUTS``) makes
@@ -24,6 +29,7 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -32,6 +38,7 @@ from jupyter_cache import get_cache
 from jupyter_cache.executors import load_executor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import export_live_models
 import zh_book
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +81,28 @@ def execute(chapters: list[Path], folder: Path, timeout: int, force: bool = Fals
     return 1 if result.excepted or result.errored else 0
 
 
+def start_export() -> subprocess.Popen | None:
+    """Start the live models' ONNX export in a child process if its cache is out of date."""
+    if export_live_models.cached_exports() is not None:
+        return None
+    print("build_book: exporting the live models to ONNX beside the execution", flush=True)
+    command = [sys.executable, str(ROOT / "tools" / "export_live_models.py")]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def finish_export(export: subprocess.Popen | None) -> int:
+    """Wait for :func:`start_export`'s child; 0 when it succeeded (or none was needed)."""
+    if export is None:
+        return 0
+    output = export.communicate()[0].decode(errors="replace").splitlines()
+    if export.returncode != 0:
+        print("build_book: tools/export_live_models.py failed; its last lines:")
+        print(*output[-20:], sep="\n")
+        return 1
+    print(*(line for line in output if line.startswith("export_live_models:")), sep="\n")
+    return 0
+
+
 def build(arguments: list[str]) -> int:
     force = "--force" in arguments
     arguments = [argument for argument in arguments if argument != "--force"]
@@ -86,7 +115,10 @@ def build(arguments: list[str]) -> int:
     if (force or before != now) and "--all" not in arguments:
         arguments.append("--all")  # outputs or rendering changed: read every page again
     chapters = sorted((ROOT / "book").glob("*.ipynb"), reverse=True)  # heavier later ones first
-    if execute(chapters, ROOT / config["execute"]["cache"], config["execute"]["timeout"], force):
+    export = start_export()
+    cache, timeout = ROOT / config["execute"]["cache"], config["execute"]["timeout"]
+    failed = execute(chapters, cache, timeout, force)
+    if finish_export(export) or failed:
         return 1
     if zh_book.render(ROOT, arguments) or zh_book.build(arguments):  # English, then Chinese
         return 1

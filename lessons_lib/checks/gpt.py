@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import torch
 
-from lessons_lib._validate import require_int, require_rank, require_tensor
+from lessons_lib._validate import require_int, require_rank, require_token_ids
 from lessons_lib.checks.core import Case, CheckResult, Exercise, Mistake
 from lessons_lib.decoding import nucleus
 from lessons_lib.masking import causal_mask
@@ -215,9 +215,7 @@ def merge_pair(ids: torch.Tensor, pair: tuple[int, int], new_id: int) -> torch.T
     >>> merge_pair(torch.tensor([1, 1, 1, 2, 1, 1]), (1, 1), 7)
     tensor([7, 1, 2, 7])
     """
-    ids = require_tensor("ids", ids)
-    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
-        raise TypeError(f"ids must hold integer token ids, got dtype {ids.dtype}")
+    ids = require_token_ids("ids", ids)
     require_rank("ids", ids, 1, "(length,)")
     if not isinstance(pair, (tuple, list)) or len(pair) != 2:
         raise TypeError(f"pair must be two token ids (left, right), got {pair!r}")
