@@ -401,16 +401,37 @@ def test_each_page_has_one_button_of_each_sidebar(built_site):
 
 
 @pytest.mark.book
-def test_pages_with_math_preload_the_two_fonts_inline_math_uses(built_site):
+def test_pages_with_math_preload_the_fonts_their_math_uses(built_site):
     for site in (built_site, built_site / "zh"):
         for page in sorted((site / "book").glob("*.html")):
             text = page.read_text(encoding="utf-8")
             has_math = 'class="katex"' in text
-            for name in book_math.PRELOADED_FONTS:
-                hrefs = re.findall(rf'"([^"]*/{re.escape(name)})"', text)
-                assert bool(hrefs) == has_math, f"{page}: math {has_math}, {name} preloads {hrefs}"
-                for href in hrefs:
-                    assert (page.parent / href).resolve().is_file(), f"{page}: {href} is missing"
+            preloaded = re.findall(r'"([^"]*/fonts/(KaTeX_[\w-]+\.woff2))"', text)
+            names = [name for _, name in preloaded]
+            assert names == (book_math.fonts_for(text) if has_math else []), page
+            assert set(book_math.PRELOADED_FONTS) <= set(names) or not has_math, page
+            for href, _ in preloaded:
+                assert (page.parent / href).resolve().is_file(), f"{page}: {href} is missing"
+
+
+@pytest.mark.skipif(
+    not (book_math.KATEX_SOURCE / "katex.min.css").is_file(), reason="KaTeX not installed"
+)
+def test_the_fonts_a_page_needs_are_read_from_katex_own_stylesheet():
+    fonts = book_math.katex_font_classes()
+    assert fonts[frozenset({"mathbf"})] == "KaTeX_Main-Bold.woff2"
+    assert fonts[frozenset({"mathnormal"})] == "KaTeX_Math-Italic.woff2"
+    assert fonts[frozenset({"boldsymbol"})] == "KaTeX_Math-BoldItalic.woff2"
+    assert fonts[frozenset({"mathbb"})] == fonts[frozenset({"amsrm"})] == "KaTeX_AMS-Regular.woff2"
+    assert fonts[frozenset({"delimsizing", "size3"})] == "KaTeX_Size3-Regular.woff2"
+    assert fonts[frozenset({"delim-size4"})] == "KaTeX_Size4-Regular.woff2"
+    for name in fonts.values():  # every font it names is one KaTeX ships
+        assert (book_math.KATEX_SOURCE / "fonts" / name).is_file(), name
+    # The classes of one element must all be there: size3 alone is a font size, not a font.
+    body = '<span class="katex"><span class="mord mathbf">x</span><span class="sizing size3">'
+    assert book_math.fonts_for(body) == [*book_math.PRELOADED_FONTS, "KaTeX_Main-Bold.woff2"]
+    body += '<span class="delimsizing size3">(</span>'
+    assert book_math.fonts_for(body)[-1] == "KaTeX_Size3-Regular.woff2"
 
 
 def test_the_katex_server_workaround_is_still_needed():

@@ -248,8 +248,8 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "the matrix starts at zero and each row's left cell is written once, before its right "
         "one, so = and += give the same matrix",
     ),
-    "lessons_lib.data.xǁDateTaskǁdecode__mutmut_22": ("if not 1 <= token", _PAD_FIRST),
-    "lessons_lib.data.xǁDateTaskǁdecode__mutmut_23": ("if not 0 < token", _PAD_FIRST),
+    "lessons_lib.data.xǁDateTaskǁdecode__mutmut_24": ("if not 1 <= token", _PAD_FIRST),
+    "lessons_lib.data.xǁDateTaskǁdecode__mutmut_25": ("if not 0 < token", _PAD_FIRST),
     "lessons_lib.training.x_train_alignment_model__mutmut_20": (
         "eval_every=50,",
         "it removes eval_every=50 from the call to fit, whose own default is 50",

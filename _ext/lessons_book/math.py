@@ -3,14 +3,16 @@
 sphinxcontrib-katex renders every formula at build time (``katex_prerender``) with the pinned
 KaTeX of ``tools/vendor``, so a page loads no math JavaScript. This module points it at that
 KaTeX, fails early when KaTeX is not installed, keeps KaTeX's stylesheets to the pages that
-show math (with a preload of its italic font there), copies the stylesheet and WOFF2 fonts
-into ``_static``, fails the build on TeX that KaTeX rejects (sphinxcontrib-katex would show
-it in red), naming the page, and lets a wide formula's scroll box take the keyboard focus.
+show math (with preloads of the KaTeX fonts that the page's math uses), copies the stylesheet
+and WOFF2 fonts into ``_static``, fails the build on TeX that KaTeX rejects
+(sphinxcontrib-katex would show it in red), naming the page, and lets a wide formula's scroll
+box take the keyboard focus.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import html
 import json
 import re
@@ -22,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import tinycss2
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 
@@ -34,6 +37,7 @@ KATEX_ERROR = re.compile(r'<span class="katex-error"[^>]*title="([^"]*)"[^>]*>(.
 # Inline math's letters and its digits, operators and brackets: the reflow when they came
 # (a layout shift of 0.14 on the Chinese introduction with the first alone preloaded).
 PRELOADED_FONTS = ("KaTeX_Math-Italic.woff2", "KaTeX_Main-Regular.woff2")
+CLASS_ATTRIBUTE = re.compile(r'class="([^"]*)"')
 DISPLAY_BOX = '<span class="katex-display" tabindex="0">'
 
 
@@ -96,18 +100,69 @@ def start_katex_server(app: Sphinx, timeout: float = 30.0) -> None:
     KaTeXServer.katex_server = server
 
 
+@functools.cache
+def katex_font_classes(stylesheet: Path = KATEX_SOURCE / "katex.min.css") -> dict[frozenset, str]:
+    """The font file that each of KaTeX's class selectors asks for, read from its stylesheet.
+
+    ``.katex .mathbf{font-family:KaTeX_Main;font-weight:700}`` gives
+    ``{"mathbf"} -> "KaTeX_Main-Bold.woff2"``; ``.katex .delimsizing.size1`` gives
+    ``{"delimsizing", "size1"}`` (classes of one element) -> ``"KaTeX_Size1-Regular.woff2"``.
+    Of a selector with a descendant part, the classes of its last element that has any count.
+    """
+    fonts: dict[frozenset, str] = {}
+    rules = tinycss2.parse_stylesheet(stylesheet.read_text(encoding="utf-8"), True, True)
+    for rule in rules:
+        if rule.type != "qualified-rule":
+            continue
+        declarations = tinycss2.parse_blocks_contents(rule.content, True, True)
+        values = {
+            item.lower_name: tinycss2.serialize(item.value).strip()
+            for item in declarations
+            if item.type == "declaration"
+        }
+        family = values.get("font-family", "")
+        if not family.startswith("KaTeX_"):
+            continue
+        bold = values.get("font-weight") in ("700", "bold")
+        italic = values.get("font-style") == "italic"
+        variant = {(1, 1): "BoldItalic", (1, 0): "Bold", (0, 1): "Italic"}.get(
+            (bold, italic), "Regular"
+        )
+        for selector in tinycss2.serialize(rule.prelude).split(","):
+            parts = [re.findall(r"\.([\w-]+)", part) for part in re.split(r"[\s>+~]+", selector)]
+            classes = [found for found in parts if found]
+            if len(classes) > 1 and classes[0] == ["katex"]:
+                fonts[frozenset(classes[-1])] = f"{family}-{variant}.woff2"
+    return fonts
+
+
+def fonts_for(body: str) -> list[str]:
+    """The KaTeX fonts that the math of a page body uses: :data:`PRELOADED_FONTS`, then
+    those that its elements' classes ask for (:func:`katex_font_classes`), by name."""
+    elements = {frozenset(found.split()) for found in CLASS_ATTRIBUTE.findall(body)}
+    wanted = {
+        font
+        for classes, font in katex_font_classes().items()
+        if any(classes <= element for element in elements)
+    }
+    return [*PRELOADED_FONTS, *sorted(wanted - set(PRELOADED_FONTS))]
+
+
 def math_stylesheets_where_math(
     app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
 ) -> None:
-    """KaTeX's stylesheets, and preloads of two of its fonts, on the pages that show math only.
+    """KaTeX's stylesheets, and preloads of the fonts its math uses, on pages with math only.
 
     sphinxcontrib-katex adds its stylesheets to every page; a page without math drops them.
-    The preloads fetch the two fonts that inline math uses most (italic letters; digits,
-    operators and brackets) with the stylesheets rather than once the stylesheets have been
-    read, so they are usually there before the first paint and the text does not reflow (a
-    layout shift, 0.17 on chapter 04 without them) when they replace the fallback font. A
-    font is fetched in CORS mode, which a page opened from disk (file://) cannot do, so a
-    one-line script adds the preloads on the web only.
+    The preloads fetch the fonts of the page's math (:func:`fonts_for`) with the stylesheets
+    rather than once the first layout has found them, so they are usually there before the
+    first paint and the text does not reflow (a layout shift, 0.17 on chapter 04 without the
+    first two) when they replace the fallback font; and, as preloads, they do not hold up the
+    first paint (Chromium fetches a font that a layout finds at the stylesheets' priority;
+    with every font preloaded, Lighthouse's first contentful paint on chapter 05 fell from
+    1.97 to 1.51 s, median of 3 runs each). A font is fetched in CORS mode, which a page
+    opened from disk (file://) cannot do, so a one-line script adds the preloads on the web
+    only.
     """
     if app.builder.format != "html" or doctree is None:
         return
@@ -119,7 +174,8 @@ def math_stylesheets_where_math(
         ]
         return
     folder = KATEX_TARGET.relative_to("_static").as_posix()
-    hrefs = [context["pathto"](f"_static/{folder}/fonts/{name}", 1) for name in PRELOADED_FONTS]
+    fonts = fonts_for(context.get("body", ""))
+    hrefs = [context["pathto"](f"_static/{folder}/fonts/{name}", 1) for name in fonts]
     context["metatags"] += (
         "\n<script>if (location.protocol !== 'file:') { for (const href of "
         f"{json.dumps(hrefs)}) document.head.appendChild(Object.assign("
