@@ -21,8 +21,9 @@ Before the pages are read (``config-inited``, ``builder-inited``):
 
 While each page is written (``html-page-context``):
 
-4. ``math`` keeps KaTeX's stylesheets to the pages that show math, and preloads its italic
-   font there; ``language`` gives the language link its address on this page.
+4. ``math`` keeps KaTeX's stylesheets to the pages that show math, and preloads there every
+   KaTeX font that the page's math uses; ``language`` gives the language link its address on
+   this page.
 5. ``scripts`` drops exact duplicates among the page's scripts (sphinx-thebe's configuration
    twice), after sphinx.ext.mathjax and sphinx-thebe have added theirs, and the files of
    sphinx-design and sphinx-thebe from the pages that use neither.
