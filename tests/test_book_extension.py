@@ -434,6 +434,72 @@ def test_the_fonts_a_page_needs_are_read_from_katex_own_stylesheet():
     assert book_math.fonts_for(body)[-1] == "KaTeX_Size3-Regular.woff2"
 
 
+def cmap(font: Path) -> set[str]:
+    """The characters that a font has glyphs for."""
+    from fontTools.ttLib import TTFont
+
+    return {chr(code) for code in TTFont(font).getBestCmap()}
+
+
+# One inline formula as sphinxcontrib-katex writes it: the MathML copy (read by screen
+# readers, never drawn in KaTeX's fonts) and the drawn copy, in a page with prose around it.
+FORMULA = (
+    '<p>Prose &amp; more prose <span class="katex"><span class="katex-mathml"><math><semantics>'
+    "<mrow><mi>Q</mi></mrow><annotation>Q^\\top \\mathbf{W}&lt;1</annotation></semantics>"
+    '</math></span><span class="katex-html" aria-hidden="true"><span class="base">'
+    '<span class="strut"></span><br><span class="mord mathnormal">Q</span><span class="msupsub">'
+    '<span class="mord mtight">&#8868;</span></span><span class="mord mathbf">W</span>'
+    '<span class="mrel">&lt;</span><span class="mord">1</span></span></span></span> after.</p>'
+)
+
+
+def test_the_characters_of_the_math_are_those_katex_draws():
+    # Not the prose, nor the TeX source, nor the MathML copy; entities decoded; a void
+    # element (<br>) inside the math does not end it early.
+    assert book_math.math_characters([FORMULA, "<p>no math: xyz</p>"]) == "1<QW\u22a4"
+    assert book_math.math_characters(["<p>no math</p>"]) == ""
+
+
+@pytest.mark.skipif(
+    not (book_math.KATEX_SOURCE / "katex.min.css").is_file(), reason="KaTeX not installed"
+)
+def test_the_fonts_the_math_uses_are_cut_to_its_characters_and_the_rest_copied(tmp_path):
+    fonts = tmp_path / "_static" / "vendor" / "katex" / "fonts"
+    book_math.copy_katex(tmp_path, [FORMULA])
+    source = book_math.KATEX_SOURCE / "fonts"
+    used = book_math.fonts_for(FORMULA)
+    assert "KaTeX_Main-Bold.woff2" in used and "KaTeX_AMS-Regular.woff2" not in used
+    for font in sorted(source.glob("*.woff2")):
+        if font.name in used:  # the characters of the math that the font has, and few more
+            kept = cmap(fonts / font.name)  # (the glyphs of its ligatures and substitutions)
+            assert cmap(font) & set("1<QW\u22a4") <= kept, font.name
+            assert len(kept) < len(cmap(font)) / 4, font.name
+            assert (fonts / font.name).stat().st_size < font.stat().st_size / 2, font.name
+        else:
+            assert (fonts / font.name).read_bytes() == font.read_bytes(), font.name
+    # The same characters again: nothing is cut again.
+    before = {font: font.stat().st_mtime_ns for font in fonts.glob("*.woff2")}
+    book_math.copy_katex(tmp_path, [FORMULA])
+    assert {font: font.stat().st_mtime_ns for font in fonts.glob("*.woff2")} == before
+    # A page without math: every font is KaTeX's own file again.
+    book_math.copy_katex(tmp_path, ["<p>no math</p>"])
+    for font in source.glob("*.woff2"):
+        assert (fonts / font.name).read_bytes() == font.read_bytes(), font.name
+
+
+@pytest.mark.book
+def test_every_character_of_the_math_is_in_the_fonts_the_site_serves(built_site):
+    source = book_math.KATEX_SOURCE / "fonts"
+    for site in (built_site, built_site / "zh"):
+        served = site / "_static" / "vendor" / "katex" / "fonts"
+        for page in sorted((site / "book").glob("*.html")):
+            text = page.read_text(encoding="utf-8")
+            drawn = set(book_math.math_characters([text]))
+            for name in book_math.fonts_for(text) if drawn else []:
+                missing = (cmap(source / name) & drawn) - cmap(served / name)
+                assert not missing, f"{page}: {name} lacks {sorted(missing)}"
+
+
 def test_the_katex_server_workaround_is_still_needed():
     """sphinxcontrib-katex connects once the socket file exists, without retrying.
 

@@ -30,8 +30,9 @@ While each page is written (``html-page-context``):
 
 After a successful build (``build-finished``: ``pages.finish_pages`` runs 6-14):
 
-6. ``math`` copies KaTeX's stylesheet and WOFF2 fonts into ``_static``.
-7. ``pages`` reads the written pages.
+6. ``pages`` reads the written pages.
+7. ``math`` copies KaTeX's stylesheet and WOFF2 fonts into ``_static``, the fonts that the
+   pages' math uses cut down (fontTools) to the characters that this math draws.
 8. ``math`` fails the build on TeX that KaTeX rejected, naming the page, and lets a wide
    formula's scroll box take the keyboard focus.
 9. ``frames`` moves the explorers' inlined PNG frames into files under ``_images/frames/``.

@@ -38,9 +38,9 @@ def finish_pages(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
     outdir = Path(app.outdir)
-    copy_katex(outdir)
     pages = {path: path.read_text(encoding="utf-8") for path in built_pages(outdir)}
     original = dict(pages)
+    copy_katex(outdir, pages.values())
     pages = {path: checked_math(path, text) for path, text in pages.items()}
     move_frames_to_files(outdir, pages)
     cache = Path(app.srcdir, app.config.nb_execution_cache_path)
