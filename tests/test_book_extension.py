@@ -449,13 +449,14 @@ FORMULA = (
     '</math></span><span class="katex-html" aria-hidden="true"><span class="base">'
     '<span class="strut"></span><br><span class="mord mathnormal">Q</span><span class="msupsub">'
     '<span class="mord mtight">&#8868;</span></span><span class="mord mathbf">W</span>'
-    '<span class="mrel">&lt;</span><span class="mord">1</span></span></span></span> after.</p>'
+    '<span class="mrel">&lt;</span><svg><path d="M0 0"/></svg><span class="mord">1</span>'
+    "</span></span></span> after: x.</p>"
 )
 
 
 def test_the_characters_of_the_math_are_those_katex_draws():
     # Not the prose, nor the TeX source, nor the MathML copy; entities decoded; a void
-    # element (<br>) inside the math does not end it early.
+    # element (<br>) or a self-closing one (<path/>) does not shift where the math ends.
     assert book_math.math_characters([FORMULA, "<p>no math: xyz</p>"]) == "1<QW\u22a4"
     assert book_math.math_characters(["<p>no math</p>"]) == ""
 

@@ -23,7 +23,6 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterable
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,9 @@ KATEX_ERROR = re.compile(r'<span class="katex-error"[^>]*title="([^"]*)"[^>]*>(.
 PRELOADED_FONTS = ("KaTeX_Math-Italic.woff2", "KaTeX_Main-Regular.woff2")
 CLASS_ATTRIBUTE = re.compile(r'class="([^"]*)"')
 DISPLAY_BOX = '<span class="katex-display" tabindex="0">'
+# Where KaTeX's drawn math starts, and an HTML tag (closing?, name, self-closing?) or text.
+DRAWN_MATH = '<span class="katex-html"'
+TAG_OR_TEXT = re.compile(r"<(/?)([a-zA-Z][\w-]*)[^>]*?(/?)>|([^<]+)")
 # HTML elements that have no end tag.
 VOID_ELEMENTS = frozenset("area base br col embed hr img input link meta source track wbr".split())
 
@@ -191,39 +193,29 @@ def math_stylesheets_where_math(
     )
 
 
-class _MathText(HTMLParser):
-    """Collects the characters of the text inside KaTeX's ``katex-html`` spans: the math as
-    the reader sees it (KaTeX's MathML copy for screen readers is never drawn in its fonts)."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.characters: set[str] = set()
-        self.inside: list[bool] = []  # per open element: is it (in) KaTeX's drawn math?
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in VOID_ELEMENTS:
-            drawn = "katex-html" in (dict(attrs).get("class") or "").split()
-            self.inside.append(drawn or bool(self.inside and self.inside[-1]))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag not in VOID_ELEMENTS and self.inside:
-            self.inside.pop()
-
-    def handle_data(self, data: str) -> None:
-        if self.inside and self.inside[-1]:
-            self.characters.update(data)
-
-
 def math_characters(pages: Iterable[str]) -> str:
-    """Every character that the math of these pages draws, sorted (``""`` without math)."""
-    parser = _MathText()
+    """Every character that the math of these pages draws, sorted (``""`` without math).
+
+    The text inside KaTeX's ``katex-html`` spans, entities decoded: the math as the reader
+    sees it (KaTeX's MathML copy, for screen readers, is never drawn in its fonts). Each span
+    is read tag by tag until its end tag; void and self-closing tags (``<br>``, an SVG's
+    ``<path/>``) open nothing.
+    """
+    characters: set[str] = set()
     for text in pages:
-        if "katex-html" in text:
-            parser.inside = []
-            parser.feed(text)
-            parser.close()
-            parser.reset()
-    return "".join(sorted(parser.characters))
+        start = text.find(DRAWN_MATH)
+        while start != -1:
+            depth = 0
+            for match in TAG_OR_TEXT.finditer(text, start):
+                closing, tag, self_closing, data = match.groups()
+                if data is not None:
+                    characters.update(html.unescape(data))
+                elif tag.lower() not in VOID_ELEMENTS and not self_closing:
+                    depth += -1 if closing else 1
+                    if depth == 0:  # the katex-html span's own end tag
+                        break
+            start = text.find(DRAWN_MATH, match.end())
+    return "".join(sorted(characters))
 
 
 def subset_font(source: Path, characters: str, target: Path) -> None:
