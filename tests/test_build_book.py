@@ -109,3 +109,19 @@ def test_a_failed_export_fails_the_build_with_its_last_lines(capsys):
     out = capsys.readouterr().out
     assert "tools/export_live_models.py failed" in out
     assert "onnxruntime differs from torch by 0.3" in out
+
+
+def test_the_chinese_build_beside_the_english_shows_its_output_and_copies_only_on_success(
+    capsys, monkeypatch
+):
+    copied = []
+    monkeypatch.setattr(build_book.zh_book, "copy_site", lambda: copied.append(True) or 0)
+    failed = child("print('02_softmax.po: a message KaTeX cannot render'); raise SystemExit(1)")
+    assert build_book.zh_book.finish_build(failed) == 1
+    out = capsys.readouterr().out
+    assert "02_softmax.po: a message KaTeX cannot render" in out
+    assert "the Chinese build failed (exit 1)" in out
+    assert not copied
+    assert build_book.zh_book.finish_build(child("print('rendered')")) == 0
+    assert capsys.readouterr().out == "rendered\n"
+    assert copied == [True]

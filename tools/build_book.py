@@ -8,8 +8,9 @@
    ``make test``) empties the cache first. A failing chapter stops the build with its traceback.
 2. Render. ``jupyter-book build`` takes every chapter's outputs from that cache
    (``execute_notebooks: cache`` in ``_config.yml``), so Sphinx executes nothing itself.
-3. The Chinese edition: ``tools/zh_book.py`` writes its notebooks (outputs from that cache,
-   prose from ``locales/zh_CN``) and renders them into ``_build/html/zh``, executing nothing.
+3. Beside step 2, on the other core, ``tools/zh_book.py render`` writes the Chinese notebooks
+   (outputs from that cache, prose from ``locales/zh_CN``) and renders them, executing nothing;
+   the site is then copied into ``_build/html/zh``.
 
 When the live models' ONNX export is out of date (a clean build, or new weights), its child
 process (``tools/export_live_models.py``, which the book's Sphinx extension would otherwise run
@@ -35,7 +36,6 @@ from pathlib import Path
 
 import yaml
 from jupyter_cache import get_cache
-from jupyter_cache.executors import load_executor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import export_live_models
@@ -73,6 +73,10 @@ def execute(chapters: list[Path], folder: Path, timeout: int, force: bool = Fals
             cache.remove_nb_from_project(record.pk)
     for chapter in chapters:
         cache.add_nb_to_project(str(chapter))
+    if not cache.list_unexecuted():
+        return 0  # every chapter's outputs are current (and the executor's imports cost 1 s)
+    from jupyter_cache.executors import load_executor
+
     logging.basicConfig(level=logging.INFO, format="build_book: %(message)s")
     executor = load_executor("temp-parallel", cache=cache, logger=logging.getLogger("build_book"))
     result = executor.run_and_cache(timeout=timeout, allow_errors=False)
@@ -120,7 +124,9 @@ def build(arguments: list[str]) -> int:
     failed = execute(chapters, cache, timeout, force)
     if finish_export(export) or failed:
         return 1
-    if zh_book.render(ROOT, arguments) or zh_book.build(arguments):  # English, then Chinese
+    chinese = zh_book.start_build(arguments)  # the Chinese site beside the English: a core each
+    english = zh_book.render(ROOT, arguments)
+    if zh_book.finish_build(chinese) or english:
         return 1
     STATE.parent.mkdir(parents=True, exist_ok=True)
     STATE.write_text(json.dumps(now, indent=1))

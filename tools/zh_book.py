@@ -1,9 +1,11 @@
 """The Chinese edition: its sources written from the English ones and the catalogs, then built.
 
     python tools/zh_book.py sources   # _build/zh/: the Chinese notebooks, pages and configuration
-    python tools/zh_book.py build     # sources, then the Chinese site into _build/html/zh
+    python tools/zh_book.py render    # sources, then their site in _build/zh/_build/html
+    python tools/zh_book.py build     # render, then copy that site into _build/html/zh
 
-``tools/build_book.py`` runs ``build`` after the English book, so ``make book`` makes both.
+``tools/build_book.py`` runs ``render`` in a child process beside the English render, once the
+chapters have run, and copies the site when both are done, so ``make book`` makes both.
 
 Each Chinese notebook is its English notebook with the outputs of the English run (read from
 jupyter-cache's cache, where the English build put them) and every message of its Markdown
@@ -24,10 +26,12 @@ from __future__ import annotations
 import ast
 import copy
 import datetime
+import functools
 import html
 import json
 import re
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -98,13 +102,17 @@ def executed(notebook: dict, cache_folder: Path) -> dict:
     return merged
 
 
-def checker_messages() -> set[str]:
-    """The package's messages that a checker prints (not the explorers' labels)."""
+@functools.cache
+def checker_messages() -> frozenset[str]:
+    """The package's messages that a checker prints (not the explorers' labels); read from
+    its source once per process (``translations.package_messages`` parses every module)."""
     found = translations.package_messages()
-    return {message for message, where in found if where.startswith("lessons_lib/checks/")}
+    return frozenset(message for message, where in found if where.startswith("lessons_lib/checks/"))
 
 
-def translated_feedback(text: str, feedback: Translator, messages: set[str] | None = None) -> str:
+def translated_feedback(
+    text: str, feedback: Translator, messages: frozenset[str] | None = None
+) -> str:
     """A checker's printed verdict with its known messages (``messages``: the checkers' own,
     by default) in Chinese, as the reader's own run would print it after ``set_language``;
     other outputs stay as they are."""
@@ -168,6 +176,8 @@ def translated_explorer(text: str, feedback: Translator) -> str:
         return text
     for english in sorted(feedback.strings, key=len, reverse=True):
         ours = html.escape(english, quote=True)
+        if ours not in text:  # one search instead of a replace per slot
+            continue
         theirs = html.escape(feedback.strings[english], quote=True)
         for before, after in EXPLORER_SLOTS:
             text = text.replace(before + ours + after, before + theirs + after)
@@ -175,7 +185,10 @@ def translated_explorer(text: str, feedback: Translator) -> str:
 
 
 def _translate_outputs(
-    cell: dict, feedback: Translator, messages: set[str], phrases: list[tuple[re.Pattern[str], str]]
+    cell: dict,
+    feedback: Translator,
+    messages: frozenset[str],
+    phrases: list[tuple[re.Pattern[str], str]],
 ) -> None:
     for output in cell.get("outputs", []):
         _translate_glue(output, phrases)
@@ -315,19 +328,46 @@ def render(folder: Path, arguments: list[str]) -> int:
     return 0
 
 
-def build(arguments: list[str]) -> int:
-    """Write the sources, build them with Jupyter Book, and copy the site into _build/html/zh."""
+def render_sources(arguments: list[str]) -> int:
+    """Write the sources and build them with Jupyter Book into _build/zh/_build/html."""
     began = time.perf_counter()
     missing = write_sources()
     for page, left in missing.items():
         print(f"zh_book: {page}: {len(left)} message(s) not translated yet, left in English")
     if render(SOURCE, arguments):
         return 1
+    print(f"zh_book: the Chinese site rendered in {time.perf_counter() - began:.1f} s")
+    return 0
+
+
+def copy_site() -> int:
+    """Copy the built Chinese site into _build/html/zh."""
     target = SITE / SUBFOLDER
     shutil.copytree(SOURCE / "_build" / "html", target, dirs_exist_ok=True)
-    seconds = time.perf_counter() - began
-    print(f"zh_book: the Chinese site is in {target.relative_to(ROOT)} ({seconds:.1f} s)")
+    print(f"zh_book: the Chinese site is in {target.relative_to(ROOT)}")
     return 0
+
+
+def build(arguments: list[str]) -> int:
+    """The sources, their site, and its copy into _build/html/zh, in this process."""
+    return render_sources(arguments) or copy_site()
+
+
+def start_build(arguments: list[str]) -> subprocess.Popen:
+    """Start ``render`` (:func:`render_sources`) in a child process: it runs beside the English
+    render, one core each, and needs only the chapters' run (the cache), not the English site."""
+    command = [sys.executable, str(Path(__file__).resolve()), "render", *arguments]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def finish_build(child: subprocess.Popen) -> int:
+    """Wait for :func:`start_build`'s child, show its output, and copy its site into
+    _build/html/zh (once the English site is written); 0 when it succeeded."""
+    print(child.communicate()[0].decode(errors="replace"), end="")
+    if child.returncode != 0:
+        print(f"zh_book: the Chinese build failed (exit {child.returncode}); its output is above")
+        return 1
+    return copy_site()
 
 
 def main(arguments: list[str]) -> int:
@@ -337,6 +377,8 @@ def main(arguments: list[str]) -> int:
         print(f"zh_book: sources in {SOURCE.relative_to(ROOT)}; untranslated: "
               f"{ {page: len(left) for page, left in missing.items()} }")  # fmt: skip
         return 0
+    if command == "render":
+        return render_sources(arguments[1:])
     if command == "build":
         return build(arguments[1:])
     print(__doc__)
