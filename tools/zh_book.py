@@ -42,8 +42,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import translations
 
-from lessons_lib.widgets.live_static import relabelled_live_html
-
 ROOT = translations.ROOT
 SOURCE = ROOT / "_build" / "zh"  # the Chinese book's sources (generated; never committed)
 SITE = ROOT / "_build" / "html"
@@ -195,6 +193,9 @@ def _translate_outputs(
         if "text/html" in output.get("data", {}):
             source = translated_explorer("".join(output["data"]["text/html"]), feedback)
             if "lessons-live" in source:  # a live cell, written again with Chinese words
+                # Imported here: lessons_lib loads torch, which tools/build_book.py never needs.
+                from lessons_lib.widgets.live_static import relabelled_live_html
+
                 source = relabelled_live_html(source, feedback)
             output["data"]["text/html"] = source
         if "text" in output:
