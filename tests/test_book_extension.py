@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "_ext"))
 sys.path.insert(0, str(ROOT / "tools"))
 import lessons_book  # noqa: E402
 import make_icons_css  # noqa: E402
+from lessons_book import bundle as book_bundle  # noqa: E402
 from lessons_book import images as book_images  # noqa: E402
 from lessons_book import math as book_math  # noqa: E402
 from lessons_book import pages as book_pages  # noqa: E402
@@ -279,7 +280,9 @@ def test_the_site_serves_the_committed_stylesheet_and_no_fontawesome_script(buil
     assert served.read_bytes() == ICONS_CSS.read_bytes()
     for page in sorted((built_site / "book").glob("*.html")):
         text = page.read_text(encoding="utf-8")
-        assert "lessons-icons.css" in text, f"{page.name} does not link the icon stylesheet"
+        assert "_static/lessons-icons.css" in book_bundle.page_stylesheets(
+            site=built_site, page=page
+        ), f"{page.name} does not link the icon stylesheet"
         assert "fontawesome.js" not in text, f"{page.name} still loads fontawesome.js"
 
 
@@ -533,3 +536,84 @@ def test_the_katex_server_starts_and_renders(tmp_path):
         assert 'class="katex"' in katex.render_latex(r"\sqrt{d_k}")  # stopped at exit
     finally:
         katex.KaTeXServer.katex_server, katex.KaTeXServer.katex_path = saved
+
+
+# --- the bundled stylesheets -----------------------------------------------------------
+
+
+def css(filename: str, **attributes: str) -> SimpleNamespace:
+    """A stylesheet as Sphinx gives it to a page (``css_files``)."""
+    return SimpleNamespace(filename=filename, attributes={"rel": "stylesheet", **attributes})
+
+
+def test_a_page_s_own_stylesheets_become_one_bundle_in_their_place():
+    app = SimpleNamespace(builder=SimpleNamespace(format="html"))
+    printed = css("_static/print.css", media="print")
+    remote = css("https://example.org/x.css")
+    files = [remote, css("_static/pygments.css"), printed, css("vendor/katex/katex.min.css")]
+    context = {"css_files": files}
+    book_bundle.bundle_stylesheets(app, "book/x", "page.html", context, None)
+    name = book_bundle.bundle_name(["_static/pygments.css", "_static/vendor/katex/katex.min.css"])
+    assert context["css_files"] == [remote, name, printed]
+    assert app.builder.lessons_bundles == {
+        name: ["_static/pygments.css", "_static/vendor/katex/katex.min.css"]
+    }
+    # One stylesheet of its own is left as it is.
+    alone = {"css_files": [css("_static/pygments.css")]}
+    book_bundle.bundle_stylesheets(app, "book/y", "page.html", alone, None)
+    assert alone["css_files"][0].filename == "_static/pygments.css"
+
+
+def test_bundles_keep_order_and_urls_and_refuse_what_they_cannot_keep(tmp_path):
+    (tmp_path / "_static" / "vendor" / "katex").mkdir(parents=True)
+    (tmp_path / "_static" / "a.css").write_text('@charset "UTF-8";\np { color: red }\n')
+    katex = tmp_path / "_static" / "vendor" / "katex" / "katex.min.css"
+    katex.write_text(
+        "@font-face{src:url(fonts/KaTeX_Main.woff2)}"
+        ".x{background:url('data:image/png;base64,AA')}.y{mask:url(\"../../icons/i.svg\")}"
+    )
+    files = ["_static/a.css", "_static/vendor/katex/katex.min.css"]
+    name = book_bundle.bundle_name(files)
+    app = SimpleNamespace(
+        outdir=str(tmp_path), builder=SimpleNamespace(format="html", lessons_bundles={name: files})
+    )
+    book_bundle.write_bundles(app, None)
+    text = (tmp_path / name).read_text()
+    assert text.index("color: red") < text.index("KaTeX_Main")  # in the page's order
+    assert "@charset" not in text  # allowed only at the top of a file
+    assert "url(vendor/katex/fonts/KaTeX_Main.woff2)" in text
+    assert "url('data:image/png;base64,AA')" in text
+    assert 'url("icons/i.svg")' in text
+    # A later build that writes no page still writes the bundle, from the files as they are.
+    (tmp_path / "_static" / "a.css").write_text("p { color: blue }")
+    book_bundle.write_bundles(SimpleNamespace(outdir=str(tmp_path), builder=app.builder), None)
+    assert "color: blue" in (tmp_path / name).read_text()
+    later = SimpleNamespace(outdir=str(tmp_path), builder=SimpleNamespace(format="html"))
+    (tmp_path / "_static" / "a.css").write_text("p { color: green }")
+    book_bundle.write_bundles(later, None)
+    assert "color: green" in (tmp_path / name).read_text()
+    # An @import cannot stay in the middle of a bundle; a file the pages bundle must be there.
+    (tmp_path / "_static" / "a.css").write_text('@import "b.css";')
+    with pytest.raises(ExtensionError, match=r"a\.css has an @import"):
+        book_bundle.write_bundles(app, None)
+    (tmp_path / "_static" / "a.css").unlink()
+    with pytest.raises(ExtensionError, match="files that the site lacks"):
+        book_bundle.write_bundles(app, None)
+
+
+@pytest.mark.book
+def test_every_page_links_one_bundle_of_the_stylesheets_it_had(built_site):
+    for site in (built_site, built_site / "zh"):
+        for page in sorted((site / "book").glob("*.html")):
+            text = page.read_text(encoding="utf-8")
+            assert text.count("lessons-bundle-") == 1, page
+            bundled = book_bundle.page_stylesheets(site=site, page=page)
+            has_math = 'class="katex"' in text
+            assert ("_static/vendor/katex/katex.min.css" in bundled) == has_math, page
+            assert bundled[-1] == "_static/katex-math.css" or not has_math, page
+    for site in (built_site, built_site / "zh"):  # each file as it is served, in its bundle
+        for name, files in json.loads((site / book_bundle.MANIFEST).read_text()).items():
+            text = (site / name).read_text(encoding="utf-8")
+            for source in files:
+                served = (site / source).read_text(encoding="utf-8")
+                assert book_bundle.rebased(served, source, name) in text, (site, name, source)

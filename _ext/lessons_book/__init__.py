@@ -27,6 +27,8 @@ While each page is written (``html-page-context``):
 5. ``scripts`` drops exact duplicates among the page's scripts (sphinx-thebe's configuration
    twice), after sphinx.ext.mathjax and sphinx-thebe have added theirs, and the files of
    sphinx-design and sphinx-thebe from the pages that use neither.
+5b. ``bundle`` puts one bundle file in the place of the stylesheets that the extensions add
+   to the page (nine on a chapter): fewer requests before the first paint.
 
 After a successful build (``build-finished``: ``pages.finish_pages`` runs 6-14):
 
@@ -53,6 +55,8 @@ After a successful build (``build-finished``: ``pages.finish_pages`` runs 6-14):
     backend into ``_static/ort/``, which the live cells of chapters 06 and 11 load on first use.
 16. ``stylesheet`` writes the theme's stylesheet trimmed by PurgeCSS to the rules that the
     site's pages and scripts can use (387 KB to 109 KB).
+17. ``bundle`` writes each bundle that a page names from its files as they are now (KaTeX's
+    stylesheet is copied in step 7).
 
 Importing the package loads neither torch nor lessons_lib (a test checks).
 """
@@ -63,6 +67,7 @@ from typing import Any
 
 from sphinx.application import Sphinx
 
+from .bundle import bundle_stylesheets, write_bundles
 from .language import add_language_switch, language_link
 from .live import copy_live_models, prepare_live_models
 from .math import (
@@ -106,10 +111,14 @@ def setup(app: Sphinx) -> dict[str, Any]:
     # After sphinx.ext.mathjax and sphinx-thebe have added their scripts.
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)  # 5
     app.connect("html-page-context", drop_unused_extension_files, priority=900)  # 5
+    app.connect("html-page-context", bundle_stylesheets, priority=950)  # 5b: after the rest
     app.connect("builder-inited", prepare_live_models, priority=400)  # 3b
     app.connect("build-finished", finish_pages)  # 6-14
     app.connect("build-finished", copy_live_models)  # 15
     app.connect("build-finished", trim_theme_stylesheet)  # 16: after every page is final
+    # 17: after the handlers of other packages that write the files it bundles (pydata-sphinx-
+    # theme's pygments.css, MyST-NB's stylesheet), all at the default priority.
+    app.connect("build-finished", write_bundles, priority=950)
     # Not safe to write in parallel: sphinxcontrib-katex keeps one connection to its KaTeX
     # server per process, which forked writers would share. The book is written on one process.
     return {"version": "3.0", "parallel_read_safe": True, "parallel_write_safe": False}
