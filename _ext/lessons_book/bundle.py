@@ -17,7 +17,9 @@ the site names, from the files as they are then, in their order, each file's rel
 ``url(...)`` rewritten from its folder to the bundle's. The lists are kept in
 ``_static/lessons-bundles.json``, so that an incremental build also writes the bundles of the
 pages it did not write again. The theme's own two links, which its template writes, stay as
-they are; so does a stylesheet with a ``media`` of its own or from another host.
+they are; so does a stylesheet with a ``media`` of its own or from another host. A bundle's
+name follows its files, not their contents, so after an update a browser may use its old copy
+for as long as the host lets it cache one (ten minutes on GitHub Pages).
 """
 
 from __future__ import annotations
