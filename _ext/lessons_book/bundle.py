@@ -64,12 +64,13 @@ def bundle_stylesheets(
     if app.builder.format != "html":
         return
     css_files = context.get("css_files", [])
-    files = [path for path in map(_bundled, css_files) if path]
+    paths = [_bundled(css) for css in css_files]
+    files = [path for path in paths if path]
     if len(files) < 2:
         return
     name = bundle_name(files)
-    first = next(index for index, css in enumerate(css_files) if _bundled(css))
-    rest = [css for css in css_files if not _bundled(css)]
+    first = next(index for index, path in enumerate(paths) if path)
+    rest = [css for css, path in zip(css_files, paths) if not path]
     context["css_files"] = [*rest[:first], name, *rest[first:]]  # a str: basic's plain <link>
     # On the builder: this build's pages only (the environment would keep them between builds).
     app.builder.lessons_bundles = {**getattr(app.builder, "lessons_bundles", {}), name: files}
@@ -119,7 +120,5 @@ def write_bundles(app: Sphinx, exception: Exception | None) -> None:
 def page_stylesheets(site: Path, page: Path) -> list[str]:
     """The site paths of the stylesheets that a built page links through its bundle."""
     bundles = json.loads((site / MANIFEST).read_text(encoding="utf-8"))
-    for name, files in bundles.items():
-        if Path(name).name in page.read_text(encoding="utf-8"):
-            return files
-    return []
+    text = page.read_text(encoding="utf-8")
+    return next((files for name, files in bundles.items() if Path(name).name in text), [])
