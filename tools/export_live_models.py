@@ -30,6 +30,7 @@ import ast
 import hashlib
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -332,6 +333,29 @@ def _export_into(folder: Path, made: dict[str, Any], record: dict[str, Any], log
         (folder / MANIFEST).unlink(missing_ok=True)  # not current while the files change
         for name in made:
             shutil.move(Path(scratch) / f"{name}.onnx", folder / f"{name}.onnx")
+
+
+def start_export() -> subprocess.Popen | None:
+    """Start this script in a child process if the cache is out of date (``None`` if current):
+    ``tools/build_book.py`` runs it beside the chapters' execution, so the two share the cores."""
+    if cached_exports() is not None:
+        return None
+    print("export_live_models: exporting the live models beside the execution", flush=True)
+    command = [sys.executable, str(Path(__file__).resolve())]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def finish_export(child: subprocess.Popen | None) -> int:
+    """Wait for :func:`start_export`'s child; 0 when it succeeded (or none was needed)."""
+    if child is None:
+        return 0
+    output = child.communicate()[0].decode(errors="replace").splitlines()
+    if child.returncode != 0:
+        print("export_live_models: tools/export_live_models.py failed; its last lines:")
+        print(*output[-20:], sep="\n")
+        return 1
+    print(*(line for line in output if line.startswith("export_live_models:")), sep="\n")
+    return 0
 
 
 def main(arguments: list[str]) -> int:
