@@ -47,3 +47,15 @@ def launched_chromium(args: list[str] = CHROMIUM_ARGS) -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+# The book's pages load their scripts once the first paint is shown (_ext/lessons_book/
+# scripts.py) and mark <html> when all of them have run; pages without such scripts are ready.
+SCRIPTS_READY = """() => !document.querySelector('script[data-lessons-scripts]')
+  || document.documentElement.dataset.lessonsScripts === 'ready'"""
+
+
+def open_page(page: Any, url: str) -> None:
+    """Go to ``url`` and wait for its load event and then for its scripts to have run."""
+    page.goto(url, wait_until="load")
+    page.wait_for_function(SCRIPTS_READY, polling=50)

@@ -286,6 +286,51 @@ def test_the_site_serves_the_committed_stylesheet_and_no_fontawesome_script(buil
         assert "fontawesome.js" not in text, f"{page.name} still loads fontawesome.js"
 
 
+def test_deferred_scripts_load_after_the_first_paint_in_their_order():
+    page = (
+        "<head>"
+        '<script src="../_static/documentation_options.js"></script>'
+        '<script defer src="../_static/a.js?v=1&amp;x=2"></script>'
+        '<script type="application/json">{"a": 1}</script>'
+        "</head><body><p>text</p>"
+        '<script src="../searchindex.js" defer="defer"></script>'
+        '<script async src="../_static/counter.js"></script>'
+        "</body></html>"
+    )
+    done = book_scripts.load_after_first_paint(page)
+    assert "defer" not in done.replace("deferred", "")
+    # documentation_options.js (read at once), inline and async scripts keep their places.
+    assert done.startswith('<head><script src="../_static/documentation_options.js"></script>')
+    assert '<script async src="../_static/counter.js"></script>' in done
+    assert '<script type="application/json">{"a": 1}</script>' in done
+    body, loader = done.split("<script data-lessons-scripts>")
+    assert "a.js" not in body and "searchindex.js" not in body
+    sources = json.loads(re.search(r"var sources = (\[.*?\])", loader)[1])
+    assert sources == ["../_static/a.js?v=1&x=2", "../searchindex.js"]  # in document order
+    assert loader.endswith("</script>\n</body></html>")
+    assert book_scripts.load_after_first_paint(done) == done  # a finished page stays as it is
+    # A page without a deferred script, or without a body, is left alone.
+    assert book_scripts.load_after_first_paint("<body><p>x</p></body>") == "<body><p>x</p></body>"
+    head_only = '<script defer src="a.js"></script>'
+    assert book_scripts.load_after_first_paint(head_only) == head_only
+
+
+def test_no_page_holds_a_deferred_script_tag(built_site):
+    """Every page of both editions loads its scripts after the first paint, theme's included."""
+    pages = [page for page in sorted(built_site.rglob("*.html")) if "_" not in page.parts[-2][:1]]
+    assert len(pages) > 20
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"<script\b[^>]*\bdefer\b", text), f"{page}: a deferred tag"
+        if "<script data-lessons-scripts>" in text:
+            loader = text.split("<script data-lessons-scripts>")[1]
+            assert loader.split("</script>", 1)[1].lstrip().startswith("</body>"), page
+    chapter = (built_site / "book" / "01_qkv.html").read_text(encoding="utf-8")
+    sources = json.loads(re.search(r"var sources = (\[.*?\])", chapter)[1])
+    assert any("bootstrap.js" in source for source in sources), sources
+    assert any("pydata-sphinx-theme.js" in source for source in sources), sources
+
+
 def test_pages_load_no_unused_extension_files_and_preload_no_script(built_site):
     """sphinx-design and sphinx-thebe files leave the pages that use neither (all, today)."""
     for page in sorted((built_site / "book").glob("*.html")):

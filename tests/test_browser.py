@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 import yaml
 
-from tests.chromium import launched_chromium
+from tests.chromium import SCRIPTS_READY, launched_chromium, open_page
 
 pytestmark = pytest.mark.book
 
@@ -186,6 +186,7 @@ def inspect_page(browser: Any, site_url: str, page_path: str) -> dict[str, Any]:
             # index.html only forwards to the first page: follow it, then check that page.
             page.wait_for_url(lambda url: not url.endswith(page_path), wait_until="load")
             seen["forwards_to"] = page.url
+        page.wait_for_function(SCRIPTS_READY, polling=50)
         page.evaluate(LOAD_EVERY_IMAGE)
         page.evaluate("() => document.fonts.ready.then(() => true)")
         seen.update(page.evaluate(COLLECT))
@@ -631,7 +632,7 @@ def test_a_chapter_saved_for_offline_use_still_has_math_and_widgets(browser):
     try:
         page = context.new_page()
         page.on("requestfailed", lambda request: failed.append(request.url))
-        page.goto((SITE / chapters[0]).as_uri(), wait_until="load")
+        open_page(page, (SITE / chapters[0]).as_uri())
         page.evaluate(LOAD_EVERY_IMAGE)
         page.evaluate("() => document.fonts.ready.then(() => true)")
         seen = page.evaluate(COLLECT)

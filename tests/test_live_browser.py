@@ -29,6 +29,7 @@ pytest.importorskip("onnxruntime")
 from lessons_lib.data import DATE_FORMATS, format_date
 from lessons_lib.live import read_date, read_digit
 from tests import live_fixture
+from tests.chromium import open_page
 
 AXE = live_fixture.ROOT / "tools" / "vendor" / "node_modules" / "axe-core" / "axe.min.js"
 TIMEOUT_MS = 300_000  # a bound on each wait for a state, never reached by a passing run
@@ -100,7 +101,7 @@ class Visit:
         self.errors: list[str] = []
         self.page.on("request", lambda request: self.requests.append(request.url))
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.goto(url, wait_until="load")
+        open_page(self.page, url)
 
     def cell(self, kind: str) -> Any:
         return self.page.locator(f'.lessons-live[data-live="{kind}"]')

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests import live_fixture
-from tests.chromium import launched_chromium
+from tests.chromium import launched_chromium, open_page
 
 pytestmark = pytest.mark.book
 
@@ -104,7 +104,7 @@ def snapshots(browser: Any, url: str, width: int, full: Path | None) -> dict[str
             page.add_init_script(
                 f"localStorage.setItem('mode', '{mode}'); localStorage.setItem('theme', '{mode}')"
             )
-            page.goto(url, wait_until="load")
+            open_page(page, url)
             page.add_style_tag(content=NO_MOTION)
             page.wait_for_function(f"document.documentElement.dataset.theme === '{mode}'")
             page.evaluate(SETTLED)

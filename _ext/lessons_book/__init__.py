@@ -44,7 +44,8 @@ After a successful build (``build-finished``: ``pages.finish_pages`` runs 6-14):
     ``loading="lazy"``.
 12. ``scripts`` defers the page's scripts, drops the theme's preloads of its scripts, its
     ``fontawesome.js``, the widget state that no widget manager reads, and (but on the
-    search page) the search tools and index that only search-as-you-type would use.
+    search page) the search tools and index that only search-as-you-type would use; then
+    the deferred scripts load, in order, once the page's first paint has been shown.
 13. ``accessibility`` gives the bibliography's entries the list-item role that their list
     needs (docutils' ``doc-biblioentry`` fails axe).
 13b. ``toggles`` takes the sidebar buttons' classes off the theme's hidden copies of them, so
