@@ -23,11 +23,12 @@ page's first paint has been shown (:data:`AFTER_FIRST_PAINT`, one small inline s
 end of the body). ``defer`` keeps a script from holding up the first paint, but not from taking
 the bandwidth of a slow phone's connection while the page, its stylesheets and fonts still load.
 Lighthouse counts every request that ends before the largest contentful paint on that paint's
-critical path: with the scripts deferred only, chapter 05's simulated LCP was 2.5-2.8 s in about
-half of the runs (headless Chromium then showed its first frame only after about 1.25 s), and
-1.8 s with them loaded after the paint. They run in their order, as deferred scripts do; each
-reads ``document.readyState``, so none misses the document being ready. When every one has
-run, ``<html>`` gets ``data-lessons-scripts="ready"`` (the browser tests wait for it).
+critical path: with the scripts deferred only, chapter 05's simulated LCP was 2.5-2.8 s in 6 of
+15 runs (headless Chromium then showed its first frame only after about 1.25 s), and 1.8 s in
+every run with them loaded after the paint (bench/README.md, 8 December). They run in their
+order, as deferred scripts do; each reads ``document.readyState``, so none misses the document
+being ready. When every one has run, ``<html>`` gets ``data-lessons-scripts="ready"`` (the
+browser tests wait for it).
 """
 
 from __future__ import annotations
