@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import build_book  # noqa: E402
 import export_live_models  # noqa: E402
+from inputs_hash import digest  # noqa: E402
 from jupyter_cache import get_cache  # noqa: E402
 
 
@@ -68,16 +69,19 @@ def test_force_runs_everything_afresh(tmp_path):
 
 
 def test_the_execution_hash_follows_contents_and_environment(tmp_path, monkeypatch):
-    monkeypatch.setattr(build_book, "ROOT", tmp_path)
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "a.py").write_text("x = 1")
-    before = build_book.digest(["pkg"], ["LESSONS_TEST_VARIABLE"])
-    assert build_book.digest(["pkg"], ["LESSONS_TEST_VARIABLE"]) == before
+    before = digest(tmp_path, ["pkg"], ["LESSONS_TEST_VARIABLE"])
+    assert digest(tmp_path, ["pkg"], ["LESSONS_TEST_VARIABLE"]) == before
     (tmp_path / "pkg" / "a.py").write_text("x = 2")
-    edited = build_book.digest(["pkg"], ["LESSONS_TEST_VARIABLE"])
+    edited = digest(tmp_path, ["pkg"], ["LESSONS_TEST_VARIABLE"])
     assert edited != before
     monkeypatch.setenv("LESSONS_TEST_VARIABLE", "1")
-    assert build_book.digest(["pkg"], ["LESSONS_TEST_VARIABLE"]) != edited
+    with_variable = digest(tmp_path, ["pkg"], ["LESSONS_TEST_VARIABLE"])
+    assert with_variable != edited
+    (tmp_path / "pkg" / "__pycache__").mkdir()  # bytecode is not an input
+    (tmp_path / "pkg" / "__pycache__" / "a.pyc").write_bytes(b"\0")
+    assert digest(tmp_path, ["pkg"], ["LESSONS_TEST_VARIABLE"]) == with_variable
 
 
 def test_the_build_script_patches_no_other_package():

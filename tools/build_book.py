@@ -14,10 +14,8 @@ environment) empties its cache, and one to ``SITE_INPUTS`` re-reads every page (
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -28,6 +26,7 @@ from jupyter_cache import get_cache
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import export_live_models
 import zh_book
+from inputs_hash import digest
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / "_build" / ".book-inputs.json"
@@ -35,20 +34,6 @@ PROFILE = "tools/ipython_build_profile/profile_default/ipython_kernel_config.py"
 EXECUTION_INPUTS = ["lessons_lib", "pyproject.toml", "requirements.txt", PROFILE]
 EXECUTION_ENV = ["LESSONS_STATIC_WIDGETS", "PYTHONHASHSEED", "OMP_NUM_THREADS", "IPYTHONDIR"]
 SITE_INPUTS = ["_ext", "tools/build_book.py", "tools/vendor/package-lock.json", *zh_book.INPUTS]
-
-
-def digest(paths: list[str], environment: list[str] = ()) -> str:
-    """One hash of these files' names and contents (and of these environment variables)."""
-    hasher = hashlib.sha256()
-    for name in paths:
-        path = ROOT / name
-        for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
-            if file.is_file() and "__pycache__" not in file.parts:
-                hasher.update(file.relative_to(ROOT).as_posix().encode() + b"\0")
-                hasher.update(file.read_bytes() + b"\0")
-    for name in environment:
-        hasher.update(f"{name}={os.environ.get(name, '')}\0".encode())
-    return hasher.hexdigest()
 
 
 def execute(chapters: list[Path], folder: Path, timeout: int, force: bool = False) -> int:
@@ -76,7 +61,8 @@ def build(arguments: list[str]) -> int:
     force = "--force" in arguments
     arguments = [argument for argument in arguments if argument != "--force"]
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["execute"]
-    now = {"execution": digest(EXECUTION_INPUTS, EXECUTION_ENV), "site": digest(SITE_INPUTS)}
+    execution, site = digest(ROOT, EXECUTION_INPUTS, EXECUTION_ENV), digest(ROOT, SITE_INPUTS)
+    now = {"execution": execution, "site": site}
     before = json.loads(STATE.read_text()) if STATE.is_file() else {}
     STATE.unlink(missing_ok=True)  # written again only when this build succeeds
     force = force or before.get("execution") != now["execution"]

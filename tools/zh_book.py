@@ -27,6 +27,7 @@ import ast
 import copy
 import datetime
 import functools
+import hashlib
 import html
 import json
 import re
@@ -41,6 +42,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import translations
+from inputs_hash import digest
 
 ROOT = translations.ROOT
 SOURCE = ROOT / "_build" / "zh"  # the Chinese book's sources (generated; never committed)
@@ -285,16 +287,61 @@ def configuration(book: Translator) -> tuple[dict, dict]:
     return config, toc
 
 
+# What a Chinese notebook is made from besides its English notebook, its catalog and its run:
+# this code, the package (its checkers' messages and live cells) and their catalogs.
+NOTEBOOK_INPUTS = [
+    "tools/zh_book.py",
+    "tools/translations.py",
+    "locales/zh_CN/glued_phrases.yaml",
+    "lessons_lib",
+]
+WRITTEN = ".notebook-inputs.json"  # in the sources' folder: {notebook: its inputs' hash, left}
+
+
+def notebook_inputs(page: Path, cache_folder: Path) -> str:
+    """One hash of everything chapter ``page``'s Chinese notebook is made from: the English
+    notebook, its catalog, the run of it that the cache holds, and ``NOTEBOOK_INPUTS``."""
+    import nbformat
+    from jupyter_cache import get_cache
+
+    hasher = hashlib.sha256()
+    catalog = translations.catalog_path(translations.catalog_name(page))
+    for path in (page, catalog):
+        hasher.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    hasher.update(digest(ROOT, NOTEBOOK_INPUTS).encode())
+    try:
+        run = get_cache(str(cache_folder)).match_cache_notebook(nbformat.read(page, as_version=4))
+        hasher.update(f"run {run.pk} {run.hashkey} {run.created}".encode())
+    except KeyError:
+        hasher.update(b"no run")  # translated_notebook says what to do
+    return hasher.hexdigest()
+
+
 def write_sources(folder: Path = SOURCE) -> dict[str, list[str]]:
-    """Write the Chinese book's sources into ``folder``; {page: messages left English}."""
+    """Write the Chinese book's sources into ``folder``; {page: messages left English}.
+
+    A Chinese notebook whose inputs (:func:`notebook_inputs`) are those it was last written
+    from is left as it is: reading a chapter's run and the checkers' messages takes seconds.
+    """
     english_config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     cache_folder = ROOT / english_config["execute"]["cache"]
     missing: dict[str, list[str]] = {}
+    record = folder / WRITTEN
+    before = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
+    record.unlink(missing_ok=True)  # written again once every source is
+    written = {}
     for page in translations.pages():
         target = folder / page.relative_to(ROOT)
         if page.suffix == ".ipynb":
-            notebook, left = translated_notebook(page, cache_folder)
-            _write_if_changed(target, json.dumps(notebook, ensure_ascii=False, indent=1) + "\n")
+            inputs = notebook_inputs(page, cache_folder)
+            name = page.relative_to(ROOT).as_posix()
+            if target.is_file() and before.get(name, {}).get("inputs") == inputs:
+                left = before[name]["left"]
+            else:
+                notebook, left = translated_notebook(page, cache_folder)
+                text = json.dumps(notebook, ensure_ascii=False, indent=1) + "\n"
+                _write_if_changed(target, text)
+            written[name] = {"inputs": inputs, "left": left}
         else:
             translate = Translator(translations.catalog_name(page))
             text = translations.translate_markdown(page.read_text(encoding="utf-8"), translate)
@@ -315,6 +362,7 @@ def write_sources(folder: Path = SOURCE) -> dict[str, list[str]]:
     _write_if_changed(folder / "_toc.yml", yaml.safe_dump(toc, allow_unicode=True, sort_keys=False))
     if book.missing:
         missing[translations.BOOK_CATALOG] = book.missing
+    record.write_text(json.dumps(written, indent=1), encoding="utf-8")
     return missing
 
 

@@ -117,8 +117,10 @@ def draw_patch_sequence(ax: Axes, patches: torch.Tensor) -> AxesImage:
     )
     ax.set_ylabel("patch (sequence position)")
     ax.set_xlabel("value inside the patch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    # About five numbered ticks per axis: enough to read positions, and each tick label is a
+    # text to lay out and draw again whenever the sequence's shape changes.
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True, min_n_ticks=1))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True, min_n_ticks=1))
     return image
 
 
@@ -171,10 +173,12 @@ def patching_explorer(
         sequence.set_data(patches.numpy())
         n_patches, length = patches.shape
         sequence.set_extent((-0.5, length - 0.5, n_patches - 0.5, -0.5))
-        grid_ax.set_title(f"{grid_h} x {grid_w} grid of {patch_size}x{patch_size} patches")
+        # y=1.0 places each title just above its axes, where matplotlib would put it anyway
+        # (no ticks on top), and spares it measuring every tick label to find that place.
+        grid_ax.set_title(f"{grid_h} x {grid_w} grid of {patch_size}x{patch_size} patches", y=1.0)
         values = f"{channels}·{patch_size}·{patch_size} = {length}"
         patches_word = "patch" if n_patches == 1 else "patches"
-        sequence_ax.set_title(f"sequence: {n_patches} {patches_word} x ({values}) values")
+        sequence_ax.set_title(f"sequence: {n_patches} {patches_word} x ({values}) values", y=1.0)
         # The sequence's extent sets its axes' limits and ticks: that axes is drawn whole.
         return [*grid.artists(), grid_ax.title, sequence_ax]
 
