@@ -87,7 +87,10 @@ def test_a_figure_with_a_stacked_copy_becomes_a_picture(tmp_path):
         f'<img alt="one panel" src="../_images/{other}.png" />'
     )
     pages = {page: text}
+    no_figure = {outdir / "intro.html": '<img alt="a logo" src="_static/logo.png" />'}
+    assert lessons_book.unstacked({**pages, **no_figure}) == pages  # the chapters are read
     lessons_book.stack_figures_on_phones(outdir, pages, copies)
+    assert lessons_book.unstacked(pages) == {}  # handled: the chapters need not be read again
 
     name = hashlib.sha256(STACKED).hexdigest()[:20] + ".png"
     assert (outdir / "_images" / "narrow" / name).read_bytes() == STACKED
@@ -375,6 +378,26 @@ def test_the_theme_stylesheet_keeps_what_pages_and_scripts_use(tmp_path):
         assert dropped not in css, f"{dropped} was kept in {css!r}"
     # From the theme's own file each time: trimming again gives the same stylesheet.
     assert book_stylesheet.trim(stylesheet, site).read_text(encoding="utf-8") == css
+
+
+def test_a_trim_of_unchanged_inputs_is_copied_from_the_last_one(tmp_path, monkeypatch):
+    stylesheet, site = _trim_site(tmp_path)
+    saved = tmp_path / "saved"
+    css = book_stylesheet.trim(stylesheet, site, saved).read_text(encoding="utf-8")
+    runs = []
+    real_run = book_stylesheet.subprocess.run
+    monkeypatch.setattr(
+        book_stylesheet.subprocess, "run", lambda *a, **k: runs.append(a) or real_run(*a, **k)
+    )
+    target = site / "_static" / "styles" / "pydata-sphinx-theme.css"
+    target.write_text("/* the theme's full file, copied again by Sphinx */", encoding="utf-8")
+    assert book_stylesheet.trim(stylesheet, site, saved).read_text(encoding="utf-8") == css
+    assert runs == []  # nothing changed: PurgeCSS did not run
+    (site / "index.html").write_text('<p class="nowhere">now used</p>', encoding="utf-8")
+    again = book_stylesheet.trim(stylesheet, site, saved).read_text(encoding="utf-8")
+    assert len(runs) == 1 and ".nowhere" in again  # a page changed: trimmed afresh
+    assert book_stylesheet.trim(stylesheet, site, saved).read_text(encoding="utf-8") == again
+    assert len(runs) == 1
 
 
 def test_the_theme_stylesheet_is_found_or_named_when_missing(tmp_path):

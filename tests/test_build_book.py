@@ -130,3 +130,18 @@ def test_the_chinese_build_beside_the_english_shows_its_output_and_copies_only_o
     assert build_book.zh_book.finish_build(child("print('rendered')")) == 0
     assert capsys.readouterr().out == "rendered\n"
     assert copied == [True]
+
+
+def test_the_chinese_child_waits_for_the_chapters_and_stops_without_them(capsys, monkeypatch):
+    copied = []
+    monkeypatch.setattr(build_book.zh_book, "copy_site", lambda: copied.append(True) or 0)
+    chinese = build_book.zh_book.start_build(["--keep-going"])  # loads its libraries, waits
+    assert chinese.poll() is None
+    build_book.zh_book.go_on(chinese, go=False)  # the chapters failed: nothing to render
+    assert build_book.zh_book.finish_build(chinese) == 1
+    out = capsys.readouterr().out
+    assert "stopped before rendering: the chapters' run is not in the cache" in out
+    assert not copied
+    gone = subprocess.Popen([sys.executable, "-c", "pass"], stdin=subprocess.PIPE)
+    gone.wait()
+    build_book.zh_book.go_on(gone)  # a child that has already stopped: no BrokenPipeError

@@ -6,7 +6,8 @@
    whose code changed into ``_build/.jupyter_cache`` (``--force`` empties it first), beside the
    live models' ONNX export when that is out of date (``tools/export_live_models.py``).
 2. Render: ``jupyter-book build`` reads the outputs from that cache, executing nothing, beside
-   ``tools/zh_book.py render``, which does the same for the Chinese edition (``_build/html/zh``).
+   ``tools/zh_book.py render``, which does the same for the Chinese edition (``_build/html/zh``)
+   in a child process started at the outset, so that it loads its libraries during step 1.
 
 jupyter-cache sees edited code cells only, so a change to ``EXECUTION_INPUTS`` (lessons_lib, the
 environment) empties its cache, and one to ``SITE_INPUTS`` re-reads every page (``--all``).
@@ -69,11 +70,14 @@ def build(arguments: list[str]) -> int:
     if (force or before != now) and "--all" not in arguments:
         arguments.append("--all")  # outputs or rendering changed: read every page again
     chapters = sorted((ROOT / "book").glob("*.ipynb"), reverse=True)  # heavier later ones first
+    chinese = zh_book.start_build(arguments)  # loads its libraries while the chapters run
     export = export_live_models.start_export()
     failed = execute(chapters, ROOT / config["cache"], config["timeout"], force)
-    if export_live_models.finish_export(export) or failed:
+    failed = export_live_models.finish_export(export) or failed
+    zh_book.go_on(chinese, go=not failed)  # the Chinese site beside the English: a core each
+    if failed:
+        chinese.communicate()  # it stops without rendering
         return 1
-    chinese = zh_book.start_build(arguments)  # the Chinese site beside the English: a core each
     english = zh_book.render(ROOT, arguments)
     if zh_book.finish_build(chinese) or english:
         return 1

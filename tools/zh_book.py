@@ -5,7 +5,8 @@
     python tools/zh_book.py build     # render, then copy that site into _build/html/zh
 
 ``tools/build_book.py`` runs ``render`` in a child process beside the English render, once the
-chapters have run, and copies the site when both are done, so ``make book`` makes both.
+chapters have run (the child loads its libraries while they run), and copies the site when both
+are done, so ``make book`` makes both.
 
 Each Chinese notebook is its English notebook with the outputs of the English run (read from
 jupyter-cache's cache, where the English build put them) and every message of its Markdown
@@ -402,11 +403,35 @@ def build(arguments: list[str]) -> int:
     return render_sources(arguments) or copy_site()
 
 
+GO = b"go\n"  # what start_build's child waits for: the chapters' run is in the cache
+
+
+def load_libraries() -> None:
+    """Import what writing and rendering the sources use (jupyter-cache, nbformat, MyST-NB,
+    Jupyter Book; about three seconds), reading no file of the build."""
+    import jupyter_book.sphinx  # noqa: F401
+    import jupyter_cache.cache.main  # noqa: F401
+    import myst_nb.sphinx_ext  # noqa: F401
+
+
 def start_build(arguments: list[str]) -> subprocess.Popen:
-    """Start ``render`` (:func:`render_sources`) in a child process: it runs beside the English
-    render, one core each, and needs only the chapters' run (the cache), not the English site."""
-    command = [sys.executable, str(Path(__file__).resolve()), "render", *arguments]
-    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    """Start ``render`` (:func:`render_sources`) in a child process now: it loads its libraries
+    while the chapters run, then waits for :func:`go_on`. It renders beside the English render,
+    one core each, and needs only the chapters' run (the cache), not the English site."""
+    command = [sys.executable, str(Path(__file__).resolve()), "render-after-go", *arguments]
+    return subprocess.Popen(
+        command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+
+
+def go_on(child: subprocess.Popen, go: bool = True) -> None:
+    """Tell :func:`start_build`'s child that the chapters' run is in the cache (``go``), or
+    that there is none and it stops."""
+    try:
+        child.stdin.write(GO if go else b"stop\n")
+        child.stdin.flush()  # left open: finish_build's communicate() closes it
+    except BrokenPipeError:
+        pass  # it has stopped already; finish_build shows why
 
 
 def finish_build(child: subprocess.Popen) -> int:
@@ -427,6 +452,12 @@ def main(arguments: list[str]) -> int:
               f"{ {page: len(left) for page, left in missing.items()} }")  # fmt: skip
         return 0
     if command == "render":
+        return render_sources(arguments[1:])
+    if command == "render-after-go":  # tools/build_book.py's child (start_build)
+        load_libraries()
+        if sys.stdin.buffer.readline() != GO:
+            print("zh_book: stopped before rendering: the chapters' run is not in the cache")
+            return 1
         return render_sources(arguments[1:])
     if command == "build":
         return build(arguments[1:])

@@ -39,7 +39,8 @@ After a successful build (``build-finished``: ``pages.finish_pages`` runs 6-14):
    formula's scroll box take the keyboard focus.
 9. ``frames`` moves the explorers' inlined PNG frames into files under ``_images/frames/``.
 10. ``phone_figures`` makes each figure with a stacked copy (read from the executed
-    notebooks with jupyter-cache's API) a ``<picture>`` that shows that copy on a phone.
+    notebooks with jupyter-cache's API, when a page has figures not handled yet) a
+    ``<picture>`` that shows that copy on a phone.
 11. ``images`` gives every local PNG picture its size, and all but a page's first
     ``loading="lazy"``.
 12. ``scripts`` defers the page's scripts, drops the theme's preloads of its scripts, its
@@ -83,6 +84,7 @@ from .phone_figures import (
     executed_notebooks,
     narrow_copies,
     stack_figures_on_phones,
+    unstacked,
 )
 from .scripts import drop_duplicate_scripts, drop_unused_extension_files
 from .static_files import add_static_files
@@ -94,6 +96,7 @@ __all__ = [
     "narrow_copies",
     "setup",
     "stack_figures_on_phones",
+    "unstacked",
 ]
 
 

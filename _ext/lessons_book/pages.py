@@ -14,7 +14,7 @@ from .accessibility import list_item_citations
 from .frames import move_frames_to_files
 from .images import lazy_images, sized_images
 from .math import checked_math, copy_katex
-from .phone_figures import executed_notebooks, narrow_copies, stack_figures_on_phones
+from .phone_figures import executed_notebooks, narrow_copies, stack_figures_on_phones, unstacked
 from .scripts import lighter_scripts
 from .toggles import visible_sidebar_toggles
 
@@ -43,8 +43,11 @@ def finish_pages(app: Sphinx, exception: Exception | None) -> None:
     copy_katex(outdir, pages.values())
     pages = {path: checked_math(path, text) for path, text in pages.items()}
     move_frames_to_files(outdir, pages)
-    cache = Path(app.srcdir, app.config.nb_execution_cache_path)
-    stack_figures_on_phones(outdir, pages, narrow_copies(executed_notebooks(cache)))
+    todo = unstacked(pages)
+    if todo:  # reading every executed chapter takes about half a second: only when needed
+        cache = Path(app.srcdir, app.config.nb_execution_cache_path)
+        stack_figures_on_phones(outdir, todo, narrow_copies(executed_notebooks(cache)))
+        pages.update(todo)
     inline_search = bool(app.config.html_theme_options.get("search_as_you_type"))
     for path, text in pages.items():
         text = lazy_images(sized_images(path, text))

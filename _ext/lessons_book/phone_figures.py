@@ -57,6 +57,19 @@ def narrow_copies(notebooks: list[dict]) -> dict[str, bytes]:
     return copies
 
 
+def unstacked(pages: dict[Path, str]) -> dict[Path, str]:
+    """The pages with a figure that this step has not handled yet (none after a build that
+    wrote no chapter): only for these are the executed chapters worth reading."""
+    if not isinstance(pages, dict):
+        raise TypeError(f"pages must be a dict {{path: html}}, got {type(pages).__name__}")
+    handled = f"{NARROW.as_posix()}/"
+    return {
+        path: text
+        for path, text in pages.items()
+        if FIGURE_IMG.search(text) and handled not in text
+    }
+
+
 def stack_figures_on_phones(outdir: Path, pages: dict[Path, str], copies: dict[str, bytes]) -> None:
     """Each figure with a stacked copy becomes a <picture> that shows it on narrow screens."""
     if not isinstance(pages, dict) or not isinstance(copies, dict):

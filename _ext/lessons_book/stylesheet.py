@@ -13,7 +13,10 @@ or in any of its scripts, which is where the theme and Bootstrap write the class
 at run time (``show``, ``tooltip-inner``, ...). Classes that scripts assemble from pieces, and
 so never occur whole, are kept by the safelist in ``purgecss.config.mjs`` beside this file.
 It always starts from the theme's file, so a page that starts using a rule gets it back on
-the next build, and running it twice gives the same file.
+the next build, and running it twice gives the same file. Sphinx copies the theme's full file
+again on every build, so the trimmed one is written every time; when the stylesheet, the
+configuration and the site's pages and scripts are those of the last run, it is copied from
+that run (kept beside Sphinx's doctrees) instead of running node again, which takes a second.
 
 ``tests/test_trimmed_stylesheet.py`` opens pages with the trimmed and with the full stylesheet
 (light and dark, 375 and 1280 px wide, the search box and the sidebar open) and requires the
@@ -22,6 +25,7 @@ same computed style on every element.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 from pathlib import Path
@@ -50,8 +54,39 @@ def theme_stylesheet(theme_dirs: list[str]) -> Path:
     )
 
 
-def trim(stylesheet: Path, outdir: Path) -> Path:
-    """PurgeCSS ``stylesheet`` against the site in ``outdir``; the trimmed file's path."""
+def trim_inputs(stylesheet: Path, outdir: Path) -> str:
+    """One hash of what PurgeCSS reads: the stylesheet, its configuration and version, and the
+    site's pages and scripts (``CONTENT``) in ``outdir``."""
+    hasher = hashlib.sha256()
+    files = [stylesheet, CONFIG, PURGECSS.parents[1] / "package.json"]
+    files += sorted({path for pattern in CONTENT for path in outdir.glob(pattern)})
+    for path in files:
+        name = path.relative_to(outdir) if path.is_relative_to(outdir) else path
+        hasher.update(str(name).encode() + b"\0" + path.read_bytes() + b"\0")
+    return hasher.hexdigest()
+
+
+def trim(stylesheet: Path, outdir: Path, saved: Path | None = None) -> Path:
+    """PurgeCSS ``stylesheet`` against the site in ``outdir``; the trimmed file's path.
+
+    ``saved``: a folder that keeps the last trimmed file and what it was made from; when
+    nothing changed since, that file is copied instead of running PurgeCSS again.
+    """
+    key = trim_inputs(stylesheet, outdir) if saved and stylesheet.is_file() else None
+    last = saved / "inputs" if saved else None
+    if key and last.is_file() and last.read_text(encoding="utf-8") == key:
+        target = outdir / TARGET
+        target.mkdir(parents=True, exist_ok=True)
+        return Path(shutil.copyfile(saved / stylesheet.name, target / stylesheet.name))
+    trimmed = _run_purgecss(stylesheet, outdir)
+    if key:
+        saved.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(trimmed, saved / stylesheet.name)
+        last.write_text(key, encoding="utf-8")  # after the file: a stopped build is not current
+    return trimmed
+
+
+def _run_purgecss(stylesheet: Path, outdir: Path) -> Path:
     node = shutil.which("node")
     if node is None or not PURGECSS.is_file():
         raise ExtensionError(
@@ -77,4 +112,5 @@ def trim_theme_stylesheet(app: Sphinx, exception: Exception | None) -> None:
     """``build-finished``: the site's theme stylesheet, trimmed to what the site uses."""
     if exception is not None or app.builder.format != "html":
         return
-    trim(theme_stylesheet(app.builder.theme.get_theme_dirs()), Path(app.outdir))
+    saved = Path(app.doctreedir) / "lessons-trimmed-stylesheet"  # the build's own state
+    trim(theme_stylesheet(app.builder.theme.get_theme_dirs()), Path(app.outdir), saved)
