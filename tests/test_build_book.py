@@ -145,3 +145,19 @@ def test_the_chinese_child_waits_for_the_chapters_and_stops_without_them(capsys,
     gone = subprocess.Popen([sys.executable, "-c", "pass"], stdin=subprocess.PIPE)
     gone.wait()
     build_book.zh_book.go_on(gone)  # a child that has already stopped: no BrokenPipeError
+
+
+def test_running_the_chapters_leaves_other_packages_info_logs_quiet(tmp_path):
+    # After the chapters ran, Sphinx renders in the same process, and fontTools (cutting
+    # KaTeX's fonts) logs every glyph at INFO: that must not reach the build's output.
+    one = notebook(tmp_path / "one.ipynb", "print(1)")
+    code = (
+        f"import logging, sys; sys.path.insert(0, {str(ROOT / 'tools')!r}); import build_book; "
+        f"from pathlib import Path; "
+        f"rc = build_book.execute([Path({str(one)!r})], Path({str(tmp_path / 'cache')!r}), 60); "
+        "logging.getLogger('fontTools.subset').info('glyph noise'); print('rc', rc)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "rc 0" in done.stdout
+    assert "build_book: Executing 1 notebook(s)" in done.stderr  # the build's own lines stay
+    assert "glyph noise" not in done.stdout + done.stderr
