@@ -208,6 +208,9 @@ def vit_cnn_explorer(scores: dict[str, dict[int, list[float]]]) -> Explorer:
     ax.set_ylabel("test accuracy")
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
+    # The grid under the curves: it is then part of the background that each frame keeps,
+    # and the axes' ticks and labels are not drawn again on every change.
+    ax.set_axisbelow(True)
     title = ax.set_title("", fontsize=9)
     controls = {
         "models": ipywidgets.Dropdown(
