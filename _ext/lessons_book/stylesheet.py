@@ -60,7 +60,7 @@ def trim_inputs(stylesheet: Path, outdir: Path) -> str:
     hasher = hashlib.sha256()
     files = [stylesheet, CONFIG, PURGECSS.parents[1] / "package.json"]
     files += sorted({path for pattern in CONTENT for path in outdir.glob(pattern)})
-    for path in files:
+    for path in (path for path in files if path.is_file()):  # no PurgeCSS: _run_purgecss says so
         name = path.relative_to(outdir) if path.is_relative_to(outdir) else path
         hasher.update(str(name).encode() + b"\0" + path.read_bytes() + b"\0")
     return hasher.hexdigest()
