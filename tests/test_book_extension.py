@@ -410,10 +410,13 @@ def test_the_theme_stylesheet_is_found_or_named_when_missing(tmp_path):
         book_stylesheet.theme_stylesheet(folders[:1])
 
 
-def test_a_failed_trim_says_what_failed(tmp_path):
-    _, site = _trim_site(tmp_path)
+def test_a_failed_trim_says_what_failed(tmp_path, monkeypatch):
+    stylesheet, site = _trim_site(tmp_path)
     with pytest.raises(ExtensionError, match=r"PurgeCSS failed on .*missing\.css"):
-        book_stylesheet.trim(tmp_path / "missing.css", site)
+        book_stylesheet.trim(tmp_path / "missing.css", site, tmp_path / "saved")
+    monkeypatch.setattr(book_stylesheet, "PURGECSS", tmp_path / "none" / "bin" / "purgecss.js")
+    with pytest.raises(ExtensionError, match=r"PurgeCSS is not installed .* run `make setup`"):
+        book_stylesheet.trim(stylesheet, site, tmp_path / "saved")
 
 
 @pytest.mark.book
