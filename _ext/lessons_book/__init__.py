@@ -56,7 +56,8 @@ After a successful build (``build-finished``: ``pages.finish_pages`` runs 6-14):
 15. ``live`` copies the exported models into ``_static/live/`` and onnxruntime-web's wasm
     backend into ``_static/ort/``, which the live cells of chapters 06 and 11 load on first use.
 16. ``stylesheet`` writes the theme's stylesheet trimmed by PurgeCSS to the rules that the
-    site's pages and scripts can use (387 KB to 109 KB).
+    site's pages and scripts can use (387 KB to 109 KB); the last build's trim when nothing
+    that PurgeCSS reads has changed.
 17. ``bundle`` writes each bundle that a page names from its files as they are now (KaTeX's
     stylesheet is copied in step 7).
 
