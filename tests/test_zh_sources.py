@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -64,3 +65,15 @@ def test_a_chinese_notebook_is_written_again_only_when_its_inputs_changed(tmp_pa
     target.unlink()  # a source that is gone is written again, whatever the record says
     zh_book.write_sources(tmp_path)
     assert len(made) == 3 and written() == 3
+
+
+def test_the_checkers_messages_are_all_of_them_and_read_without_torch():
+    everything = zh_book.translations.package_messages()  # the live cells' labels too
+    ours = {message for message, where in everything if where.startswith("lessons_lib/checks/")}
+    assert ours and zh_book.checker_messages() == frozenset(ours)
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT / 'tools')!r}); import zh_book; "
+        "found = zh_book.checker_messages(); print(len(found) > 0, 'torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True", "False"]  # no lessons_lib, no torch: 2 s saved

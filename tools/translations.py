@@ -197,14 +197,14 @@ def book_messages() -> list[str]:
     return [config["title"], *[part["caption"] for part in toc["parts"]]]
 
 
-def package_messages() -> list[tuple[str, str]]:
+def package_messages(live: bool = True) -> list[tuple[str, str]]:
     """(message, where) for every literal the package shows a reader in a chapter's language.
 
     The string constants given as a ``Mistake``'s name and hint, an ``Exercise``'s
     ``success``, and a control's ``description`` or an explorer's ``caption``, in
-    ``lessons_lib/checks`` and ``lessons_lib/widgets``, and the live cells' labels
-    (``live_messages``); f-strings are left out (they stay English), as are labels without a
-    word of three letters (``T``, ``d_k``).
+    ``lessons_lib/checks`` and ``lessons_lib/widgets``, and (``live``) the live cells' labels
+    (``live_messages``; reading them imports lessons_lib, and so torch); f-strings are left
+    out (they stay English), as are labels without a word of three letters (``T``, ``d_k``).
     """
     import ast
 
@@ -229,6 +229,8 @@ def package_messages() -> list[tuple[str, str]]:
                         and re.search(r"[A-Za-z]{3,}", text.value)
                     ):
                         found.append((text.value, f"{path.relative_to(ROOT)}:{node.lineno}"))
+    if not live:
+        return found
     # The live cells' words (lessons_lib/widgets/live_static.py), kept in two dictionaries.
     from lessons_lib.widgets.live_static import live_messages
 

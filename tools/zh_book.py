@@ -106,8 +106,9 @@ def executed(notebook: dict, cache_folder: Path) -> dict:
 @functools.cache
 def checker_messages() -> frozenset[str]:
     """The package's messages that a checker prints (not the explorers' labels); read from
-    its source once per process (``translations.package_messages`` parses every module)."""
-    found = translations.package_messages()
+    its source once per process (``translations.package_messages`` parses every module;
+    without the live cells' labels, it imports neither lessons_lib nor torch)."""
+    found = translations.package_messages(live=False)
     return frozenset(message for message, where in found if where.startswith("lessons_lib/checks/"))
 
 
