@@ -51,7 +51,7 @@ def test_a_chinese_notebook_is_written_again_only_when_its_inputs_changed(tmp_pa
 
     monkeypatch.setattr(zh_book.translations, "pages", lambda: [CHAPTER])
     monkeypatch.setattr(zh_book, "translated_notebook", translated_notebook)
-    monkeypatch.setattr(zh_book, "notebook_inputs", lambda page, cache: inputs["hash"])
+    monkeypatch.setattr(zh_book, "notebook_inputs", lambda page, cache, shared: inputs["hash"])
     target = tmp_path / "book" / CHAPTER.name
 
     def written() -> int:

@@ -50,11 +50,12 @@ def execute(chapters: list[Path], folder: Path, timeout: int, force: bool = Fals
         return 0  # every chapter's outputs are current (and the executor's imports cost 1 s)
     from jupyter_cache.executors import load_executor
 
-    logger = logging.getLogger("build_book")  # its own handler: other packages' INFO stays quiet
-    if not logger.handlers:
+    logger = logging.getLogger("build_book")
+    if not logger.handlers:  # its own handler, not the root's: other packages' INFO stays quiet
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("build_book: %(message)s"))
+        logger.addHandler(handler)
         logger.setLevel(logging.INFO)
-        logger.addHandler(logging.StreamHandler())
-        logger.handlers[0].setFormatter(logging.Formatter("build_book: %(message)s"))
     executor = load_executor("temp-parallel", cache=cache, logger=logger)
     result = executor.run_and_cache(timeout=timeout, allow_errors=False)
     for uri in [*result.excepted, *result.errored]:

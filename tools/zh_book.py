@@ -300,9 +300,10 @@ NOTEBOOK_INPUTS = [
 WRITTEN = ".notebook-inputs.json"  # in the sources' folder: {notebook: its inputs' hash, left}
 
 
-def notebook_inputs(page: Path, cache_folder: Path) -> str:
+def notebook_inputs(page: Path, cache_folder: Path, shared: str | None = None) -> str:
     """One hash of everything chapter ``page``'s Chinese notebook is made from: the English
-    notebook, its catalog, the run of it that the cache holds, and ``NOTEBOOK_INPUTS``."""
+    notebook, its catalog, the run of it that the cache holds, and ``NOTEBOOK_INPUTS``
+    (``shared``: their hash, when the caller has it already)."""
     import nbformat
     from jupyter_cache import get_cache
 
@@ -310,7 +311,7 @@ def notebook_inputs(page: Path, cache_folder: Path) -> str:
     catalog = translations.catalog_path(translations.catalog_name(page))
     for path in (page, catalog):
         hasher.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    hasher.update(digest(ROOT, NOTEBOOK_INPUTS).encode())
+    hasher.update((shared or digest(ROOT, NOTEBOOK_INPUTS)).encode())
     try:
         run = get_cache(str(cache_folder)).match_cache_notebook(nbformat.read(page, as_version=4))
         hasher.update(f"run {run.pk} {run.hashkey} {run.created}".encode())
@@ -332,10 +333,11 @@ def write_sources(folder: Path = SOURCE) -> dict[str, list[str]]:
     before = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
     record.unlink(missing_ok=True)  # written again once every source is
     written = {}
+    shared = digest(ROOT, NOTEBOOK_INPUTS)  # the same for every notebook
     for page in translations.pages():
         target = folder / page.relative_to(ROOT)
         if page.suffix == ".ipynb":
-            inputs = notebook_inputs(page, cache_folder)
+            inputs = notebook_inputs(page, cache_folder, shared)
             name = page.relative_to(ROOT).as_posix()
             if target.is_file() and before.get(name, {}).get("inputs") == inputs:
                 left = before[name]["left"]
